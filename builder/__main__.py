@@ -1,0 +1,46 @@
+"""Command line: ``python -m builder build``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m builder", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    build = verbs.add_parser("build", help="build the CDN tree, client demo pages and docs into --out")
+    build.add_argument("--src", type=Path, default=Path("site_src"), help="site source folder (default: site_src)")
+    build.add_argument("--widget", type=Path, default=Path("widget"), help="widget source folder (default: widget)")
+    build.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist)")
+    build.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a [site] setting from site.toml, e.g. --set cdn_url=http://cdn.localhost:8001",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from builder.build import BuildError, build
+    from builder.config import ConfigError, load_config
+
+    overrides = dict(item.split("=", 1) for item in args.set if "=" in item)
+    bad = [item for item in args.set if "=" not in item]
+    if bad:
+        print(f"error: --set takes KEY=VALUE, got {bad[0]!r}", file=sys.stderr)
+        return 2
+    try:
+        report = build(load_config(args.src, args.widget, args.out, overrides))
+    except (ConfigError, BuildError) as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        print(f"build failed: {len(exc.errors)} error(s)", file=sys.stderr)
+        return 1
+    print("\n".join(report.summary()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Command line: ``python -m harness`` builds the site and serves every sandbox origin until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    parser.add_argument("--src", type=Path, default=Path("site_src"), help="site source folder (default: site_src)")
+    parser.add_argument("--widget", type=Path, default=Path("widget"), help="widget source folder (default: widget)")
+    parser.add_argument("--port-base", type=int, default=0, metavar="N",
+                        help="give origins consecutive ports from N (default: free ports)")
+    parser.add_argument("--state", type=Path, metavar="FILE",
+                        help="write every origin's URL, the clients and the proxy's URL to FILE as JSON")
+    return parser
+
+
+def _print_ready(state: dict, state_file: Path | None) -> None:
+    names = {c["id"]: c["name"] for c in state["clients"]}
+    for name, url in state["origins"].items():
+        label = names.get(name, {"hostile": "a hostile copy of a client page", "retell": "fake Retell API and SDK"}.get(name, ""))
+        print(f"  {name:<10} {url:<36} {label}")
+    if state_file is not None:
+        tmp = state_file.with_name(state_file.name + ".tmp")
+        tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+        tmp.replace(state_file)  # readers never see a half-written file
+    print("sandbox ready; press Ctrl-C to stop", flush=True)
+
+
+async def _main(args: argparse.Namespace) -> None:
+    from harness.sandbox import SandboxConfig, run_sandbox
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    config = SandboxConfig(src=args.src, widget=args.widget, port_base=args.port_base)
+    await run_sandbox(config, stop, lambda state: _print_ready(state, args.state))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from builder.build import BuildError
+    from registry import RegistryError
+
+    try:
+        asyncio.run(_main(args))
+    except (BuildError, RegistryError) as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    print("sandbox stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The token proxy: mints Retell web-call access tokens for registered client origins."""

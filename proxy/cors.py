@@ -1,0 +1,56 @@
+"""Strict CORS: an origin is allowed only when the registry lists it exactly or by pattern."""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+
+from registry import Origin, Registry, parse_origin
+
+ALLOWED_METHOD = "POST"
+ALLOWED_HEADERS = frozenset({"content-type"})
+MAX_AGE_SECONDS = 600
+
+
+class OriginRefused(Exception):
+    """Why a request's origin is not allowed; the message is safe to send to the caller."""
+
+
+def allowed_origin(headers: Headers, registry: Registry) -> Origin:
+    """Return the request's origin if the registry allows it, else raise ``OriginRefused``."""
+    values = headers.getlist("origin")
+    if not values:
+        raise OriginRefused("requests must come from a browser page on a registered origin")
+    if len(values) > 1:
+        raise OriginRefused("more than one Origin header")
+    try:
+        origin = parse_origin(values[0])
+    except ValueError:
+        raise OriginRefused("this origin is not allowed to use the widget") from None
+    if registry.client_for_origin(origin) is None:
+        raise OriginRefused("this origin is not allowed to use the widget")
+    return origin
+
+
+def response_headers(origin: Origin) -> dict[str, str]:
+    # The allowed origin is echoed exactly; never "*", and never an origin we refused.
+    # Retry-After is exposed so the widget can say how long to wait after a 429 or 503.
+    return {"Access-Control-Allow-Origin": str(origin), "Access-Control-Expose-Headers": "Retry-After", "Vary": "Origin"}
+
+
+def preflight_headers(origin: Origin) -> dict[str, str]:
+    return response_headers(origin) | {
+        "Access-Control-Allow-Methods": ALLOWED_METHOD,
+        "Access-Control-Allow-Headers": "Content-Type",
+        "Access-Control-Max-Age": str(MAX_AGE_SECONDS),
+    }
+
+
+def preflight_problem(headers: Headers) -> str | None:
+    """Why a preflight asks for more than the endpoint allows, or None when it is acceptable."""
+    method = headers.get("access-control-request-method", "")
+    if method != ALLOWED_METHOD:
+        return f"only {ALLOWED_METHOD} is allowed"
+    requested = {h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()}
+    if not requested <= ALLOWED_HEADERS:
+        return "only the Content-Type header is allowed"
+    return None

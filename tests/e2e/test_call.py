@@ -1,0 +1,53 @@
+"""A voice call through the whole product: client page -> CDN widget -> proxy -> fake Retell."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+
+def new_records(before: dict, after: dict, key: str) -> list[dict]:
+    if key == "calls":
+        known = {c["call_id"] for c in before["calls"]}
+        return [c for c in after["calls"] if c["call_id"] not in known]
+    return after[key][len(before[key]):]
+
+
+@pytest.mark.parametrize("client_id", ["client-a", "client-b"])
+def test_a_call_starts_and_hangs_up(page: Page, sandbox, client_id):
+    client = sandbox.client(client_id)
+    before = sandbox.retell_records()
+    page.goto(client["origin"] + "/")
+    widget = page.locator(".retell-widget")
+    expect(widget).to_have_attribute("data-state", "idle")
+
+    page.locator(".retell-widget__button").click()
+    expect(widget).to_have_attribute("data-state", "in-call")
+    expect(page.locator(".retell-widget__status")).to_have_text("In call")
+
+    page.locator(".retell-widget__hangup").click()
+    expect(widget).to_have_attribute("data-state", "ended")
+    calls = new_records(before, sandbox.retell_records(), "calls")
+    assert len(calls) == 1
+    assert calls[0]["agent_id"] == client["agents"][0]
+    assert calls[0]["call_status"] == "ended" and calls[0]["end_reason"] == "user_hangup"
+
+
+def test_the_hostile_site_is_refused_before_retell(page: Page, sandbox):
+    before = sandbox.retell_records()
+    console_errors = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.goto(sandbox.state["hostile"] + "/")
+    widget = page.locator(".retell-widget")
+    expect(widget).to_have_attribute("data-state", "idle")
+
+    page.locator(".retell-widget__button").click()
+    expect(widget).to_have_attribute("data-state", "error")
+    expect(page.locator(".retell-widget__status")).to_contain_text("couldn't reach the assistant")
+    # The browser blocked the response for lack of CORS approval, and no token was minted.
+    assert any("CORS" in text for text in console_errors), console_errors
+    after = sandbox.retell_records()
+    assert new_records(before, after, "requests") == []
+    assert new_records(before, after, "calls") == []

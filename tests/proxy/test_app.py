@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from harness.server import bind
+from tests.conftest import running
+from tests.proxy.conftest import API_KEY
+
+SHOP = "https://shop.example"
+ENDPOINT = "/api/create-web-call"
+
+
+def create(client, origin=SHOP, body=None, **headers):
+    headers = {"Origin": origin, **headers} if origin is not None else headers
+    return client.post(ENDPOINT, json={"agent_id": "agent_shop"} if body is None else body, headers=headers)
+
+
+def test_mints_a_token_for_a_registered_origin(proxy, fake_retell):
+    response = create(proxy)
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"access_token", "call_id"}
+    assert body["call_id"] in fake_retell[0].calls
+    assert response.headers["access-control-allow-origin"] == SHOP
+    assert response.headers["vary"] == "Origin"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_subdomain_pattern_and_local_origin(proxy):
+    assert create(proxy, "https://www.shop.example").status_code == 201
+    assert create(proxy, "http://localhost:3000").status_code == 201
+
+
+def test_preflight_allows_only_post_with_content_type(proxy):
+    ok = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST",
+                                          "Access-Control-Request-Headers": "content-type"})
+    assert ok.status_code == 204
+    assert ok.headers["access-control-allow-origin"] == SHOP
+    assert ok.headers["access-control-allow-methods"] == "POST"
+    assert ok.headers["access-control-allow-headers"] == "Content-Type"
+    assert int(ok.headers["access-control-max-age"]) > 0
+    for method, extra in [("DELETE", "content-type"), ("POST", "content-type, authorization")]:
+        refused = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": method,
+                                                   "Access-Control-Request-Headers": extra})
+        assert refused.status_code == 403
+        assert "allowed" in refused.json()["message"]
+
+
+@pytest.mark.parametrize("origin", [
+    "https://evil-localhost.com",       # the deployment guide's includes('localhost') hole
+    "http://localhost:3001",            # port swap
+    "http://shop.example",              # scheme swap
+    "https://shop.example.evil.com",    # suffix
+    "https://evilshop.example",         # prefix
+    "https://shop.example:8443",        # port added
+    "https://shop.examp1e",             # lookalike
+    "https://SHOP.example",             # case games
+    "null",                             # sandboxed iframes and file:// pages
+    "https://shop.example/",            # not an origin
+    "",
+])
+def test_refuses_unregistered_origins_without_calling_retell(proxy, fake_retell, origin):
+    for response in (create(proxy, origin), proxy.options(ENDPOINT, headers={"Origin": origin, "Access-Control-Request-Method": "POST"})):
+        assert response.status_code == 403
+        assert response.json()["error"] == "origin_not_allowed"
+        assert "access-control-allow-origin" not in response.headers
+        assert response.headers["vary"] == "Origin"
+    assert fake_retell[0].requests == []
+
+
+def test_refuses_requests_without_origin_or_with_two(proxy, fake_retell):
+    assert create(proxy, origin=None).status_code == 403
+    two = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=[("Origin", SHOP), ("Origin", "https://bolt.example")])
+    assert two.status_code == 403
+    assert fake_retell[0].requests == []
+
+
+def test_agent_works_only_from_its_own_clients_origins(proxy, fake_retell):
+    other = create(proxy, SHOP, {"agent_id": "agent_bolt"})
+    unknown = create(proxy, SHOP, {"agent_id": "agent_nobody"})
+    assert other.status_code == unknown.status_code == 403
+    # The same answer either way, so agent ids cannot be probed.
+    assert other.json() == unknown.json() == {"error": "agent_not_allowed", "message": "this agent is not available on this website"}
+    assert other.headers["access-control-allow-origin"] == SHOP
+    assert fake_retell[0].requests == []
+
+
+@pytest.mark.parametrize("content, content_type, status, code", [
+    (b'{"agent_id": "agent_shop"}', "text/plain", 415, "unsupported_media_type"),
+    (b"agent_id=agent_shop", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+    (b'{"agent_id": ', "application/json", 400, "invalid_json"),
+    (b"\xff\xfe", "application/json", 400, "invalid_json"),
+    (b'["agent_shop"]', "application/json", 400, "invalid_body"),
+    (b'{"agent_id": 7}', "application/json", 400, "invalid_agent_id"),
+    (b'{"agent_id": "../admin"}', "application/json", 400, "invalid_agent_id"),
+    (b'{"__proto__": {"admin": true}}', "application/json", 400, "invalid_agent_id"),
+    (json.dumps({"agent_id": "agent_shop", "pad": "x" * 9000}).encode(), "application/json", 413, "body_too_large"),
+])
+def test_rejects_bad_bodies_with_a_clear_message(proxy, fake_retell, content, content_type, status, code):
+    response = proxy.post(ENDPOINT, content=content, headers={"Origin": SHOP, "Content-Type": content_type})
+    assert response.status_code == status
+    assert response.json()["error"] == code and response.json()["message"]
+    assert fake_retell[0].requests == []
+
+
+def test_other_methods_are_not_allowed(proxy):
+    assert proxy.get(ENDPOINT, headers={"Origin": SHOP}).status_code == 405
+
+
+def test_health(proxy):
+    response = proxy.get("/api/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.headers["vary"] == "Origin"
+
+
+def test_a_wrong_api_key_is_a_502_and_an_operator_log_without_the_key(proxy_factory, fake_retell, caplog):
+    proxy = proxy_factory(fake_retell[1], api_key="key_wrong_secret_value")
+    with caplog.at_level(logging.INFO):
+        response = create(proxy)
+    assert response.status_code == 502 and response.json()["error"] == "upstream_rejected"
+    assert "check RETELL_API_KEY" in caplog.text
+    assert "key_wrong_secret_value" not in caplog.text + response.text
+    assert API_KEY not in caplog.text
+
+
+class StubUpstream:
+    """An upstream that answers what a test asks for, or holds the request until released."""
+
+    def __init__(self) -> None:
+        self.answer: Response = JSONResponse({})
+        self.hold = False
+        self.release = threading.Event()  # set from the test's thread
+
+    def app(self) -> Starlette:
+        async def endpoint(request: Request) -> Response:
+            if self.hold:
+                await asyncio.to_thread(self.release.wait, 10)
+            return self.answer
+
+        return Starlette(routes=[Route("/v2/create-web-call", endpoint, methods=["POST"])])
+
+
+@pytest.mark.parametrize("answer, status, code, retry_after", [
+    (JSONResponse({"error_message": "busy"}, 429, {"Retry-After": "7"}), 503, "upstream_busy", "7"),
+    (JSONResponse({"error_message": "boom"}, 500), 502, "upstream_error", None),
+    (JSONResponse({"error_message": "no"}, 404), 502, "upstream_rejected", None),
+    (PlainTextResponse("<html>gateway</html>", 201), 502, "upstream_invalid", None),
+    (JSONResponse({"call_id": "call_1"}, 201), 502, "upstream_invalid", None),
+    (JSONResponse({"access_token": 5, "call_id": "c"}, 201), 502, "upstream_invalid", None),
+])
+def test_maps_upstream_failures(proxy_factory, answer, status, code, retry_after):
+    stub = StubUpstream()
+    stub.answer = answer
+    with running(stub.app()) as port:
+        response = create(proxy_factory(f"http://127.0.0.1:{port}"))
+    assert response.status_code == status
+    assert response.json()["error"] == code
+    assert response.headers.get("retry-after") == retry_after
+    assert response.headers["access-control-expose-headers"] == "Retry-After"
+    assert response.headers["access-control-allow-origin"] == SHOP
+
+
+def test_an_upstream_timeout_is_a_504(proxy_factory):
+    stub = StubUpstream()
+    stub.hold = True
+    with running(stub.app()) as port:
+        try:
+            response = create(proxy_factory(f"http://127.0.0.1:{port}", timeout=0.3))
+        finally:
+            stub.release.set()  # let the held request finish so the stub can stop
+    assert response.status_code == 504 and response.json()["error"] == "upstream_timeout"
+
+
+def test_an_unreachable_upstream_is_a_502(proxy_factory):
+    sock = bind()
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    response = create(proxy_factory(f"http://127.0.0.1:{port}"))
+    assert response.status_code == 502 and response.json()["error"] == "upstream_unavailable"

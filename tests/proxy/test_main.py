@@ -1,0 +1,20 @@
+from proxy.__main__ import main
+
+
+def test_serve_without_settings_explains_every_missing_one(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("RETELL_API_KEY", raising=False)
+    monkeypatch.setenv("PROXY_REGISTRY", str(tmp_path / "missing.toml"))
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "error: RETELL_API_KEY is not set" in err
+    assert "error: PROXY_REGISTRY: no registry file" in err
+
+
+def test_help_lists_the_environment(capsys):
+    try:
+        main(["--help"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    out = capsys.readouterr().out
+    for name in ("RETELL_API_KEY", "RETELL_BASE_URL", "PROXY_REGISTRY", "PROXY_UPSTREAM_TIMEOUT"):
+        assert name in out

@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import pytest
+
+import registry
+from registry import parse_origin
+
+GOOD = '''
+[[client]]
+id = "client-a"
+name = "Acme"
+origins = ["https://acme.example", "https://*.acme.example"]
+agents = ["agent_a"]
+theme = "purple"
+position = "bottom-right"
+widget_version = "1.0.0"
+brand_color = "#0F766E"
+
+[[client]]
+id = "client-b"
+name = "Bolt"
+origins = ["https://bolt.example"]
+agents = ["agent_b1", "agent_b2"]
+theme = "blue"
+position = "top-left"
+widget_version = "1.0.0"
+brand_color = "#b91c1c"
+'''
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "clients.toml"
+    path.write_text(text)
+    return path
+
+
+def test_loads_clients_and_binds_agents(tmp_path):
+    reg = registry.load(write(tmp_path, GOOD), known_versions=["1.0.0"])
+    assert [c.id for c in reg.clients] == ["client-a", "client-b"]
+    assert reg.client_for_agent("agent_b2").id == "client-b"
+    assert reg.client_for_agent("agent_nobody") is None
+    assert reg.client_for_origin(parse_origin("https://www.acme.example")).id == "client-a"
+    assert reg.client_for_origin(parse_origin("https://evil.example")) is None
+    assert reg.clients[0].brand_color == "#0f766e"
+
+
+def test_the_real_registry_is_valid():
+    reg = registry.load(Path(__file__).resolve().parents[2] / "site_src" / "clients.toml")
+    assert len(reg.clients) >= 2
+
+
+def test_reports_every_error_at_once_with_file_and_line(tmp_path):
+    text = GOOD.replace('theme = "blue"', 'theme = "rainbow"').replace(
+        '"https://bolt.example"', '"https://bolt.example/shop"').replace(
+        '"agent_b1"', '"agent_a"').replace('widget_version = "1.0.0"\nbrand_color = "#b91c1c"', 'widget_version = "9.9.9"')
+    path = write(tmp_path, text)
+    with pytest.raises(registry.RegistryError) as info:
+        registry.load(path, known_versions=["1.0.0"])
+    errors = info.value.errors
+    lines = text.splitlines()
+
+    def line_of(fragment: str) -> int:
+        return next(i + 1 for i, line in enumerate(lines) if fragment in line)
+
+    assert f"{path}:{line_of('rainbow')}: client 'client-b': 'theme' must be one of" in "\n".join(errors)
+    assert any(e.startswith(f"{path}:{line_of('bolt.example/shop')}:") and "malformed" in e for e in errors)
+    assert any("agent 'agent_a' is already claimed by client 'client-a'" in e for e in errors)
+    assert any("'9.9.9' is not a released version" in e for e in errors)
+    assert any("missing field 'brand_color'" in e for e in errors)
+    assert len(errors) == 5
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace('id = "client-b"', 'id = "client-a"'), "id 'client-a' is used by another client"),
+    (lambda t: t.replace('agents = ["agent_a"]', 'agents = []'), "'agents' must be a non-empty list"),
+    (lambda t: t.replace('agents = ["agent_a"]', 'agents = ["agent a"]'), "agent id 'agent a' is malformed"),
+    (lambda t: t.replace('"https://acme.example", ', '"null", '), "origin 'null' is malformed"),
+    (lambda t: t.replace('name = "Acme"', 'name = "Acme"\nowner = "x"'), "unknown field 'owner'"),
+    (lambda t: t.replace('brand_color = "#0F766E"', 'brand_color = "teal"'), "'brand_color' value 'teal' is malformed"),
+    (lambda t: t.replace('id = "client-a"', 'id = "Client A"'), "'id' value 'Client A' is malformed"),
+])
+def test_rejects_invalid_entries(tmp_path, edit, message):
+    with pytest.raises(registry.RegistryError, match=message):
+        registry.load(write(tmp_path, edit(GOOD)))
+
+
+def test_rejects_invalid_toml_with_its_line(tmp_path):
+    path = write(tmp_path, GOOD + "\n[[client]\n")
+    with pytest.raises(registry.RegistryError, match=rf"{path}:\d+: invalid TOML"):
+        registry.load(path)
+
+
+def test_rejects_an_empty_registry(tmp_path):
+    with pytest.raises(registry.RegistryError, match="at least one"):
+        registry.load(write(tmp_path, "# nothing\n"))
+
+
+def test_rejects_clients_that_are_not_tables(tmp_path):
+    with pytest.raises(registry.RegistryError, match="array of \\[\\[client\\]\\] tables"):
+        registry.load(write(tmp_path, 'client = ["client-a"]\n'))

@@ -1,0 +1,49 @@
+import pytest
+
+from registry import Origin, OriginPattern, parse_origin
+
+
+def test_parses_browser_origins():
+    assert parse_origin("https://shop.example") == Origin("https", "shop.example", 443)
+    assert parse_origin("http://client-a.localhost:8101") == Origin("http", "client-a.localhost", 8101)
+    assert str(parse_origin("https://shop.example")) == "https://shop.example"
+
+
+@pytest.mark.parametrize("text", [
+    "null", "", "shop.example", "https://shop.example/", "https://shop.example/path", "https://user@shop.example",
+    "ftp://shop.example", "https://SHOP.example", "https://shop.example:443", "http://shop.example:80",
+    "https://shop.example:99999", "https://*.shop.example", "https://-bad.example", "https://shop.example?x=1",
+])
+def test_refuses_anything_but_a_serialised_origin(text):
+    with pytest.raises(ValueError):
+        parse_origin(text)
+
+
+def test_exact_pattern_compares_scheme_host_and_port():
+    pattern = OriginPattern.parse("https://shop.example")
+    assert pattern.matches(parse_origin("https://shop.example"))
+    for other in ["http://shop.example", "https://shop.example:8443", "https://shop.example.evil.com",
+                  "https://evilshop.example", "https://www.shop.example"]:
+        assert not pattern.matches(parse_origin(other)), other
+
+
+def test_the_guides_localhost_rule_is_not_ours():
+    # The deployment guide allowed any origin containing "localhost".
+    pattern = OriginPattern.parse("http://localhost:3000")
+    for other in ["https://evil-localhost.com", "http://localhost.evil.com:3000", "http://localhost:3001"]:
+        assert not pattern.matches(parse_origin(other)), other
+
+
+def test_wildcard_matches_subdomains_only_on_a_label_boundary():
+    pattern = OriginPattern.parse("https://*.client.example")
+    assert pattern.matches(parse_origin("https://www.client.example"))
+    assert pattern.matches(parse_origin("https://a.b.client.example"))
+    for other in ["https://client.example", "https://evilclient.example", "http://www.client.example",
+                  "https://www.client.example:444", "https://www.client.example.evil"]:
+        assert not pattern.matches(parse_origin(other)), other
+    assert str(pattern) == "https://*.client.example"
+
+
+def test_wildcard_needs_a_real_domain():
+    with pytest.raises(ValueError, match="two labels"):
+        OriginPattern.parse("https://*.example")
