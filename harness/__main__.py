@@ -21,10 +21,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_LABELS = {
+    "cdn": "widget CDN", "docs": "docs site", "proxy": "token proxy", "retell": "fake Retell API and SDK",
+    "control": "test control: /calls, /faults", "hostile": "a hostile copy of a client page",
+    "csp": "a client site with a strict CSP (/sandbox/<cdn folder>/)",
+    "css": "a client site with hostile CSS (/sandbox/<cdn folder>/)",
+}
+
+
 def _print_ready(state: dict, state_file: Path | None) -> None:
     names = {c["id"]: c["name"] for c in state["clients"]}
     for name, url in state["origins"].items():
-        label = names.get(name, {"hostile": "a hostile copy of a client page", "retell": "fake Retell API and SDK"}.get(name, ""))
+        label = names.get(name, _LABELS.get(name, ""))
         print(f"  {name:<10} {url:<36} {label}")
     if state_file is not None:
         tmp = state_file.with_name(state_file.name + ".tmp")

@@ -8,6 +8,7 @@ and expire 30 seconds after creation. Every request and call is recorded for tes
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import secrets
@@ -21,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from harness.faults import Faults
 
 TOKEN_TTL_SECONDS = 30.0
 _SDK = Path(__file__).parent / "static" / "retell-web-client.js"
@@ -47,6 +50,7 @@ class FakeRetell:
     clock: Callable[[], float] = time.monotonic
     calls: dict[str, Call] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)  # every create attempt, refused or not
+    faults: Faults = field(default_factory=Faults)  # what the control origin asked us to break
 
     @classmethod
     def for_agents(cls, api_key: str, agents: Iterable[str]) -> FakeRetell:
@@ -61,7 +65,16 @@ class FakeRetell:
         ])
 
     async def _create_web_call(self, request: Request) -> Response:
-        status, body = self._create(request.headers.get("authorization", ""), await request.body())
+        raw = await request.body()
+        fault = self.faults.create
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)  # injected latency, not synchronisation
+            if fault.status is not None:
+                self.requests.append({"status": fault.status, "agent_id": None, "fault": True})
+                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
+                return JSONResponse({"error_message": "injected fault"}, fault.status, headers)
+        status, body = self._create(request.headers.get("authorization", ""), raw)
         self.requests.append({"status": status, "agent_id": body.get("agent_id")})
         return JSONResponse(body, status_code=status)
 
@@ -109,7 +122,7 @@ class FakeRetell:
         call = next((c for c in self.calls.values() if hmac.compare_digest(c.access_token, token)), None)
         if call is None or call.call_status != "registered":
             return None
-        if self.clock() - call.created_at > TOKEN_TTL_SECONDS:
+        if self.faults.token_expired or self.clock() - call.created_at > TOKEN_TTL_SECONDS:
             call.call_status, call.end_reason = "error", "access_token_expired"
             return None
         call.call_status = "ongoing"
@@ -125,6 +138,11 @@ class FakeRetell:
         try:
             await websocket.send_json({"event": "call_started", "call_id": call.call_id})
             await websocket.send_json({"event": "call_ready"})
+            if self.faults.call_drop:
+                # The connection is lost mid-call: no call_ended, just a closed socket.
+                call.call_status, call.end_reason = "error", "dropped"
+                await websocket.close(code=1011)
+                return
             await websocket.send_json({"event": "agent_start_talking"})
             call.transcript.append({"role": "agent", "content": _GREETING})
             await websocket.send_json({"event": "update", "transcript": call.transcript})
@@ -143,10 +161,15 @@ class FakeRetell:
             await websocket.close(code=1003)
 
     async def _sdk(self, request: Request) -> Response:
+        if self.faults.sdk_fail:
+            return Response("injected fault", 503, headers={"Cache-Control": "no-store"})
         # Module scripts are fetched with CORS, so the SDK must be readable from every origin.
         # no-store: a test that makes the SDK fail must not be served a cached copy.
         return FileResponse(_SDK, media_type="text/javascript",
                             headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
 
+    def records(self) -> dict:
+        return {"requests": self.requests, "calls": [asdict(c) | {"access_token": None} for c in self.calls.values()]}
+
     async def _records(self, request: Request) -> Response:
-        return JSONResponse({"requests": self.requests, "calls": [asdict(c) | {"access_token": None} for c in self.calls.values()]})
+        return JSONResponse(self.records())

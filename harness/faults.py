@@ -1,0 +1,64 @@
+"""Faults a test can inject into the sandbox, through the control origin's ``POST /faults``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_CREATE_KEYS = {"status", "retry_after", "delay"}
+_KEYS = {"create", "token", "call", "sdk", "proxy"}
+
+
+class FaultError(ValueError):
+    """A fault description the sandbox cannot apply; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreateFault:
+    status: int | None = None       # answer Retell's create-web-call with this status
+    retry_after: int | None = None  # with 429: the Retry-After header, in seconds
+    delay: float = 0.0              # seconds to wait before answering (latency, timeouts)
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    create: CreateFault | None = None
+    token_expired: bool = False  # tokens are refused by the call channel as expired
+    call_drop: bool = False      # the call channel closes right after the call starts
+    sdk_fail: bool = False       # the call SDK answers 503
+    proxy_down: bool = False     # the proxy's port refuses connections
+
+    @classmethod
+    def parse(cls, data: object) -> Faults:
+        if not isinstance(data, dict):
+            raise FaultError("faults must be a JSON object")
+        unknown = set(data) - _KEYS
+        if unknown:
+            raise FaultError(f"unknown fault(s) {sorted(unknown)}; known: {sorted(_KEYS)}")
+        return cls(
+            create=_create(data["create"]) if "create" in data else None,
+            token_expired=_choice(data, "token", "expired"),
+            call_drop=_choice(data, "call", "drop"),
+            sdk_fail=_choice(data, "sdk", "fail"),
+            proxy_down=_choice(data, "proxy", "down"),
+        )
+
+
+def _choice(data: dict, key: str, value: str) -> bool:
+    if key not in data:
+        return False
+    if data[key] != value:
+        raise FaultError(f"'{key}' takes only \"{value}\"")
+    return True
+
+
+def _create(data: object) -> CreateFault:
+    if not isinstance(data, dict) or not data or set(data) - _CREATE_KEYS:
+        raise FaultError(f"'create' is an object with some of {sorted(_CREATE_KEYS)}")
+    status, retry_after, delay = data.get("status"), data.get("retry_after"), data.get("delay", 0.0)
+    if status is not None and not (isinstance(status, int) and 200 <= status <= 599):
+        raise FaultError("'create.status' must be an HTTP status from 200 to 599")
+    if retry_after is not None and not (isinstance(retry_after, int) and 0 <= retry_after <= 3600):
+        raise FaultError("'create.retry_after' must be whole seconds from 0 to 3600")
+    if not isinstance(delay, int | float) or not 0 <= delay <= 60:
+        raise FaultError("'create.delay' must be seconds from 0 to 60")
+    return CreateFault(status, retry_after, float(delay))

@@ -1,0 +1,137 @@
+"""Test pages: any CDN folder's widget on a client origin, a strict-CSP origin or a hostile-CSS one.
+
+``/sandbox/<folder>/`` embeds ``<cdn>/<folder>/retell-widget.js`` with the v1-style constructor;
+``?embed=element`` uses ``<retell-widget>`` instead. ``theme``, ``position``, ``lang`` and
+``agent`` query parameters vary the page for a test. The client demo page stays at ``/``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from registry import Client
+
+_FOLDER = re.compile(r"^(latest|v\d+|v\d+\.\d+\.\d+)$")
+_PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Everything a careless host page might do to a widget that lives in its DOM.
+HOSTILE_CSS = """
+* { all: unset !important; }
+html, body { display: block !important; font: 30px/0 serif !important; color: #0f0 !important; }
+button { display: none !important; }
+div, span, p { z-index: 2147483647 !important; position: relative !important; }
+*::before, *::after { content: "x" !important; }
+h1 { display: block !important; position: fixed !important; inset: 0 !important; z-index: 2147483647 !important;
+     pointer-events: none !important; opacity: .3 !important; background: #f0f !important; }
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PageSettings:
+    cdn_url: str
+    proxy_endpoint: str
+    sdk_url: str
+    manifest: dict
+    strict_csp: str | None = None  # a policy template with {nonce}, or None for no CSP
+    hostile_css: bool = False
+
+
+def _attribute(option: str) -> str:
+    """The element attribute for a constructor option: agentId -> agent-id."""
+    return re.sub(r"([A-Z])", lambda m: "-" + m[1].lower(), option)
+
+
+def render(settings: PageSettings, client: Client, folder: str, query: dict[str, str], nonce: str) -> str:
+    files = settings.manifest.get("files", {})
+    exact = bool(re.match(r"^v\d+\.\d+\.\d+$", folder))
+    agent = query.get("agent", client.agents[0])
+    options = {
+        "agentId": agent,
+        "proxyEndpoint": settings.proxy_endpoint,
+        "position": query.get("position", client.position),
+        "theme": query.get("theme", client.theme),
+        "sdkUrl": settings.sdk_url,
+    }
+
+    def asset(name: str) -> str:
+        # Exact versions get SRI; moving aliases cannot have it.
+        entry = files.get(f"{folder}/{name}", {})
+        sri = f' integrity="{entry["integrity"]}"' if exact and "integrity" in entry else ""
+        return f'{settings.cdn_url}/{folder}/{name}"{sri} crossorigin="anonymous'
+
+    head = []
+    if f"{folder}/retell-widget.css" in files:
+        head.append(f'<link rel="stylesheet" href="{asset("retell-widget.css")}">')
+    if settings.hostile_css:
+        head.append(f'<style nonce="{nonce}">{HOSTILE_CSS}</style>')
+    if query.get("embed") == "element":
+        attributes = " ".join(f'{_attribute(k)}="{html.escape(v)}"' for k, v in options.items())
+        if "lang" in query:
+            attributes += f' lang="{html.escape(query["lang"])}"'
+        embed = f'<script src="{asset("retell-widget.js")}"></script>\n<retell-widget {attributes}></retell-widget>'
+    else:
+        config = json.dumps(options).replace("<", "\\u003c")
+        embed = (f'<script src="{asset("retell-widget.js")}"></script>\n'
+                 f'<script nonce="{nonce}">window.sandboxWidget = new RetellWidget({config});</script>')
+    lang = html.escape(query.get("lang", "en"))
+    return f"""<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(client.name)} · sandbox {folder}</title>
+{chr(10).join(head)}
+</head>
+<body>
+<h1>{html.escape(client.name)} · widget {folder}</h1>
+<p>A sandbox page for tests: this widget talks to the sandbox proxy as {html.escape(client.id)}.</p>
+{embed}
+</body>
+</html>
+"""
+
+
+def site(settings: PageSettings, client: Client, demo_root: Path | None) -> Starlette:
+    """A client origin: the builder's demo page at ``/`` (when given) and the sandbox pages."""
+
+    async def page(request: Request) -> Response:
+        folder = request.path_params["folder"]
+        query = dict(request.query_params)
+        if not _FOLDER.match(folder) or not all(_PARAM.match(v) for v in query.values()):
+            return PlainTextResponse("unknown CDN folder or malformed query", status_code=404)
+        nonce = secrets.token_urlsafe(16)
+        headers = {"Cache-Control": "no-store"}
+        if settings.strict_csp:
+            headers["Content-Security-Policy"] = settings.strict_csp.format(nonce=nonce)
+        return HTMLResponse(render(settings, client, folder, query, nonce), headers=headers)
+
+    routes = [Route("/sandbox/{folder}/", page)]
+    if demo_root is not None:
+        routes.append(Mount("/", StaticFiles(directory=demo_root, html=True)))
+    else:
+        async def home(request: Request) -> Response:
+            return RedirectResponse("/sandbox/latest/")
+
+        routes.append(Route("/", home))
+    return Starlette(routes=routes)
+
+
+def strict_policy(cdn_url: str, proxy_url: str, retell_url: str) -> str:
+    """A CSP with no 'unsafe-inline' and no 'unsafe-eval': scripts only by nonce or from the CDN
+    and the call SDK's origin; connections only to the proxy and the call channel."""
+    channel = retell_url.replace("http", "ws", 1)
+    return ("default-src 'none'; "
+            f"script-src 'nonce-{{nonce}}' {cdn_url} {retell_url}; "
+            f"style-src {cdn_url}; "
+            f"connect-src {proxy_url} {retell_url} {channel}; "
+            "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")

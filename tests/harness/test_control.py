@@ -1,0 +1,76 @@
+"""The sandbox's control origin and test pages, driven over HTTP without a browser."""
+
+import re
+
+import httpx
+import pytest
+
+
+def create(sandbox, client_id="client-a"):
+    client = sandbox.client(client_id)
+    return httpx.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client["agents"][0]},
+                      headers={"Origin": client["origin"]})
+
+
+def test_bad_faults_are_refused_with_a_reason(sandbox):
+    response = httpx.post(sandbox.local("control") + "/faults", json={"disk": "full"})
+    assert response.status_code == 400 and "unknown fault" in response.json()["error"]
+    assert httpx.post(sandbox.local("control") + "/faults", content=b"{").status_code == 400
+
+
+@pytest.mark.parametrize("fault, status, retry_after", [
+    ({"status": 500}, 502, None),
+    ({"status": 429, "retry_after": 7}, 503, "7"),
+])
+def test_upstream_faults_reach_the_proxy(sandbox, faults, fault, status, retry_after):
+    faults({"create": fault})
+    response = create(sandbox)
+    assert response.status_code == status
+    assert response.headers.get("retry-after") == retry_after
+    assert sandbox.retell_records()["requests"][-1] == {"status": fault["status"], "agent_id": None, "fault": True}
+
+
+def test_proxy_down_refuses_connections_until_cleared(sandbox, faults):
+    faults({"proxy": "down"})
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(sandbox.local("proxy") + "/api/health")
+    sandbox.clear_faults()
+    assert httpx.get(sandbox.local("proxy") + "/api/health").status_code == 200
+    assert create(sandbox).status_code == 201
+
+
+def test_sdk_failure(sandbox, faults):
+    faults({"sdk": "fail"})
+    assert httpx.get(sandbox.local("retell") + "/sdk/retell-web-client.js").status_code == 503
+
+
+def test_client_origins_serve_sandbox_pages_for_any_cdn_folder(sandbox):
+    client = sandbox.client("client-a")
+    page = httpx.get(sandbox.local("client-a") + "/sandbox/v1.0.0/?theme=dark&position=top-left")
+    assert page.status_code == 200
+    cdn = sandbox.state["origins"]["cdn"]
+    assert re.search(rf'<script src="{cdn}/v1\.0\.0/retell-widget\.js" integrity="sha384-[^"]+" crossorigin', page.text)
+    assert '"theme": "dark"' in page.text and '"position": "top-left"' in page.text
+    assert f'"agentId": "{client["agents"][0]}"' in page.text
+    alias = httpx.get(sandbox.local("client-a") + "/sandbox/latest/?embed=element&lang=de").text
+    assert "integrity" not in alias  # a moving alias cannot carry SRI
+    assert '<retell-widget agent-id="' in alias and 'proxy-endpoint="' in alias and '<html lang="de">' in alias
+
+
+@pytest.mark.parametrize("path", ["/sandbox/v1/../etc/", "/sandbox/beta/", "/sandbox/v1/?theme=%3Cscript%3E"])
+def test_sandbox_pages_refuse_odd_requests(sandbox, path):
+    assert httpx.get(sandbox.local("client-a") + path).status_code == 404
+
+
+def test_the_strict_csp_site_allows_scripts_only_by_nonce_or_origin(sandbox):
+    page = httpx.get(sandbox.local("csp") + "/sandbox/v1/")
+    policy = page.headers["content-security-policy"]
+    nonce = re.search(r"'nonce-([^']+)'", policy)[1]
+    assert f'<script nonce="{nonce}">' in page.text
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert httpx.get(sandbox.local("csp") + "/sandbox/v1/").headers["content-security-policy"] != policy
+
+
+def test_the_hostile_css_site_ships_its_css(sandbox):
+    page = httpx.get(sandbox.local("css") + "/sandbox/v1/").text
+    assert "all: unset !important" in page and "button { display: none !important; }" in page
