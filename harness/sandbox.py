@@ -21,6 +21,7 @@ import registry
 from builder.build import build
 from builder.config import load_config
 from harness import pages, sites
+from harness.cdn import cdn_app
 from harness.control import control_app
 from harness.fake_retell import FakeRetell
 from harness.server import Server, bind
@@ -123,7 +124,7 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         csp = replace(page_settings, strict_csp=pages.strict_policy(urls["cdn"], urls["proxy"], urls["retell"]))
         css = replace(page_settings, hostile_css=True)
         factories: dict[str, Callable[[], ASGIApp]] = {
-            "cdn": lambda: sites.cdn(dist / "cdn"),
+            "cdn": lambda: cdn_app(dist / "cdn"),
             "docs": lambda: sites.static_site(dist / "docs"),
             "proxy": lambda: create_app(ProxySettings(
                 retell_api_key=Secret(api_key),

@@ -1,4 +1,4 @@
-"""Static origins of the sandbox: the CDN, the docs site, client sites and the hostile site."""
+"""Static origins of the sandbox: the docs site and the hostile site."""
 
 from __future__ import annotations
 
@@ -28,7 +28,3 @@ def static_site(root: Path, headers: dict[str, str] | None = None) -> ASGIApp:
     app = Starlette(routes=[Mount("/", StaticFiles(directory=root, html=True))])
     return _ExtraHeaders(app, headers or {})
 
-
-def cdn(root: Path) -> ASGIApp:
-    # Snippets load the widget with crossorigin="anonymous" and SRI, which needs CORS on assets.
-    return static_site(root, {"Access-Control-Allow-Origin": "*"})

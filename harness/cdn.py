@@ -1,0 +1,88 @@
+"""The sandbox CDN: the built tree served as a CDN would, from the build's own ``_headers`` file.
+
+It applies the ``_headers`` rules (Netlify / Cloudflare Pages format), negotiates the
+precompressed ``.br`` and ``.gz`` files the builder writes beside each asset, sends correct
+MIME types and ETags, and lets every origin load assets with CORS (snippets use SRI).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+_TYPES = {
+    ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8", ".json": "application/json", ".html": "text/html; charset=utf-8",
+    ".map": "application/json", ".ts": "text/plain; charset=utf-8", ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8", ".xml": "application/xml",
+}
+# Preferred first: brotli is smaller than gzip for the same file.
+_ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+
+
+def parse_headers_file(text: str) -> list[tuple[re.Pattern[str], list[tuple[str, str]]]]:
+    """Rules from a ``_headers`` file: a path pattern line, then indented ``Name: value`` lines."""
+    rules: list[tuple[re.Pattern[str], list[tuple[str, str]]]] = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace():
+            # "*" matches anything (including "/"), ":name" one path segment.
+            pattern = re.escape(line.strip()).replace(r"\*", ".*")
+            pattern = re.sub(r":[A-Za-z]\w*", "[^/]+", pattern)
+            rules.append((re.compile(f"^{pattern}$"), []))
+        elif rules and ":" in line:
+            name, value = line.strip().split(":", 1)
+            rules[-1][1].append((name.strip(), value.strip()))
+    return rules
+
+
+def _accepts(header: str, coding: str) -> bool:
+    for part in header.split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() == coding:
+            q = re.search(r"q=([\d.]+)", params)
+            return not q or float(q[1]) > 0
+    return False
+
+
+def cdn_app(root: Path) -> Starlette:
+    root = root.resolve()
+    headers_file = root / "_headers"
+    rules = parse_headers_file(headers_file.read_text()) if headers_file.is_file() else []
+
+    async def serve(request: Request) -> Response:
+        path = "/" + request.path_params["path"]
+        target = (root / path.lstrip("/")).resolve()
+        # Don't allow a request to break out of the CDN folder, or to read the rules file itself.
+        if not target.is_relative_to(root) or not target.is_file() or target.name == "_headers":
+            return PlainTextResponse("not found", status_code=404, headers={"Access-Control-Allow-Origin": "*"})
+        headers = {"Access-Control-Allow-Origin": "*", "Vary": "Accept-Encoding"}
+        for pattern, values in rules:
+            if pattern.match(path):
+                for name, value in values:
+                    # Netlify merges a header set by several matching rules into one list.
+                    headers[name] = f"{headers[name]}, {value}" if name in headers and name != "Vary" else value
+        body_file = target
+        accept = request.headers.get("accept-encoding", "")
+        for coding, suffix in _ENCODINGS:
+            candidate = target.with_name(target.name + suffix)
+            if target.suffix not in (".br", ".gz") and candidate.is_file() and _accepts(accept, coding):
+                body_file, headers["Content-Encoding"] = candidate, coding
+                break
+        data = body_file.read_bytes()
+        etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+        headers["ETag"] = etag
+        media_type = _TYPES.get(target.suffix, "application/octet-stream")
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        # For HEAD, uvicorn sends the headers (with the real length) and drops the body.
+        return Response(data, media_type=media_type, headers=headers)
+
+    return Starlette(routes=[Route("/{path:path}", serve, methods=["GET", "HEAD"])])
