@@ -1,4 +1,4 @@
-"""Command line: ``python -m proxy serve``, configured from environment variables."""
+"""Command line: ``python -m proxy serve`` and ``python -m proxy usage``, configured from the environment."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from proxy.settings import ENVIRONMENT
 
 
 def _parser() -> argparse.ArgumentParser:
-    table = "\n".join(f"  {name:<24} {text}" for name, (_, text) in ENVIRONMENT.items())
+    table = "\n".join(f"  {name:<26} {text}" for name, (*_, text) in ENVIRONMENT.items())
     parser = argparse.ArgumentParser(
         prog="python -m proxy", description=__doc__, epilog=f"environment:\n{table}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -19,25 +19,68 @@ def _parser() -> argparse.ArgumentParser:
     serve = verbs.add_parser("serve", help="serve the token API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8787, help="port to listen on (default 8787)")
+    usage = verbs.add_parser("usage", help="print a usage report from PROXY_USAGE_DB")
+    usage.add_argument("--since", default="7d", help="how far back: 30m, 24h, 7d, 2w (default 7d)")
     return parser
+
+
+def _settings():  # -> ProxySettings | None, after printing every problem
+    from proxy.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(os.environ)
+    except SettingsError as exc:
+        for line in exc.errors:
+            print(f"error: {line}", file=sys.stderr)
+        return None
+
+
+def serve(host: str, port: int) -> int:
+    import uvicorn
+
+    from proxy.app import create_app
+    from proxy.settings import configure_logging
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    configure_logging(settings.log_level)
+    # proxy_headers=False: X-Forwarded-For is believed only from PROXY_TRUSTED_PROXIES, by us.
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, proxy_headers=False,
+                                           access_log=False, log_config=None))
+    server.run()
+    return 0
+
+
+def usage(since: str) -> int:
+    from proxy.report import parse_span, summarise, text_report
+    from proxy.usage import open_store
+
+    try:
+        span = parse_span(since)
+    except ValueError as exc:
+        print(f"error: --since: {exc}", file=sys.stderr)
+        return 2
+    database = os.environ.get("PROXY_USAGE_DB", ENVIRONMENT["PROXY_USAGE_DB"][1])
+    if database == "off":
+        print("error: PROXY_USAGE_DB is off, so there is no usage to report", file=sys.stderr)
+        return 2
+    if "://" not in database and not os.path.isfile(database):
+        print(f"error: PROXY_USAGE_DB: no usage database at {database}", file=sys.stderr)
+        return 2
+    store = open_store(database)
+    try:
+        print(text_report(summarise(store, span)), end="")
+    finally:
+        store.close()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    import uvicorn
-
-    from proxy.app import create_app
-    from proxy.settings import SettingsError, load_settings
-
-    try:
-        settings = load_settings(os.environ)
-    except SettingsError as exc:
-        for line in exc.errors:
-            print(f"error: {line}", file=sys.stderr)
-        return 2
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port, proxy_headers=False))
-    server.run()
-    return 0
+    if args.verb == "usage":
+        return usage(args.since)
+    return serve(args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -9,17 +9,19 @@ from registry import Origin, Registry, parse_origin
 ALLOWED_METHOD = "POST"
 ALLOWED_HEADERS = frozenset({"content-type"})
 MAX_AGE_SECONDS = 600
+# What a page may read from our answers: how long to wait, and its rate-limit budget.
+EXPOSED_HEADERS = "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, X-Request-Id"
 
 
 class OriginRefused(Exception):
     """Why a request's origin is not allowed; the message is safe to send to the caller."""
 
 
-def allowed_origin(headers: Headers, registry: Registry) -> Origin:
-    """Return the request's origin if the registry allows it, else raise ``OriginRefused``."""
+def allowed_origin(headers: Headers, registry: Registry) -> Origin | None:
+    """The request's origin if the registry allows it, None if it sent none; else ``OriginRefused``."""
     values = headers.getlist("origin")
     if not values:
-        raise OriginRefused("requests must come from a browser page on a registered origin")
+        return None
     if len(values) > 1:
         raise OriginRefused("more than one Origin header")
     try:
@@ -33,8 +35,8 @@ def allowed_origin(headers: Headers, registry: Registry) -> Origin:
 
 def response_headers(origin: Origin) -> dict[str, str]:
     # The allowed origin is echoed exactly; never "*", and never an origin we refused.
-    # Retry-After is exposed so the widget can say how long to wait after a 429 or 503.
-    return {"Access-Control-Allow-Origin": str(origin), "Access-Control-Expose-Headers": "Retry-After", "Vary": "Origin"}
+    # Retry-After and the RateLimit headers are exposed so the widget can say how long to wait.
+    return {"Access-Control-Allow-Origin": str(origin), "Access-Control-Expose-Headers": EXPOSED_HEADERS, "Vary": "Origin"}
 
 
 def preflight_headers(origin: Origin) -> dict[str, str]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -24,25 +28,53 @@ class UpstreamError(Exception):
         self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
 
+# Pooled connections to Retell: enough for bursts, few enough to be polite.
+POOL = httpx.Limits(max_connections=100, max_keepalive_connections=32, keepalive_expiry=30)
+
+
 def make_client(base_url: str, api_key: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     if transport is None:
-        # httpx's own transport managed ~180 req/s under 32 concurrent requests on this kind of
-        # machine where aiohttp managed ~1,600; the aiohttp transport keeps httpx's API.
+        # See bench/proxy_transport.py: under 32 concurrent requests the aiohttp transport serves
+        # several times the requests/s of httpx's own, and it keeps httpx's API.
         from httpx_aiohttp import AiohttpTransport
 
-        transport = AiohttpTransport()
+        transport = AiohttpTransport(limits=POOL)
     return httpx.AsyncClient(
         base_url=base_url,
         transport=transport,
-        timeout=httpx.Timeout(timeout),
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+        limits=POOL,
         headers={"Authorization": f"Bearer {api_key}"},
     )
 
 
-async def create_web_call(client: httpx.AsyncClient, agent_id: str) -> WebCall:
-    # Never retried: a create that may have reached Retell could already have minted a call.
+async def create_web_call(client: httpx.AsyncClient, body: dict[str, Any], timeout: float,
+                          observe: Callable[[str, float], None] = lambda result, seconds: None) -> WebCall:
+    """Create one call. Never retried: a create that may have reached Retell could have minted a call."""
+    started = time.perf_counter()
+    result = "error"
     try:
-        response = await client.post("/v2/create-web-call", json={"agent_id": agent_id})
+        # The transport's timeouts are per read; this caps the whole exchange, so an upstream
+        # that trickles bytes cannot hold a request (and a pooled connection) for ever.
+        async with asyncio.timeout(timeout):
+            call = await _create(client, body)
+        result = "ok"
+        return call
+    except TimeoutError:
+        result = "timeout"
+        raise UpstreamError(504, "upstream_timeout", "The voice service took too long to answer.") from None
+    except UpstreamError as exc:
+        result = exc.code
+        raise
+    finally:
+        observe(result, time.perf_counter() - started)
+
+
+async def _create(client: httpx.AsyncClient, body: dict[str, Any]) -> WebCall:
+    agent_id = body["agent_id"]
+    try:
+        response = await client.post("/v2/create-web-call", json=body)
+        await response.aread()
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         # Never connected, so Retell is unreachable rather than slow. (httpx-aiohttp also reports
         # a refused connection as ConnectTimeout, so the two must be handled together.)
@@ -60,7 +92,7 @@ async def create_web_call(client: httpx.AsyncClient, agent_id: str) -> WebCall:
         raise UpstreamError(502, "upstream_rejected", "The voice service is misconfigured.")
     if status == 429:
         raise UpstreamError(503, "upstream_busy", "The voice service is busy; try again shortly.",
-                            retry_after=response.headers.get("retry-after", "5"))
+                            retry_after=_retry_after(response.headers.get("retry-after", "")))
     if status >= 300:
         raise UpstreamError(502, "upstream_error", "The voice service failed; try again shortly.")
     try:
@@ -72,3 +104,19 @@ async def create_web_call(client: httpx.AsyncClient, agent_id: str) -> WebCall:
         log.error("retell answered %d without a usable access_token", status)
         raise UpstreamError(502, "upstream_invalid", "The voice service sent an invalid answer.") from None
     return WebCall(token, call_id)
+
+
+def _retry_after(value: str) -> str:
+    # Passed on only as plain seconds within reason; anything else (dates, junk) becomes 5.
+    return value if value.isdigit() and 0 < int(value) <= 3600 else "5"
+
+
+async def reachable(client: httpx.AsyncClient, timeout: float) -> bool:
+    """Whether Retell answers HTTP at all; any status counts, only the connection matters."""
+    try:
+        async with asyncio.timeout(timeout):
+            response = await client.get("/", headers={"Authorization": ""})
+            await response.aread()
+    except (TimeoutError, httpx.HTTPError):
+        return False
+    return True

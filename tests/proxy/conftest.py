@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -50,12 +52,32 @@ def fake_retell() -> Iterator[tuple[FakeRetell, str]]:
         yield fake, f"http://127.0.0.1:{port}"
 
 
+MANIFEST = {"latest": "1.2.0", "lines": {"v1": "1.2.0"}, "files": {}}
+
+
 @pytest.fixture
-def proxy_factory(registry_file: Path) -> Iterator[Callable[..., httpx.Client]]:
+def manifest_file(tmp_path: Path) -> Path:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(MANIFEST))
+    return path
+
+
+def settings_for(base_url: str, registry_file: Path, tmp_path: Path, **overrides: Any) -> ProxySettings:
+    """Settings for a test proxy: usage in tmp_path, files re-checked on every request."""
+    fields: dict[str, Any] = {
+        "usage_database": str(tmp_path / "usage.sqlite3"),
+        "manifest_path": tmp_path / "manifest.json",
+        "reload_interval": 0.0,
+    } | overrides
+    return ProxySettings(Secret(fields.pop("api_key", API_KEY)), base_url, registry_file, fields.pop("timeout", 5.0), **fields)
+
+
+@pytest.fixture
+def proxy_factory(registry_file: Path, manifest_file: Path, tmp_path: Path) -> Iterator[Callable[..., httpx.Client]]:
     """Start a proxy against ``base_url`` on a free port and return a client for it."""
     with contextlib.ExitStack() as stack:
-        def make(base_url: str, api_key: str = API_KEY, timeout: float = 5.0) -> httpx.Client:
-            settings = ProxySettings(Secret(api_key), base_url, registry_file, timeout)
+        def make(base_url: str, **overrides: Any) -> httpx.Client:
+            settings = settings_for(base_url, registry_file, tmp_path, **overrides)
             port = stack.enter_context(running(create_app(settings)))
             return stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}"))
 

@@ -1,0 +1,168 @@
+"""``POST /api/create-web-call``: every check in order, each refusal with its own status and code.
+
+Order: origin (cheap, in memory), client IP budget, media type and body, agent binding, the
+client/agent budget, and only then Retell. Each step that refuses ends the request there, so a
+refused request never reaches the upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from proxy import cors
+from proxy.ratelimit import Verdict, client_ip
+from proxy.state import ProxyState
+from proxy.upstream import UpstreamError, create_web_call
+from proxy.usage import UsageRow, anonymise_ip
+from proxy.validation import InvalidBody, parse_create
+from registry import Origin
+
+log = logging.getLogger("proxy.create")
+# One answer for an unknown agent and for another client's agent, so ids cannot be probed.
+AGENT_REFUSED = "this agent is not available on this website"
+NO_ORIGIN = "requests must come from a browser page on a registered origin"
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+class _Attempt:
+    """What we learnt about one request so far: for the answer, the usage row and the metrics."""
+
+    def __init__(self) -> None:
+        self.origin: Origin | None = None
+        self.client = "-"
+        self.agent = "-"
+        self.ip = ""
+        self.headers: dict[str, str] = {"Cache-Control": "no-store"}
+
+
+async def preflight(request: Request) -> Response:
+    state: ProxyState = request.app.state.proxy
+    try:
+        origin = cors.allowed_origin(request.headers, state.registry())
+    except cors.OriginRefused as exc:
+        return _error(403, "origin_not_allowed", str(exc), {})
+    if origin is None:
+        return _error(403, "origin_not_allowed", NO_ORIGIN, {})
+    if problem := cors.preflight_problem(request.headers):
+        return _error(403, "preflight_refused", problem, cors.response_headers(origin))
+    return Response(status_code=204, headers=cors.preflight_headers(origin))
+
+
+async def create(request: Request) -> Response:
+    state: ProxyState = request.app.state.proxy
+    attempt = _Attempt()
+    try:
+        response = await _create(request, state, attempt)
+        outcome = "created"
+    except _Refusal as refusal:
+        response = _error(refusal.status, refusal.code, refusal.message, attempt.headers | refusal.headers)
+        outcome = refusal.code
+    state.metrics.requests.labels(outcome, attempt.client).inc()
+    log.info("create %s", outcome, extra={"outcome": outcome, "status": response.status_code,
+                                          "client": attempt.client, "agent": attempt.agent})
+    if state.usage is not None:
+        await _record(state, request, attempt, outcome, response.status_code)
+    return response
+
+
+async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Response:
+    registry = state.registry()
+    attempt.ip = client_ip(request.client.host if request.client else None,
+                           request.headers.getlist("x-forwarded-for"), state.settings.trusted_proxies)
+    try:
+        attempt.origin = cors.allowed_origin(request.headers, registry)
+    except cors.OriginRefused as exc:
+        # No CORS headers: the browser must not let a refused page read anything.
+        raise _Refusal(403, "origin_not_allowed", str(exc)) from None
+    if attempt.origin is None and not _server_credential(request, state):
+        raise _Refusal(403, "origin_not_allowed", NO_ORIGIN)
+    if attempt.origin is not None:
+        attempt.headers |= cors.response_headers(attempt.origin)
+
+    _apply(attempt, await state.limits.check_ip(attempt.ip))
+
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise _Refusal(415, "unsupported_media_type", "send the body as application/json")
+    body = await _read_body(request, state.settings.max_body_bytes)
+    try:
+        wanted = parse_create(body)
+    except InvalidBody as exc:
+        raise _Refusal(400, exc.code, exc.message) from None
+    attempt.agent = wanted.agent_id
+
+    client = registry.client_for_agent(wanted.agent_id)
+    if client is None or (attempt.origin is not None and not client.allows(attempt.origin)):
+        raise _Refusal(403, "agent_not_allowed", AGENT_REFUSED)
+    attempt.client = client.id
+    _apply(attempt, await state.limits.check_agent(client.id, wanted.agent_id))
+
+    try:
+        call = await create_web_call(state.upstream, wanted.upstream_body(), state.settings.upstream_timeout,
+                                     lambda result, seconds: state.metrics.upstream.labels(result).observe(seconds))
+    except UpstreamError as exc:
+        raise _Refusal(exc.status, exc.code, exc.message, {"Retry-After": exc.retry_after} if exc.retry_after else {}) from None
+    return JSONResponse({"access_token": call.access_token, "call_id": call.call_id}, status_code=201, headers=attempt.headers)
+
+
+def _apply(attempt: _Attempt, verdict: Verdict | None) -> None:
+    """Show the tightest budget so far; refuse when it is spent. None: the limiter is down."""
+    if verdict is None:
+        return
+    shown = attempt.headers.get("RateLimit-Remaining")
+    if not verdict.allowed or shown is None or verdict.remaining <= int(shown):
+        attempt.headers |= verdict.headers()
+    if not verdict.allowed:
+        raise _Refusal(429, "rate_limited", f"too many requests; try again in {max(1, verdict.reset)} seconds")
+
+
+def _server_credential(request: Request, state: ProxyState) -> bool:
+    token = state.settings.server_token
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return token is not None and scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.reveal().encode())
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed ``limit``."""
+    too_large = _Refusal(413, "body_too_large", f"the body must be at most {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+    except ClientDisconnect:
+        raise _Refusal(400, "client_disconnected", "the body ended early") from None
+    return bytes(body)
+
+
+async def _record(state: ProxyState, request: Request, attempt: _Attempt, outcome: str, status: int) -> None:
+    assert state.usage is not None
+    row = UsageRow(time.time(), attempt.client, attempt.agent, str(attempt.origin) if attempt.origin else "-",
+                   outcome, status, anonymise_ip(attempt.ip), request.headers.get("user-agent", "")[:256])
+    committed = state.usage.record(row)
+    if state.settings.usage_commit_wait > 0:
+        # Wait for the commit so an answered request is on disk, but never longer than the
+        # configured bound: a slow database delays answers a little, it never stops them.
+        try:
+            await asyncio.wait_for(asyncio.shield(committed), state.settings.usage_commit_wait)
+        except TimeoutError:
+            log.warning("usage commit is slow; answering before it", extra={"backlog": state.usage.backlog})
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str]) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)

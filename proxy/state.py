@@ -1,0 +1,41 @@
+"""Everything a running proxy holds, opened in the app's lifespan and closed after it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import registry
+from proxy.metrics import Metrics
+from proxy.ratelimit import RateLimits
+from proxy.settings import ProxySettings
+from proxy.usage import UsageRecorder
+from proxy.watched import WatchedFile
+
+
+@dataclass(slots=True)
+class ProxyState:
+    settings: ProxySettings
+    registry_file: WatchedFile[registry.Registry]
+    manifest_file: WatchedFile[dict[str, Any]]
+    upstream: httpx.AsyncClient
+    limits: RateLimits
+    usage: UsageRecorder | None
+    metrics: Metrics
+
+    def registry(self) -> registry.Registry:
+        # The lifespan refuses to start without a first good registry, so there always is one.
+        current = self.registry_file.current()
+        assert current is not None
+        return current
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("latest"), str) or not isinstance(data.get("lines"), dict):
+        raise ValueError("the manifest needs 'latest' and 'lines'")
+    return data
