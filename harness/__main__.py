@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import signal
 import sys
 from pathlib import Path
@@ -16,6 +17,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--widget", type=Path, default=Path("widget"), help="widget source folder (default: widget)")
     parser.add_argument("--port-base", type=int, default=0, metavar="N",
                         help="give origins consecutive ports from N (default: free ports)")
+    parser.add_argument("--https", action="store_true",
+                        help="serve every origin over https:// from a local CA (its ca.pem path is in --state)")
+    parser.add_argument("--domain", default="localhost",
+                        help="parent domain of every origin (default: localhost, which browsers resolve to "
+                             "this machine; others need e.g. Chromium's --host-resolver-rules)")
     parser.add_argument("--state", type=Path, metavar="FILE",
                         help="write every origin's URL, the clients and the proxy's URL to FILE as JSON")
     return parser
@@ -26,6 +32,7 @@ _LABELS = {
     "control": "test control: /calls, /faults", "hostile": "a hostile copy of a client page",
     "csp": "a client site with a strict CSP (/sandbox/<cdn folder>/)",
     "css": "a client site with hostile CSS (/sandbox/<cdn folder>/)",
+    "insecure": "a plain-http client site: not a secure context",
 }
 
 
@@ -48,12 +55,15 @@ async def _main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    config = SandboxConfig(src=args.src, widget=args.widget, port_base=args.port_base)
+    config = SandboxConfig(src=args.src, widget=args.widget, port_base=args.port_base, domain=args.domain, https=args.https)
     await run_sandbox(config, stop, lambda state: _print_ready(state, args.state))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", args.domain):
+        parser.error(f"--domain {args.domain!r} is not a lower-case DNS name")
     from builder.build import BuildError
     from registry import RegistryError
 

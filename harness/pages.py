@@ -2,7 +2,8 @@
 
 ``/sandbox/<folder>/`` embeds ``<cdn>/<folder>/retell-widget.js`` with the v1-style constructor;
 ``?embed=element`` uses ``<retell-widget>`` instead. ``theme``, ``position``, ``lang`` and
-``agent`` query parameters vary the page for a test. The client demo page stays at ``/``.
+``agent`` query parameters vary the page for a test, and ``proxy=insecure`` points an https
+page at its proxy over plain http. The client demo page stays at ``/``.
 """
 
 from __future__ import annotations
@@ -55,9 +56,13 @@ def render(settings: PageSettings, client: Client, folder: str, query: dict[str,
     files = settings.manifest.get("files", {})
     exact = bool(re.match(r"^v\d+\.\d+\.\d+$", folder))
     agent = query.get("agent", client.agents[0])
+    proxy_endpoint = settings.proxy_endpoint
+    if query.get("proxy") == "insecure":
+        # For mixed-content checks: an https page calling its proxy over plain http.
+        proxy_endpoint = proxy_endpoint.replace("https://", "http://", 1)
     options = {
         "agentId": agent,
-        "proxyEndpoint": settings.proxy_endpoint,
+        "proxyEndpoint": proxy_endpoint,
         "position": query.get("position", client.position),
         "theme": query.get("theme", client.theme),
         "sdkUrl": settings.sdk_url,

@@ -40,15 +40,17 @@ class SandboxConfig:
     widget: Path = Path("widget")
     port_base: int = 0  # 0 picks free ports; otherwise origins take consecutive ports from here
     domain: str = "localhost"
+    https: bool = False  # every browser-facing origin on https://, from a local CA
 
 
 class _Origin:
     """One origin's server, which can be stopped and started again on the same port."""
 
-    def __init__(self, sock: socket.socket, make_app: Callable[[], ASGIApp]) -> None:
+    def __init__(self, sock: socket.socket, make_app: Callable[[], ASGIApp], **options: object) -> None:
         self.port = sock.getsockname()[1]
         self._sock: socket.socket | None = sock
         self._make_app = make_app
+        self._options = options
         self._server: Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -56,7 +58,7 @@ class _Origin:
         if self._server is not None:
             return
         sock, self._sock = self._sock or bind(self.port), None
-        self._server = Server(self._make_app(), sock)
+        self._server = Server(self._make_app(), sock, **self._options)
         self._task = asyncio.create_task(self._server.run_until_exit())
         ready = asyncio.create_task(self._server.ready.wait())
         await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
@@ -98,10 +100,16 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         raise registry.RegistryError([f"{registry_path}: the client registry is missing"])
     clients = registry.load(registry_path)
     first = clients.clients[0]
+    scheme = "https" if config.https else "http"
     names = [*_SERVICES, *(c.id for c in clients.clients)]
-    sockets = {name: bind(config.port_base + i if config.port_base else 0) for i, name in enumerate(names)}
+    # Over HTTPS, two more listeners: Retell's API in plain HTTP for the proxy (server-to-server
+    # on loopback), and a plain-HTTP client site, which is not a secure context on a real domain.
+    extra = ["retell-internal", "insecure"] if config.https else []
+    sockets = {name: bind(config.port_base + i if config.port_base else 0) for i, name in enumerate(names + extra)}
     ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
-    urls = {name: f"http://{name}.{config.domain}:{port}" for name, port in ports.items()}
+    urls = {name: f"{scheme}://{name}.{config.domain}:{ports[name]}" for name in names}
+    if config.https:
+        urls["insecure"] = f"http://insecure.{config.domain}:{ports['insecure']}"
     proxy_endpoint = f"{urls['proxy']}/api/create-web-call"
     sdk_url = f"{urls['retell']}/sdk/retell-web-client.js"
     work = Path(tempfile.mkdtemp(prefix="retell-sandbox-"))
@@ -113,7 +121,7 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         dist = report.out
         # The strict-CSP and hostile-CSS sites belong to the first client, so its agent works there.
         allowed = {c.id: [urls[c.id]] for c in clients.clients}
-        allowed[first.id] += [urls["csp"], urls["css"]]
+        allowed[first.id] += [urls["csp"], urls["css"], *([urls["insecure"]] if config.https else [])]
         _write_registry(clients, allowed, work / "registry.toml")
         api_key = "key_sandbox_" + secrets.token_hex(16)
         fake = FakeRetell.for_agents(api_key, (a for c in clients.clients for a in c.agents))
@@ -128,7 +136,7 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
             "docs": lambda: sites.static_site(dist / "docs"),
             "proxy": lambda: create_app(ProxySettings(
                 retell_api_key=Secret(api_key),
-                retell_base_url=f"http://127.0.0.1:{ports['retell']}",
+                retell_base_url=f"http://127.0.0.1:{ports['retell-internal' if config.https else 'retell']}",
                 registry_path=work / "registry.toml",
             )),
             "retell": fake.app,
@@ -140,7 +148,12 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
             "css": lambda: pages.site(css, first, None),
             **{c.id: _client_site(page_settings, c, dist) for c in clients.clients},
         }
-        origins = {name: _Origin(sockets[name], factories[name]) for name in names}
+        tls = _certificates(work, [f"{n}.{config.domain}" for n in names]) if config.https else {}
+        origins = {name: _Origin(sockets[name], factories[name], **tls) for name in names}
+        if config.https:
+            factories["insecure"] = lambda: pages.site(replace(page_settings, proxy_endpoint=proxy_endpoint), first, None)
+            origins["retell-internal"] = _Origin(sockets["retell-internal"], fake.app)
+            origins["insecure"] = _Origin(sockets["insecure"], factories["insecure"])
         await asyncio.gather(*(o.start() for o in origins.values()))
         on_ready({
             "origins": urls,
@@ -150,6 +163,8 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
             "retell": urls["retell"],
             "control": urls["control"],
             "hostile": urls["hostile"],
+            "scheme": scheme,
+            "ca_file": str(work / "ca.pem") if config.https else None,
             "clients": [
                 {"id": c.id, "name": c.name, "origin": urls[c.id], "agents": list(c.agents), "widget_version": c.widget_version}
                 for c in clients.clients
@@ -161,6 +176,20 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         for sock in sockets.values():
             sock.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _certificates(work: Path, hostnames: list[str]) -> dict[str, str]:
+    """A local CA, saved as ca.pem for clients to trust, and one certificate naming every origin."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert(*hostnames, "127.0.0.1")
+    ca.cert_pem.write_to_path(str(work / "ca.pem"))
+    cert.private_key_pem.write_to_path(str(work / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(work / "cert.pem"))
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(str(work / "cert.pem"), append=True)
+    return {"ssl_certfile": str(work / "cert.pem"), "ssl_keyfile": str(work / "key.pem")}
 
 
 def _client_site(settings: pages.PageSettings, client: registry.Client, dist: Path) -> Callable[[], ASGIApp]:

@@ -5,6 +5,7 @@ import contextlib
 import json
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -62,30 +63,35 @@ def site_factory(tmp_path: Path) -> Callable[..., Path]:
 class Sandbox:
     def __init__(self, state: dict) -> None:
         self.state = state
+        # Python cannot resolve *.localhost or *.test, so it talks to each port on 127.0.0.1,
+        # trusting the sandbox's own CA over HTTPS (its certificate names 127.0.0.1 too).
+        verify = ssl.create_default_context(cafile=state["ca_file"]) if state["ca_file"] else True
+        self.http = httpx.Client(verify=verify, timeout=10)
 
     def client(self, client_id: str) -> dict:
         return next(c for c in self.state["clients"] if c["id"] == client_id)
 
     def local(self, name: str) -> str:
-        # Python cannot resolve *.localhost, so it talks to the port on 127.0.0.1 directly.
-        return f"http://127.0.0.1:{self.state['ports'][name]}"
+        scheme = "http" if name == "insecure" else self.state["scheme"]
+        return f"{scheme}://127.0.0.1:{self.state['ports'][name]}"
 
     def retell_records(self) -> dict:
-        return httpx.get(self.local("control") + "/calls").json()
+        return self.http.get(self.local("control") + "/calls").json()
 
     def set_faults(self, faults: dict) -> None:
-        response = httpx.post(self.local("control") + "/faults", json=faults)
+        response = self.http.post(self.local("control") + "/faults", json=faults)
         assert response.status_code == 200, response.text
 
     def clear_faults(self) -> None:
-        assert httpx.delete(self.local("control") + "/faults").status_code == 200
+        assert self.http.delete(self.local("control") + "/faults").status_code == 200
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    state_file = tmp_path_factory.mktemp("sandbox") / "state.json"
+@contextlib.contextmanager
+def start_sandbox(folder: Path, *args: str) -> Iterator[Sandbox]:
+    """Run the real ``python -m harness`` CLI until it says it is ready; Ctrl-C it afterwards."""
+    state_file = folder / "state.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness", "--state", str(state_file)],
+        [sys.executable, "-m", "harness", "--state", str(state_file), *args],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     # A watchdog, not a sleep: if the sandbox never says it is ready, end it so the read below stops.
@@ -101,9 +107,13 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         process.kill()
         rest, _ = process.communicate()  # also closes the pipe
         pytest.fail("the sandbox did not start:\n" + "".join(output) + rest)
+    sandbox = None
     try:
-        yield Sandbox(json.loads(state_file.read_text()))
+        sandbox = Sandbox(json.loads(state_file.read_text()))
+        yield sandbox
     finally:
+        if sandbox is not None:
+            sandbox.http.close()
         process.send_signal(signal.SIGINT)
         try:
             rest, _ = process.communicate(timeout=30)
@@ -112,6 +122,19 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
             raise
         assert process.returncode == 0, "".join(output) + rest
         assert "sandbox stopped" in rest
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with start_sandbox(tmp_path_factory.mktemp("sandbox")) as running_sandbox:
+        yield running_sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    # *.test is a real-looking domain: unlike *.localhost, plain http on it is not a secure context.
+    with start_sandbox(tmp_path_factory.mktemp("sandbox-https"), "--https", "--domain", "test") as running_sandbox:
+        yield running_sandbox
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
+    # The HTTPS sandbox uses *.test names, which only this mapping resolves.
+    "--host-resolver-rules=MAP *.test 127.0.0.1",
 ]
 
 

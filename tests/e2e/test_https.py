@@ -1,0 +1,59 @@
+"""The main scenarios again over HTTPS, plus mixed content and secure contexts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def https_page(browser: Browser) -> Iterator[Page]:
+    # The sandbox's CA is made fresh for each run; the browser is told to accept its certificates.
+    context = browser.new_context(ignore_https_errors=True)
+    yield context.new_page()
+    context.close()
+
+
+def test_a_call_over_https(https_page: Page, sandbox_https):
+    client = sandbox_https.client("client-a")
+    assert client["origin"].startswith("https://client-a.test:")
+    https_page.goto(client["origin"] + "/")
+    assert https_page.evaluate("window.isSecureContext")
+    widget = https_page.locator(".retell-widget")
+    https_page.locator(".retell-widget__button").click()
+    expect(widget).to_have_attribute("data-state", "in-call")
+    https_page.locator(".retell-widget__hangup").click()
+    expect(widget).to_have_attribute("data-state", "ended")
+    assert sandbox_https.retell_records()["calls"][-1]["call_status"] == "ended"
+
+
+def test_the_hostile_site_is_refused_over_https(https_page: Page, sandbox_https):
+    before = len(sandbox_https.retell_records()["requests"])
+    https_page.goto(sandbox_https.state["hostile"] + "/")
+    https_page.locator(".retell-widget__button").click()
+    expect(https_page.locator(".retell-widget")).to_have_attribute("data-state", "error")
+    assert len(sandbox_https.retell_records()["requests"]) == before
+
+
+def test_mixed_content_is_blocked_before_any_request(https_page: Page, sandbox_https):
+    before = len(sandbox_https.retell_records()["requests"])
+    messages = []
+    https_page.on("console", lambda m: messages.append(m.text))
+    https_page.goto(sandbox_https.client("client-a")["origin"] + "/sandbox/v1/?proxy=insecure")
+    https_page.locator(".retell-widget__button").click()
+    expect(https_page.locator(".retell-widget")).to_have_attribute("data-state", "error")
+    assert any("Mixed Content" in m for m in messages), messages
+    assert len(sandbox_https.retell_records()["requests"]) == before
+
+
+def test_plain_http_on_a_real_domain_is_not_a_secure_context(https_page: Page, sandbox_https):
+    https_page.goto(sandbox_https.state["origins"]["insecure"] + "/sandbox/v1/")
+    assert https_page.evaluate("window.isSecureContext") is False
+    assert https_page.evaluate("navigator.mediaDevices === undefined")
+    https_page.locator(".retell-widget__button").click()
+    # Without a secure context there is no microphone API, so no call can start.
+    expect(https_page.locator(".retell-widget")).to_have_attribute("data-state", "error")
