@@ -69,9 +69,10 @@ def test_reports_every_error_together_and_keeps_the_last_good_build(site_factory
 
 def test_a_release_without_widget_sources_fails(site_factory, capsys):
     root = site_factory()
-    (root / "site_src/changelog/2.0.0.md").write_text("version: 2.0.0\ndate: 2026-12-01\n\nNew line.\n")
+    # widget/v2/ exists now; a line with no source folder is v9.
+    (root / "site_src/changelog/9.0.0.md").write_text("version: 9.0.0\ndate: 2026-12-01\n\nNew line.\n")
     assert run_build(root) == 1
-    assert "release 2.0.0 needs widget sources in" in capsys.readouterr().err
+    assert "release 9.0.0 needs widget sources in" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [

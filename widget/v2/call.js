@@ -1,0 +1,281 @@
+// The call controller: idle -> requesting-microphone -> connecting -> in-call -> ended (or error).
+// Imported by retell-widget.js on first interaction, with the panel and the strings.
+
+import { fetchError, httpError, microphoneError, retryAfterSeconds } from './errors.js';
+import { messages } from './messages.js';
+import { createPanel } from './panel.js';
+
+// If the SDK hasn't confirmed a hang-up this long after stopCall(), end the call in the UI anyway.
+const HANGUP_GRACE_MS = 3000;
+const BUSY = ['requesting-microphone', 'connecting', 'in-call'];
+
+// The SDK is imported once per page and URL. A failed import stays failed in the browser's module
+// map, so a retry asks for the URL again with a query that makes it a new module.
+const sdks = new Map();
+let sdkRetries = 0;
+function loadSdk(url) {
+  let load = sdks.get(url);
+  if (!load) {
+    const target = sdkRetries ? url + (url.includes('?') ? '&' : '?') + 'retry=' + sdkRetries : url;
+    load = import(target).then((mod) => {
+      if (typeof mod.RetellWebClient !== 'function') throw new TypeError('RetellWebClient is not exported by ' + url);
+      return mod.RetellWebClient;
+    });
+    load.catch(() => {
+      sdks.delete(url);
+      sdkRetries++;
+    });
+    sdks.set(url, load);
+  }
+  return load;
+}
+
+function stopTracks(stream) {
+  for (const track of stream ? stream.getTracks() : []) track.stop();
+}
+
+export function createController({ host, root, options, events }) {
+  const t = messages(options.lang, options.strings);
+  const announcer = root.querySelector('[role=status]');
+  let state = 'idle';
+  let attempt = 0; // bumped whenever an attempt's late callbacks must be ignored
+  let abort = null; // the token request in flight
+  let stream = null; // our own microphone check, held until the SDK's call has started
+  let client = null;
+  let callId = null;
+  let started = false; // call-start was emitted for this attempt
+  let muted = false;
+  let hangupTimer = 0;
+  let cooldownUntil = 0; // from a 429's Retry-After
+  let destroyed = false;
+
+  const emit = (name, detail) => {
+    if (events.includes(name)) host.dispatchEvent(new CustomEvent(name, { bubbles: true, composed: true, detail }));
+  };
+
+  const panel = createPanel(root, t, {
+    primary: () => start(),
+    hangup: () => stop(),
+    mute: () => mute(!muted),
+    minimize: () => panel.close(),
+  });
+  panel.show('idle', t('idle'));
+
+  function setState(next, code, seconds) {
+    state = next;
+    const message = code ? t(code, seconds) : t(next);
+    host.setAttribute('data-state', next);
+    if (code) host.setAttribute('data-error', code);
+    else host.removeAttribute('data-error');
+    panel.show(next, message, code === 'rate-limited' ? seconds : 0);
+    if (next !== 'in-call') panel.setTalking(false);
+    // Announce each change once, in the live region that has been on the page from the start.
+    announcer.textContent = next === 'idle' ? '' : message;
+    emit('state-change', { state: next, message, code: code || null });
+  }
+
+  async function start() {
+    if (destroyed || BUSY.includes(state)) return;
+    panel.open();
+    if (Date.now() < cooldownUntil) return; // the panel shows the countdown; honour Retry-After
+    const n = ++attempt;
+    const live = () => n === attempt;
+    started = false;
+    muted = false;
+    callId = null;
+    panel.setMuted(false);
+    panel.clearTranscript();
+    setState('requesting-microphone');
+    // Fetch the SDK while the permission prompt is up; it is needed right after.
+    const sdk = loadSdk(options.sdkUrl);
+    sdk.catch(() => {});
+
+    // 1. The microphone first: no token is spent on a visitor who can't or won't talk.
+    let mic;
+    try {
+      mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (err) {
+      if (live()) fail(microphoneError(err), err);
+      return;
+    }
+    if (!live()) return stopTracks(mic);
+    stream = mic;
+    setState('connecting');
+
+    // 2. The SDK, before the token, so that a token never waits on a slow download.
+    let RetellWebClient;
+    try {
+      RetellWebClient = await sdk;
+    } catch (err) {
+      if (live()) fail('sdk', err);
+      return;
+    }
+    if (!live()) return;
+
+    // 3. A fresh token for every attempt: tokens expire 30 s after creation and work once.
+    abort = new AbortController();
+    let res;
+    try {
+      res = await fetch(options.proxyEndpoint, {
+        method: 'POST',
+        mode: 'cors',
+        credentials: 'omit',
+        cache: 'no-store',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ agent_id: options.agentId }),
+        signal: abort.signal,
+      });
+    } catch (err) {
+      if (live()) fail(fetchError(), err); // a CORS refusal looks exactly like a network failure
+      return;
+    }
+    if (!live()) return;
+    if (!res.ok) {
+      const code = httpError(res.status);
+      const seconds = code === 'rate-limited' ? retryAfterSeconds(res) : 0;
+      if (seconds) cooldownUntil = Date.now() + seconds * 1000;
+      return fail(code === 'rate-limited' && !seconds ? 'busy' : code, `token request failed: HTTP ${res.status}`, seconds);
+    }
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      // not JSON: handled below
+    }
+    if (!live()) return;
+    if (!body || typeof body.access_token !== 'string' || !body.access_token) {
+      return fail('unavailable', 'the token response has no access_token');
+    }
+    abort = null;
+    callId = typeof body.call_id === 'string' ? body.call_id : null;
+
+    // 4. The call. The real SDK reports start-up failures with an 'error' event (then
+    // call_ended) while startCall() resolves; the fake may reject. Decide once it settles.
+    const c = (client = new RetellWebClient());
+    let settled = false;
+    let startError = null;
+    let endedEarly = false;
+    c.on('call_started', () => {
+      if (!live() || state !== 'connecting') return;
+      stopTracks(stream); // the SDK holds its own microphone track now
+      stream = null;
+      started = true;
+      setState('in-call');
+      panel.setTalking(false);
+      emit('call-start', { callId });
+    });
+    c.on('agent_start_talking', () => live() && talking(true));
+    c.on('agent_stop_talking', () => live() && talking(false));
+    c.on('update', (update) => {
+      if (!live() || !update || !Array.isArray(update.transcript)) return;
+      panel.setTranscript(update.transcript);
+      emit('transcript', { transcript: update.transcript });
+    });
+    c.on('call_ended', () => {
+      if (!live()) return;
+      if (!settled) endedEarly = true;
+      else if (state === 'in-call') finish('ended', null, 'agent');
+      else fail('start-failed', 'the call ended before it started');
+    });
+    c.on('error', (err) => {
+      if (!live()) return;
+      if (!settled) startError = startError || err || 'error';
+      else fail(state === 'in-call' ? 'dropped' : 'start-failed', err);
+    });
+    try {
+      await c.startCall({ accessToken: body.access_token });
+    } catch (err) {
+      startError = err;
+    }
+    settled = true;
+    if (!live()) return;
+    if (startError) fail('start-failed', startError);
+    else if (endedEarly) fail('start-failed', 'the call ended before it started');
+  }
+
+  function talking(on) {
+    panel.setTalking(on);
+    if (!on && muted) panel.setMuted(true);
+    emit('agent-talking', { talking: on });
+  }
+
+  function stop() {
+    if (state === 'requesting-microphone' || state === 'connecting') return finish('ended', null, 'cancelled');
+    if (state !== 'in-call' || !client || hangupTimer) return;
+    const n = attempt;
+    hangupTimer = setTimeout(() => n === attempt && finish('ended', null, 'hangup'), HANGUP_GRACE_MS);
+    // The SDK's call_ended (or the grace timer) completes the hang-up.
+    client.removeAllListeners('call_ended');
+    client.on('call_ended', () => n === attempt && finish('ended', null, 'hangup'));
+    stopClient(client);
+  }
+
+  function mute(on) {
+    if (state !== 'in-call' || !client) return;
+    muted = on;
+    if (on) client.mute();
+    else client.unmute();
+    panel.setMuted(on);
+    announcer.textContent = on ? t('muted') : t('in-call');
+  }
+
+  function fail(code, cause, seconds = 0) {
+    if (code !== 'mic-denied') console.error('RetellWidget:', t(code, seconds), cause);
+    finish('error', code, code === 'dropped' ? 'dropped' : 'error', seconds);
+    emit('error', { code, message: t(code, seconds), retryAfter: seconds || null, cause });
+  }
+
+  // Moves to ended/error and releases everything the attempt held. Late callbacks of the
+  // attempt are ignored from here on.
+  function finish(next, code, reason, seconds) {
+    attempt++;
+    clearTimeout(hangupTimer);
+    hangupTimer = 0;
+    if (abort) abort.abort();
+    abort = null;
+    stopTracks(stream);
+    stream = null;
+    const c = client;
+    client = null;
+    if (c) {
+      c.removeAllListeners();
+      stopClient(c); // harmless after the call ended; releases the microphone if it hadn't
+    }
+    const wasStarted = started;
+    started = false;
+    setState(next, code, seconds);
+    if (wasStarted) emit('call-end', { callId, reason });
+  }
+
+  function stopClient(c) {
+    try {
+      c.stopCall();
+    } catch (err) {
+      console.error('RetellWidget: stopCall failed', err);
+    }
+  }
+
+  return {
+    start,
+    stop,
+    mute,
+    open: () => panel.open(),
+    close: () => panel.close(),
+    // The launcher: start a call when none is going (opening the panel), else show or hide it.
+    launch() {
+      if (!BUSY.includes(state) && !panel.isOpen && Date.now() >= cooldownUntil) start();
+      else if (panel.isOpen) panel.close();
+      else panel.open();
+    },
+    // Removed from the page: end the call now, without waiting for the SDK.
+    halt() {
+      if (BUSY.includes(state)) finish('ended', null, 'removed');
+    },
+    destroy() {
+      if (destroyed) return;
+      this.halt();
+      destroyed = true;
+      panel.destroy();
+    },
+  };
+}

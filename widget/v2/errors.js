@@ -1,0 +1,35 @@
+// What went wrong, as one of the codes the widget reports (`error` event detail, data-error).
+
+export const CODES = [
+  'mic-denied', 'no-mic', 'forbidden', 'rate-limited', 'unavailable', 'network', 'offline', 'sdk',
+  'start-failed', 'dropped',
+];
+
+/** A getUserMedia() failure. */
+export function microphoneError(err) {
+  const name = err && err.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError') return 'mic-denied';
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return 'no-mic';
+  return 'start-failed'; // e.g. NotReadableError: the device is busy in another app
+}
+
+/** A fetch() that rejected: offline, network down, proxy unreachable or a CORS refusal. */
+export function fetchError() {
+  return navigator.onLine === false ? 'offline' : 'network';
+}
+
+/** A token response that was not OK. */
+export function httpError(status) {
+  if (status === 403) return 'forbidden';
+  if (status === 429) return 'rate-limited';
+  if (status >= 500) return 'unavailable';
+  return 'start-failed';
+}
+
+// Cross-origin, Retry-After is readable only when the proxy lists it in Access-Control-Expose-Headers.
+export function retryAfterSeconds(res) {
+  const value = (res.headers.get('Retry-After') || '').trim();
+  if (!value) return 0;
+  const seconds = /^\d+$/.test(value) ? Number(value) : Math.ceil((Date.parse(value) - Date.now()) / 1000);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 3600) : 0;
+}

@@ -1,0 +1,289 @@
+/*
+ * Retell voice widget v2, the part every page loads: the <retell-widget> element, the
+ * v1-compatible `new RetellWidget(options)` constructor and the launcher button.
+ * A classic script, so the v1 snippet shape keeps working; the call itself (call.js, panel.js,
+ * messages.js, then the call SDK) is imported on first hover, focus or click.
+ */
+(() => {
+  'use strict';
+
+  const TAG = 'retell-widget';
+  if (customElements.get(TAG)) return; // loaded twice: the first copy stays in charge
+
+  // currentScript is only set while this file first runs. Chunks sit beside this file; the SDK
+  // by default beside the version folders, as in v1.
+  const script = document.currentScript;
+  const BASE = (script && script.src) || location.href;
+  const POSITIONS = ['bottom-right', 'bottom-left', 'top-right', 'top-left'];
+  const THEMES = ['purple', 'blue', 'green', 'dark', 'rose', 'teal'];
+  const SCHEMES = ['light', 'dark', 'auto'];
+  const EVENTS = ['call-start', 'call-end', 'transcript', 'agent-talking', 'error', 'state-change'];
+  // Option -> attribute. Attributes are the element's configuration; options the constructor's.
+  const ATTRS = {
+    agentId: 'agent-id',
+    proxyEndpoint: 'proxy-endpoint',
+    position: 'position',
+    theme: 'theme',
+    scheme: 'scheme',
+    sdkUrl: 'sdk-url',
+    label: 'label',
+    lang: 'lang',
+    strings: 'strings',
+  };
+  const STATE = 'data-state';
+  // The launcher's label is needed before any chunk loads; every other string is in messages.js.
+  const LAUNCH = {
+    en: 'Talk to our assistant',
+    es: 'Habla con nuestro asistente',
+    de: 'Mit unserem Assistenten sprechen',
+  };
+
+  const CSS = `
+:host{all:initial!important;position:fixed!important;z-index:2147483647!important;display:block!important;
+inset:auto var(--retell-offset,16px) var(--retell-offset,16px) auto!important;margin:0!important;padding:0!important;
+border:0!important;background:none!important;overflow:visible!important;width:auto!important;height:auto!important;
+max-width:none!important;max-height:none!important;visibility:visible!important;opacity:1!important;
+transform:none!important;pointer-events:none!important;color-scheme:light;
+--_a:#6d28d9;--_at:#fff;--_s:#fff;--_t:#1f2937;--_m:#4b5563;--_d:#b91c1c;--_b:#d1d5db}
+:host([position=bottom-left]){inset:auto auto var(--retell-offset,16px) var(--retell-offset,16px)!important}
+:host([position=top-right]){inset:var(--retell-offset,16px) var(--retell-offset,16px) auto auto!important}
+:host([position=top-left]){inset:var(--retell-offset,16px) auto auto var(--retell-offset,16px)!important}
+:host([theme=blue]){--_a:#1d4ed8}:host([theme=green]){--_a:#15803d}:host([theme=rose]){--_a:#be123c}
+:host([theme=teal]){--_a:#0f766e}:host([theme=dark]){--_a:#111827}
+:host([scheme=dark]),:host([theme=dark]:not([scheme])){color-scheme:dark;--_s:#111827;--_t:#f9fafb;--_m:#d1d5db;--_b:#4b5563}
+:host([scheme=dark][theme=dark]){--_a:#374151}
+@media (prefers-color-scheme:dark){:host([scheme=auto]){color-scheme:dark;--_s:#111827;--_t:#f9fafb;--_m:#d1d5db;--_b:#4b5563}}
+.root{display:flex;flex-direction:column-reverse;align-items:flex-end;gap:12px;
+font:400 15px/1.4 var(--retell-font,system-ui,-apple-system,"Segoe UI",Roboto,sans-serif);color:var(--retell-text,var(--_t));
+--a:var(--retell-accent,var(--_a));--at:var(--retell-accent-text,var(--_at))}
+:host([position$=left]) .root{align-items:flex-start}
+:host([position^=top]) .root{flex-direction:column}
+:host(:not([data-state])) .root{display:none}
+[hidden]{display:none!important}
+button{pointer-events:auto;font:inherit;margin:0;cursor:pointer;-webkit-tap-highlight-color:transparent}
+.launcher{display:inline-flex;align-items:center;gap:10px;min-height:48px;padding:0 20px 0 16px;border:0;
+border-radius:var(--retell-radius,999px);background:var(--a);color:var(--at);font-weight:600;
+box-shadow:0 0 0 1px rgb(255 255 255/.25),0 4px 16px rgb(0 0 0/.25)}
+button:focus-visible{outline:3px solid var(--retell-focus,#1f2937);outline-offset:2px;box-shadow:0 0 0 2px #fff}
+.dot{flex:none;width:12px;height:12px;border-radius:50%;background:currentColor}
+:host([data-state=in-call]) .dot{animation:p 1.2s ease-in-out infinite}
+:host([data-state=connecting]) .dot,:host([data-state=requesting-microphone]) .dot{animation:p .6s ease-in-out infinite}
+@keyframes p{50%{transform:scale(1.5);opacity:.4}}
+.sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+@media (max-width:480px){.launcher{width:56px;height:56px;padding:0;justify-content:center}
+.launcher .label{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}}
+@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}`;
+
+  let sheet = null; // one constructable sheet for every widget: allowed under a strict style-src
+  function styles() {
+    if (!sheet) {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+    }
+    return sheet;
+  }
+
+  // DOM by hand rather than innerHTML, so pages enforcing Trusted Types accept it too.
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+    node.append(...children);
+    return node;
+  }
+
+  let template = null;
+  function content() {
+    if (!template) {
+      template = document.createElement('template');
+      template.content.append(
+        h('div', { class: 'root', part: 'root' },
+          h('button', { class: 'launcher', part: 'launcher', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'panel' },
+            h('span', { class: 'dot', 'aria-hidden': 'true' }),
+            h('span', { class: 'label' })),
+          h('div', { class: 'sr', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' }))
+      );
+    }
+    return template.content.cloneNode(true);
+  }
+
+  // Describe a bad value without calling its toString().
+  const describe = (v) => (typeof v === 'string' ? JSON.stringify(v) : typeof v);
+  const bad = (Err, name, what, value) =>
+    new Err(`RetellWidget: option "${name}" (attribute ${ATTRS[name]}) ${what} (got ${describe(value)})`);
+
+  function url(value, name) {
+    try {
+      return new URL(value, location.href).href;
+    } catch {
+      throw bad(TypeError, name, 'is not a valid URL', value);
+    }
+  }
+
+  function oneOf(value, allowed, name) {
+    if (value == null) return allowed[0];
+    if (!allowed.includes(value)) throw bad(RangeError, name, 'must be one of ' + allowed.join(', '), value);
+    return value;
+  }
+
+  function readOptions(o, host) {
+    if (!o || typeof o !== 'object') throw new TypeError('RetellWidget: options must be an object');
+    for (const name of ['agentId', 'proxyEndpoint']) {
+      if (typeof o[name] !== 'string' || !o[name].trim()) throw bad(TypeError, name, 'must be a non-empty string', o[name]);
+    }
+    for (const name of ['sdkUrl', 'label', 'lang']) {
+      if (o[name] != null && typeof o[name] !== 'string') throw bad(TypeError, name, 'must be a string', o[name]);
+    }
+    if (o.strings != null && typeof o.strings !== 'object') throw bad(TypeError, 'strings', 'must be an object', o.strings);
+    const lang = (o.lang || (host.parentElement && host.parentElement.closest('[lang]')?.lang) || document.documentElement.lang || 'en')
+      .toLowerCase().split('-')[0];
+    return {
+      agentId: o.agentId.trim(),
+      proxyEndpoint: url(o.proxyEndpoint, 'proxyEndpoint'),
+      position: oneOf(o.position, POSITIONS, 'position'),
+      theme: oneOf(o.theme, THEMES, 'theme'),
+      scheme: o.scheme == null ? null : oneOf(o.scheme, SCHEMES, 'scheme'),
+      // Resolved against the page, like v1; without one, the CDN's copy beside the version folders.
+      sdkUrl: url(o.sdkUrl || new URL('../sdk/retell-web-client.js', BASE).href, 'sdkUrl'),
+      lang: LAUNCH[lang] ? lang : 'en',
+      strings: { ...o.strings },
+      label: (o.label && o.label.trim()) || '',
+    };
+  }
+
+  function fromAttributes(host) {
+    const o = {};
+    for (const [name, attr] of Object.entries(ATTRS)) {
+      const value = host.getAttribute(attr);
+      if (value != null) o[name] = value;
+    }
+    if (o.strings != null) {
+      try {
+        o.strings = JSON.parse(o.strings);
+      } catch {
+        throw bad(TypeError, 'strings', 'must be a JSON object', o.strings);
+      }
+    }
+    if (o.lang === '') delete o.lang;
+    return o;
+  }
+
+  class RetellWidget extends HTMLElement {
+    #o = null; // validated options
+    #ctl = null; // promise of the call controller (call.js), created on first interaction
+    #subs = []; // [name, fn] added through on()
+    #destroyed = false;
+    #launcher;
+    #warm = () => this.#controller().catch(() => {});
+    #click = () => this.#with((c) => c.launch());
+    #attach = () => document.body.append(this);
+
+    constructor(options) {
+      super();
+      const root = this.attachShadow({ mode: 'open' });
+      root.adoptedStyleSheets = [styles()];
+      root.append(content());
+      this.#launcher = root.querySelector('.launcher');
+      for (const type of ['pointerenter', 'focus', 'touchstart']) this.#launcher.addEventListener(type, this.#warm, { passive: true });
+      this.#launcher.addEventListener('click', this.#click);
+      // Created by the parser or createElement: configured by attributes when connected.
+      if (options === undefined) return;
+      this.#configure(readOptions(options, this));
+      for (const name of ['position', 'theme', 'scheme']) if (this.#o[name]) this.setAttribute(name, this.#o[name]);
+      // The v1 constructor adds the widget to the page; its script may run in <head>.
+      if (document.body) this.#attach();
+      else document.addEventListener('DOMContentLoaded', this.#attach, { once: true });
+    }
+
+    connectedCallback() {
+      if (this.#destroyed) return;
+      if (!this.#o) this.#configure(readOptions(fromAttributes(this), this)); // throws, naming the attribute
+      // The top layer is above every z-index on the page, and immune to its transforms.
+      if (this.showPopover && !this.matches(':popover-open')) {
+        this.popover = 'manual';
+        try {
+          this.showPopover();
+        } catch {
+          // Not shown as a popover (e.g. inside a modal dialog): position:fixed still applies.
+        }
+      }
+    }
+
+    disconnectedCallback() {
+      // A single-page app removed us: end any call so the microphone is released.
+      if (this.#ctl) this.#with((c) => c.halt());
+    }
+
+    get state() {
+      return this.getAttribute(STATE) || 'idle';
+    }
+
+    start() { return this.#with((c) => c.start()); }
+    stop() { return this.#with((c) => c.stop()); }
+    mute() { return this.#with((c) => c.mute(true)); }
+    unmute() { return this.#with((c) => c.mute(false)); }
+    open() { return this.#with((c) => c.open()); }
+    close() { return this.#with((c) => c.close()); }
+
+    /** Adds a listener for one of the widget's events; returns a function that removes it. */
+    on(name, fn) {
+      if (!EVENTS.includes(name)) throw new RangeError(`RetellWidget: on() takes one of ${EVENTS.join(', ')} (got ${describe(name)})`);
+      if (typeof fn !== 'function') throw new TypeError('RetellWidget: on() needs a listener function');
+      const sub = [name, fn];
+      this.addEventListener(name, fn);
+      this.#subs.push(sub);
+      return () => {
+        this.removeEventListener(name, fn);
+        this.#subs = this.#subs.filter((s) => s !== sub);
+      };
+    }
+
+    /** Ends any call, releases the microphone and removes every node and listener. */
+    destroy() {
+      if (this.#destroyed) return;
+      this.#destroyed = true;
+      const done = this.#ctl && this.#ctl.then((c) => c.destroy(), () => {});
+      document.removeEventListener('DOMContentLoaded', this.#attach);
+      for (const type of ['pointerenter', 'focus', 'touchstart']) this.#launcher.removeEventListener(type, this.#warm);
+      this.#launcher.removeEventListener('click', this.#click);
+      for (const [name, fn] of this.#subs) this.removeEventListener(name, fn);
+      this.#subs = [];
+      if (this.matches(':popover-open')) this.hidePopover();
+      this.shadowRoot.replaceChildren();
+      this.shadowRoot.adoptedStyleSheets = [];
+      this.remove();
+      return done || Promise.resolve();
+    }
+
+    #configure(o) {
+      this.#o = o;
+      this.#launcher.querySelector('.label').textContent = o.label || o.strings.launch || LAUNCH[o.lang];
+      this.setAttribute(STATE, 'idle');
+    }
+
+    // Runs fn with the controller, loading it first; API calls after destroy() do nothing.
+    async #with(fn) {
+      if (this.#destroyed || !this.#o) return;
+      const c = await this.#controller().catch((err) => {
+        console.error('RetellWidget: the widget failed to load', err);
+        this.setAttribute(STATE, 'error');
+        this.setAttribute('data-error', 'sdk');
+      });
+      if (c && !this.#destroyed) return fn(c);
+    }
+
+    #controller() {
+      if (!this.#ctl) {
+        const load = this.#ctl = import(new URL('call.js', BASE).href).then((m) =>
+          m.createController({ host: this, root: this.shadowRoot, options: this.#o, events: EVENTS }));
+        // Forget a failed load, so that trying again really tries again.
+        load.catch(() => {
+          if (this.#ctl === load) this.#ctl = null;
+        });
+      }
+      return this.#ctl;
+    }
+  }
+
+  customElements.define(TAG, RetellWidget);
+  window.RetellWidget = RetellWidget;
+})();
