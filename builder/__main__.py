@@ -1,4 +1,4 @@
-"""Command line: ``python -m builder build``."""
+"""Command line: ``python -m builder build | serve``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,19 @@ def _parser() -> argparse.ArgumentParser:
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a [site] setting from site.toml, e.g. --set cdn_url=http://cdn.localhost:8001",
     )
+    serve = verbs.add_parser(
+        "serve", help="build into a temporary folder, serve it on 127.0.0.1, rebuild and reload pages on change",
+        description="Build into a temporary folder (never dist/), serve /cdn/, /clients/ and /docs/ on one "
+                    "local origin, watch --src and --widget, rebuild on change and reload open pages. A failed "
+                    "rebuild keeps the last good build and shows its errors in the terminal and on the page.",
+    )
+    serve.add_argument("--src", type=Path, default=Path("site_src"), help="site source folder (default: site_src)")
+    serve.add_argument("--widget", type=Path, default=Path("widget"), help="widget source folder (default: widget)")
+    serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1; 0 picks a free one (default: 8000)")
+    serve.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a [site] setting; cdn_url and docs_url already point at the local server",
+    )
     return parser
 
 
@@ -31,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"error: --set takes KEY=VALUE, got {bad[0]!r}", file=sys.stderr)
         return 2
+    if args.verb == "serve":
+        from builder.serve import serve
+
+        return serve(args.src, args.widget, args.port, overrides)
     try:
         report = build(load_config(args.src, args.widget, args.out, overrides))
     except (ConfigError, BuildError) as exc:
