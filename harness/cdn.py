@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -52,7 +53,8 @@ def _accepts(header: str, coding: str) -> bool:
     return False
 
 
-def cdn_app(root: Path) -> Starlette:
+def cdn_app(root: Path, tampered: Callable[[], bool] = lambda: False) -> Starlette:
+    """``tampered`` says when to serve altered JavaScript, as a compromised CDN would."""
     root = root.resolve()
     headers_file = root / "_headers"
     rules = parse_headers_file(headers_file.read_text()) if headers_file.is_file() else []
@@ -77,6 +79,9 @@ def cdn_app(root: Path) -> Starlette:
                 body_file, headers["Content-Encoding"] = candidate, coding
                 break
         data = body_file.read_bytes()
+        if tampered() and target.suffix == ".js":
+            data = target.read_bytes() + b"\n;/* tampered */\n"
+            headers.pop("Content-Encoding", None)
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
         headers["ETag"] = etag
         media_type = _TYPES.get(target.suffix, "application/octet-stream")

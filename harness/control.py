@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,10 +14,19 @@ from harness.fake_retell import FakeRetell
 from harness.faults import FaultError, Faults
 
 
-def control_app(fake: FakeRetell, set_proxy_up: Callable[[bool], Awaitable[None]]) -> Starlette:
+class Restartable(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+def control_app(fake: FakeRetell, proxy: Restartable) -> Starlette:
     async def apply(faults: Faults) -> None:
-        fake.faults = faults
-        await set_proxy_up(not faults.proxy_down)
+        previous, fake.faults = fake.faults, faults
+        if faults.proxy_down or faults.rate_limit != previous.rate_limit:
+            # The proxy reads its limit when it starts; a restart also empties its limiter.
+            await proxy.stop()
+        if not faults.proxy_down:
+            await proxy.start()
 
     async def calls(request: Request) -> Response:
         return JSONResponse(fake.records())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _CREATE_KEYS = {"status", "retry_after", "delay"}
-_KEYS = {"create", "token", "call", "sdk", "proxy"}
+_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit"}
+_RATE = re.compile(r"^[1-9]\d{0,5}/(second|minute|hour)$")
 
 
 class FaultError(ValueError):
@@ -26,6 +28,8 @@ class Faults:
     call_drop: bool = False      # the call channel closes right after the call starts
     sdk_fail: bool = False       # the call SDK answers 503
     proxy_down: bool = False     # the proxy's port refuses connections
+    cdn_tamper: bool = False     # the CDN serves JavaScript that differs from what was published
+    rate_limit: str | None = None  # the proxy's per-IP limit, e.g. "3/minute" (restarts the proxy)
 
     @classmethod
     def parse(cls, data: object) -> Faults:
@@ -40,6 +44,8 @@ class Faults:
             call_drop=_choice(data, "call", "drop"),
             sdk_fail=_choice(data, "sdk", "fail"),
             proxy_down=_choice(data, "proxy", "down"),
+            cdn_tamper=_choice(data, "cdn", "tamper"),
+            rate_limit=_rate(data.get("rate_limit")),
         )
 
 
@@ -49,6 +55,12 @@ def _choice(data: dict, key: str, value: str) -> bool:
     if data[key] != value:
         raise FaultError(f"'{key}' takes only \"{value}\"")
     return True
+
+
+def _rate(value: object) -> str | None:
+    if value is not None and not (isinstance(value, str) and _RATE.match(value)):
+        raise FaultError("'rate_limit' is N/second, N/minute or N/hour")
+    return value
 
 
 def _create(data: object) -> CreateFault:

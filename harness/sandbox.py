@@ -75,9 +75,6 @@ class _Origin:
         self._server.sock.close()
         self._server = self._task = None
 
-    async def set_up(self, up: bool) -> None:
-        await (self.start() if up else self.stop())
-
 
 def _write_registry(clients: registry.Registry, origins: dict[str, list[str]], path: Path) -> None:
     """The real registry with each client's origins replaced by its sandbox origins."""
@@ -132,15 +129,21 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         csp = replace(page_settings, strict_csp=pages.strict_policy(urls["cdn"], urls["proxy"], urls["retell"]))
         css = replace(page_settings, hostile_css=True)
         factories: dict[str, Callable[[], ASGIApp]] = {
-            "cdn": lambda: cdn_app(dist / "cdn"),
+            "cdn": lambda: cdn_app(dist / "cdn", lambda: fake.faults.cdn_tamper),
             "docs": lambda: sites.static_site(dist / "docs"),
             "proxy": lambda: create_app(ProxySettings(
                 retell_api_key=Secret(api_key),
                 retell_base_url=f"http://127.0.0.1:{ports['retell-internal' if config.https else 'retell']}",
                 registry_path=work / "registry.toml",
+                # Every browser test comes from 127.0.0.1: a generous limit unless a test sets one.
+                rate_limit_ip=fake.faults.rate_limit or "10000/minute",
+                rate_limit_agent="10000/minute",
+                upstream_timeout=2.0,  # so an injected upstream delay of a few seconds times out
+                usage_database=str(work / "usage.sqlite3"),
+                manifest_path=dist / "cdn" / "manifest.json",
             )),
             "retell": fake.app,
-            "control": lambda: control_app(fake, origins["proxy"].set_up),
+            "control": lambda: control_app(fake, origins["proxy"]),
             # The hostile site serves a copy of the first client's page: same snippet, same
             # agent id, wrong origin. The proxy must refuse it.
             "hostile": lambda: sites.static_site(dist / "clients" / first.id),

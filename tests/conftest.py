@@ -21,6 +21,16 @@ from harness.server import Server, bind
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Keep a screenshot and a Playwright trace of every failed browser test under test-results/,
+    # unless the command line asks otherwise.
+    if config.pluginmanager.hasplugin("playwright"):
+        if config.option.screenshot == "off":
+            config.option.screenshot = "only-on-failure"
+        if config.option.tracing == "off":
+            config.option.tracing = "retain-on-failure"
+
+
 @contextlib.contextmanager
 def running(app: ASGIApp) -> Iterator[int]:
     """Serve ``app`` on a free 127.0.0.1 port in a thread; yield the port; stop it after."""
