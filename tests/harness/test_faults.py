@@ -5,8 +5,8 @@ from harness.faults import CreateFault, FaultError, Faults
 
 def test_parses_every_fault():
     faults = Faults.parse({"create": {"status": 429, "retry_after": 7, "delay": 0.5}, "token": "expired",
-                           "call": "drop", "sdk": "fail", "proxy": "down"})
-    assert faults == Faults(CreateFault(429, 7, 0.5), True, True, True, True)
+                           "call": "drop", "sdk": "fail", "proxy": "down", "cdn": "tamper", "rate_limit": "3/minute"})
+    assert faults == Faults(CreateFault(429, 7, 0.5), True, True, True, True, True, "3/minute")
     assert Faults.parse({}) == Faults()
 
 
@@ -20,6 +20,9 @@ def test_parses_every_fault():
     ({"create": {"delay": 600}}, "seconds from 0 to 60"),
     ({"create": {"retry_after": -1}}, "whole seconds"),
     ({"create": {"colour": "red"}}, "'create' is an object"),
+    ({"cdn": "down"}, 'takes only "tamper"'),
+    ({"rate_limit": "3 per minute"}, "N/second, N/minute or N/hour"),
+    ({"rate_limit": "0/minute"}, "N/second, N/minute or N/hour"),
 ])
 def test_refuses_faults_it_cannot_apply(data, message):
     with pytest.raises(FaultError, match=message):
