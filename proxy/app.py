@@ -49,28 +49,28 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
         if registry_file.current() is None:
             # Refuse to start on a broken registry; once running, a broken edit keeps the last good one.
             raise registry.RegistryError([f"{settings.registry_path}: {registry_file.error}"])
-        usage = UsageRecorder(settings.usage_database) if settings.usage_database else None
-        if usage is not None:
-            usage.start()
-        try:
-            async with make_client(settings.retell_base_url, settings.retell_api_key.reveal(),
-                                   settings.upstream_timeout, transport) as client:
-                limits = RateLimits(settings.rate_limit_ip, settings.rate_limit_agent, storage_for(settings.rate_limit_storage))
-                app.state.proxy = ProxyState(
-                    settings=settings,
-                    registry_file=registry_file,
-                    manifest_file=WatchedFile(settings.manifest_path, load_manifest, settings.reload_interval),
-                    upstream=client,
-                    limits=limits,
-                    usage=usage,
-                    metrics=Metrics(),
-                )
-                log.info("proxy started", extra={"clients": len(registry_file.current().clients),  # type: ignore[union-attr]
-                                                 "rate_limit_storage": settings.rate_limit_storage.split("@")[-1]})
-                yield
-        finally:
+        async with contextlib.AsyncExitStack() as stack:
+            usage = UsageRecorder(settings.usage_database) if settings.usage_database else None
             if usage is not None:
-                usage.close()
+                usage.start()
+                # Runs last: every row the requests above queued is written before we exit.
+                stack.callback(usage.close)
+            client = await stack.enter_async_context(make_client(
+                settings.retell_base_url, settings.retell_api_key.reveal(), settings.upstream_timeout, transport))
+            limits = RateLimits(settings.rate_limit_ip, settings.rate_limit_agent, storage_for(settings.rate_limit_storage))
+            stack.push_async_callback(limits.aclose)
+            app.state.proxy = ProxyState(
+                settings=settings,
+                registry_file=registry_file,
+                manifest_file=WatchedFile(settings.manifest_path, load_manifest, settings.reload_interval),
+                upstream=client,
+                limits=limits,
+                usage=usage,
+                metrics=Metrics(),
+            )
+            log.info("proxy started", extra={"clients": len(registry_file.current().clients),  # type: ignore[union-attr]
+                                             "rate_limit_storage": settings.rate_limit_storage.split("@")[-1]})
+            yield
 
     app = Starlette(
         routes=[

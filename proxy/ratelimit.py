@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
@@ -44,17 +45,28 @@ class Verdict:
         return headers
 
 
-def storage_for(uri: str) -> Storage:
+def storage_for(uri: str) -> tuple[Storage, Callable[[], Awaitable[None]]]:
+    """The storage for ``uri`` and a function that closes its connections."""
     if uri == "memory://":
-        return storage_from_string("async+memory://")
+        return storage_from_string("async+memory://"), _nothing
+    import redis.asyncio
+
+    # Our own pool, so the lifespan can close it. Short timeouts: a slow Redis is a down Redis,
+    # and the limiter then fails open rather than holding requests.
+    pool = redis.asyncio.ConnectionPool.from_url(uri, socket_connect_timeout=1.0, socket_timeout=1.0)
     # redis-py's asyncio client, wrapped so any Redis failure surfaces as limits' StorageError.
-    return storage_from_string(f"async+{uri}", implementation="redispy", wrap_exceptions=True)
+    storage = storage_from_string(f"async+{uri}", implementation="redispy", wrap_exceptions=True, connection_pool=pool)
+    return storage, pool.aclose
+
+
+async def _nothing() -> None:
+    return None
 
 
 class RateLimits:
-    def __init__(self, per_ip: str, per_agent: str, storage: Storage) -> None:
-        self.storage = storage
-        self._limiter = MovingWindowRateLimiter(storage)
+    def __init__(self, per_ip: str, per_agent: str, storage: tuple[Storage, Callable[[], Awaitable[None]]]) -> None:
+        self.storage, self.aclose = storage
+        self._limiter = MovingWindowRateLimiter(self.storage)
         self._per_ip = parse_many(per_ip)
         self._per_agent = parse_many(per_agent)
 
