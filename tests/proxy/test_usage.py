@@ -1,0 +1,203 @@
+import asyncio
+import base64
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from harness.server import bind
+from proxy.__main__ import main
+from proxy.report import html_page, parse_span, summarise, svg_chart, text_report
+from proxy.settings import Secret
+from proxy.usage import SqliteStore, UsageRecorder, UsageRow, anonymise_ip
+from tests.conftest import REPO
+from tests.proxy.conftest import API_KEY
+
+SHOP = "https://shop.example"
+ENDPOINT = "/api/create-web-call"
+ADMIN = "admin-token-0123456789abcdef"
+
+
+def row(outcome="created", client="shop", at=None):
+    return UsageRow(time.time() if at is None else at, client, "agent_shop", SHOP, outcome, 201, "203.0.113.0", "test")
+
+
+def count(path) -> int:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT COUNT(*) FROM usage").fetchone()[0]
+
+
+@pytest.mark.parametrize("address, anonymised", [
+    ("203.0.113.77", "203.0.113.0"),
+    ("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd::"),
+    ("unknown", "unknown"),
+    ("", "unknown"),
+])
+def test_ip_addresses_are_cut_to_their_network(address, anonymised):
+    assert anonymise_ip(address) == anonymised
+
+
+def test_rows_are_committed_before_the_future_completes(tmp_path):
+    path = tmp_path / "usage.sqlite3"
+    recorder = UsageRecorder(str(path))
+    recorder.start()
+
+    async def run():
+        futures = [recorder.record(row()) for _ in range(50)]
+        await asyncio.gather(*futures)
+        return count(path)
+
+    try:
+        assert asyncio.run(run()) == 50
+    finally:
+        recorder.close()
+    assert recorder.committed == 50
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_failing_database_is_retried_without_losing_rows(tmp_path, caplog):
+    path = tmp_path / "usage.sqlite3"
+    failures = [2]
+
+    class Flaky(SqliteStore):
+        def write(self, rows):
+            if failures[0]:
+                failures[0] -= 1
+                raise sqlite3.OperationalError("database is locked")
+            super().write(rows)
+
+    recorder = UsageRecorder(str(path), opener=Flaky)
+    recorder.start()
+
+    async def run():
+        await asyncio.gather(*(recorder.record(row()) for _ in range(5)))
+
+    try:
+        asyncio.run(run())
+    finally:
+        recorder.close()
+    assert count(path) == 5
+    assert "usage write failed; retrying" in caplog.text
+
+
+def test_closing_writes_everything_still_queued(tmp_path):
+    path = tmp_path / "usage.sqlite3"
+    recorder = UsageRecorder(str(path))
+    recorder.start()
+
+    async def run():
+        for _ in range(300):
+            recorder.record(row())
+
+    asyncio.run(run())
+    recorder.close()
+    assert count(path) == 300
+
+
+def test_spans_parse_or_explain():
+    assert parse_span("7d") == 7 * 86400 and parse_span("30m") == 1800 and parse_span("2w") == 14 * 86400
+    for bad in ("", "7", "d", "0d", "7y", "-1d", "9999w"):
+        with pytest.raises(ValueError):
+            parse_span(bad)
+
+
+def test_report_counts_by_client_and_outcome(tmp_path):
+    store = SqliteStore(str(tmp_path / "usage.sqlite3"))
+    now = 1_800_000_000.0
+    store.write([row(at=now - 60), row(at=now - 3600), row("origin_not_allowed", "-", now - 7200),
+                 row(at=now - 30 * 86400)])  # the last one is outside the span
+    summary = summarise(store, 86400, now=now)
+    assert summary.attempts == 3
+    assert summary.totals == [("-", "origin_not_allowed", 1), ("shop", "created", 2)]
+    assert summary.bucket == 3600 and sum(ok for _, ok, _ in summary.series) == 2
+    text = text_report(summary)
+    assert "3 create attempts" in text and "created 2, refused or failed 1" in text
+    svg = svg_chart(summary)
+    assert svg.startswith("<svg") and svg.count("<rect") == 2 * 25
+    assert "<script" not in html_page(summary, "24h")
+    store.close()
+
+
+def test_usage_command_prints_a_report(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "usage.sqlite3"
+    store = SqliteStore(str(path))
+    store.write([row(), row("rate_limited")])
+    store.close()
+    monkeypatch.setenv("PROXY_USAGE_DB", str(path))
+    assert main(["usage", "--since", "7d"]) == 0
+    out = capsys.readouterr().out
+    assert "2 create attempts" in out and "rate_limited" in out
+    assert main(["usage", "--since", "forever"]) == 2
+    assert "--since: a span is" in capsys.readouterr().err
+    monkeypatch.setenv("PROXY_USAGE_DB", str(tmp_path / "none.sqlite3"))
+    assert main(["usage"]) == 2
+    assert "no usage database" in capsys.readouterr().err
+
+
+def test_every_create_attempt_is_recorded(proxy, tmp_path):
+    proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP, "User-Agent": "Ada's browser"})
+    proxy.post(ENDPOINT, json={"agent_id": "agent_bolt"}, headers={"Origin": SHOP})
+    proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": "https://evil.example"})
+    proxy.post(ENDPOINT, content=b"{", headers={"Origin": SHOP, "Content-Type": "application/json"})
+    with sqlite3.connect(tmp_path / "usage.sqlite3") as db:
+        rows = db.execute("SELECT client, agent, origin, outcome, status, ip, user_agent FROM usage ORDER BY rowid").fetchall()
+    assert rows[0] == ("shop", "agent_shop", SHOP, "created", 201, "127.0.0.0", "Ada's browser")
+    assert [r[3] for r in rows] == ["created", "agent_not_allowed", "origin_not_allowed", "invalid_json"]
+    assert rows[2][2] == "-"  # a refused origin is not stored: it is whatever the caller typed
+
+
+def test_the_usage_page_needs_the_admin_token(proxy_factory, fake_retell):
+    off = proxy_factory(fake_retell[1])
+    assert off.get("/usage").status_code == 404
+    proxy = proxy_factory(fake_retell[1], admin_token=Secret(ADMIN))
+    proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP})
+    refused = proxy.get("/usage")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+    assert proxy.get("/usage", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
+    assert proxy.get("/usage", headers={"Authorization": "Basic !!!"}).status_code == 401
+    basic = "Basic " + base64.b64encode(f"ops:{ADMIN}".encode()).decode()
+    page = proxy.get("/usage?since=24h", headers={"Authorization": basic})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<svg" in page.text and "<script" not in page.text and "1 create attempts" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert proxy.get("/usage?since=soon", headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 400
+
+
+def test_no_acknowledged_request_is_lost_when_the_proxy_is_killed(tmp_path, registry_file, fake_retell):
+    database = tmp_path / "usage.sqlite3"
+    sock = bind()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "RETELL_API_KEY": API_KEY, "RETELL_BASE_URL": fake_retell[1], "PROXY_REGISTRY": str(registry_file),
+           "PROXY_USAGE_DB": str(database), "PROXY_RATE_LIMIT_IP": "1000/minute", "PROXY_RATE_LIMIT_AGENT": "1000/minute",
+           "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "proxy", "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if "Uvicorn running" in line:
+                break
+        else:
+            pytest.fail("the proxy did not start")
+
+        def attempt(i: int) -> int:
+            body = {"agent_id": "agent_shop" if i % 3 else "agent_bolt"}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                return client.post(ENDPOINT, json=body, headers={"Origin": SHOP}).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(attempt, range(60)))
+        assert sorted(set(statuses)) == [201, 403]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        proc.stderr.close()
+    # Every answered request, created or refused, has its row on disk.
+    assert count(database) == 60
