@@ -1,4 +1,4 @@
-"""Command line: ``python -m builder build | serve``."""
+"""Command line: ``python -m builder build | check | freeze | serve``."""
 
 from __future__ import annotations
 
@@ -7,17 +7,23 @@ import sys
 from pathlib import Path
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m builder", description=__doc__)
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    build = verbs.add_parser("build", help="build the CDN tree, client demo pages and docs into --out")
-    build.add_argument("--src", type=Path, default=Path("site_src"), help="site source folder (default: site_src)")
-    build.add_argument("--widget", type=Path, default=Path("widget"), help="widget source folder (default: widget)")
-    build.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist)")
-    build.add_argument(
+def _add_source_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--src", type=Path, default=Path("site_src"), help="site source folder (default: site_src)")
+    parser.add_argument("--widget", type=Path, default=Path("widget"), help="widget source folder (default: widget)")
+    parser.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist)")
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a [site] setting from site.toml, e.g. --set cdn_url=http://cdn.localhost:8001",
     )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m builder", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    _add_source_args(verbs.add_parser("build", help="build the CDN tree, client demo pages and docs into --out"))
+    _add_source_args(verbs.add_parser("check", help="validate everything a build would, without writing"))
+    _add_source_args(verbs.add_parser(
+        "freeze", help="archive each line's current release in site_src/releases/ so its bytes outlive widget/ changes"))
     serve = verbs.add_parser(
         "serve", help="build into a temporary folder, serve it on 127.0.0.1, rebuild and reload pages on change",
         description="Build into a temporary folder (never dist/), serve /cdn/, /clients/ and /docs/ on one "
@@ -34,9 +40,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(errors: list[str], notes: list[str] | None = None, verb: str = "build") -> int:
+    for line in [*(notes or []), *errors]:
+        print(line, file=sys.stderr)
+    print(f"{verb} failed: {len(errors)} error(s)", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from builder.build import BuildError, build
+    from builder.build import BuildError, Builder
     from builder.config import ConfigError, load_config
 
     overrides = dict(item.split("=", 1) for item in args.set if "=" in item)
@@ -49,12 +62,24 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(args.src, args.widget, args.port, overrides)
     try:
-        report = build(load_config(args.src, args.widget, args.out, overrides))
-    except (ConfigError, BuildError) as exc:
-        for line in exc.errors:
-            print(line, file=sys.stderr)
-        print(f"build failed: {len(exc.errors)} error(s)", file=sys.stderr)
-        return 1
+        config = load_config(args.src, args.widget, args.out, overrides)
+    except ConfigError as exc:
+        return _fail(exc.errors, verb=args.verb)
+    if args.verb == "check":
+        errors = Builder(config, cache=False).check()
+        if errors:
+            return _fail(errors, verb="check")
+        print("check passed: no errors")
+        return 0
+    try:
+        if args.verb == "freeze":
+            written = Builder(config, cache=False).freeze()
+            print("\n".join(f"archived {v} in {config.archive / v}/" for v in written)
+                  or "every line's current release is already archived")
+            return 0
+        report = Builder(config).build()
+    except BuildError as exc:
+        return _fail(exc.errors, exc.notes, args.verb)
     print("\n".join(report.summary()))
     return 0
 

@@ -1,30 +1,49 @@
-"""The build pipeline: gather and validate every source, then render, then write."""
+"""The build pipeline: gather and validate every source, then render, then write.
+
+``Builder`` keeps what it made between builds (in memory, and in a cache file beside the output
+folder), so a rebuild converts only changed markdown, renders only pages whose inputs changed,
+and writes only files whose bytes changed. ``build(config)`` is one cold-or-cached build.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from importlib import metadata
+from multiprocessing import get_context
 from pathlib import Path
 
 import jinja2
 
 import registry
-from builder.cdn import current_releases, gather_assets, manifest
+from builder import cdn, links
+from builder.assets import COMPRESSED, Encoded, encode, minify
+from builder.clients import render_clients
 from builder.config import BuildConfig
-from builder.content import gather_pages, gather_releases
-from builder.render import environment, render_clients, render_docs
+from builder.content import Converted, Page, Release, convert, doc_assets, page_from, release_from, sort_releases
+from builder.docs import pygments_css, render_docs
+from builder.headers import headers_file
+from builder.render import Output, Outputs, digest, environment
+
+# Converting markdown in a second process pays only past this many pages (measured: forking
+# and shipping results back costs about as much as converting ~80 small pages).
+_PARALLEL_FROM = 150
 
 
 class BuildError(Exception):
     """Every problem found, one ``file:line: message`` per entry, reported together."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], notes: list[str] | None = None) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
+        self.notes = notes or []  # context printed with the errors (e.g. every size vs budget)
 
 
 @dataclass(slots=True)
@@ -32,58 +51,293 @@ class BuildReport:
     out: Path
     files: dict[str, int] = field(default_factory=dict)  # output path -> bytes
     seconds: float = 0.0
+    pages: int = 0
+    rendered: int = 0  # outputs rendered this time (the rest were unchanged)
+    written: int = 0  # files written this time
+    assets: tuple[int, int, int] = (0, 0, 0)  # widget files: raw, gzip, brotli bytes
+    budgets: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> list[str]:
         groups: dict[str, list[int]] = {}
         for path, size in self.files.items():
             groups.setdefault(path.split("/", 1)[0], []).append(size)
-        lines = [f"  {name + '/':<10} {len(sizes):>4} files {sum(sizes):>9,} bytes" for name, sizes in sorted(groups.items())]
+        lines = [f"  {name + '/':<10} {len(sizes):>5} files {sum(sizes):>11,} bytes" for name, sizes in sorted(groups.items())]
+        raw, gz, br = self.assets
+        lines.append(f"  widget files: {raw:,} bytes raw, {gz:,} gzip, {br:,} brotli (one copy per release)")
+        lines += [f"  budget {line}" for line in self.budgets]
+        lines += [f"  note: {note}" for note in self.notes]
+        lines.append(f"  {self.pages} pages; rendered {self.rendered}, wrote {self.written} changed files")
         total = sum(self.files.values())
         lines.append(f"built {len(self.files)} files ({total:,} bytes) into {self.out} in {self.seconds:.2f}s")
         return lines
 
 
+@dataclass(slots=True)
+class _State:
+    """What one build leaves for the next; everything is keyed by content, never by time."""
+
+    code: str
+    out: str = ""
+    converted: dict[str, Converted] = field(default_factory=dict)  # markdown digest -> result
+    minified: dict[str, str] = field(default_factory=dict)  # digest(name, source) -> text
+    encoded: dict[str, Encoded] = field(default_factory=dict)  # file digest -> encodings
+    outputs: dict[str, Output] = field(default_factory=dict)  # what is in ``out`` now
+    scans: dict[str, links.Scan] = field(default_factory=dict)  # page digest -> links and ids
+
+
+def _code_fingerprint() -> str:
+    # A cache made by other builder code or other library versions is not reused.
+    here = Path(__file__).parent
+    sources = [(p.name, p.read_bytes()) for p in sorted(here.glob("*.py"))]
+    versions = [metadata.version(name) for name in ("markdown", "pygments", "jinja2", "tdewolff-minify", "brotli")]
+    return digest(sources, versions)
+
+
+class Builder:
+    """Builds ``config`` again and again, reusing everything whose inputs did not change.
+
+    ``build()`` is the whole pipeline; ``rebuild(changed_paths)`` is the same call (content
+    hashes, not the list, decide what changes; the list is accepted for watchers' convenience);
+    ``check()`` validates without writing and returns the errors.
+    """
+
+    def __init__(self, config: BuildConfig, *, jobs: int | None = None, cache: bool = True) -> None:
+        self.config = config
+        self.jobs = jobs if jobs is not None else min(2, os.cpu_count() or 1)
+        self.cache_path = config.out.parent / f".{config.out.name}.buildcache" if cache else None
+        self.state = self._load_state()
+
+    def rebuild(self, changed_paths: Iterable[Path] = ()) -> BuildReport:
+        return self.build()
+
+    def check(self) -> list[str]:
+        try:
+            self._run(write=False)
+        except BuildError as exc:
+            return exc.errors
+        return []
+
+    def build(self) -> BuildReport:
+        return self._run(write=True)
+
+    def freeze(self) -> list[str]:
+        """Archive each line's current release (see ``builder.cdn``); return the versions archived."""
+        errors: list[str] = []
+        _, releases = self._gather_markdown(errors)
+        tree = cdn.gather(self.config.widget, self.config.archive, releases, errors, self._minified)
+        if errors:
+            raise BuildError(errors)
+        return cdn.freeze(tree, self.config.widget, self.config.archive)
+
+    def _run(self, write: bool) -> BuildReport:
+        started = time.perf_counter()
+        config, state = self.config, self.state
+        errors: list[str] = []
+        if state.out != str(config.out.resolve()) or not config.out.is_dir():
+            state.outputs = {}  # nothing of ours is on disk there; write everything
+
+        # Gather: read and validate every source before anything is rendered or written.
+        pages, releases = self._gather_markdown(errors)
+        tree = cdn.gather(config.widget, config.archive, releases, errors, self._minified)
+        known = {r.version for r in releases}
+        clients = None
+        try:
+            clients = registry.load(config.registry_path, known_versions=known)
+        except registry.RegistryError as exc:
+            errors += exc.errors
+        except FileNotFoundError:
+            errors.append(f"{config.registry_path}:1: the client registry is missing")
+        templates = config.src / "templates"
+        template_files = sorted(p for p in templates.rglob("*") if p.is_file()) if templates.is_dir() else []
+        if not template_files:
+            errors.append(f"{templates}: the templates folder is missing or empty")
+        if errors:
+            raise BuildError(errors)
+        assert clients is not None
+        fingerprint = digest(state.code, config.site, [(p.relative_to(templates).as_posix(), p.read_bytes()) for p in template_files])
+
+        # Render: every output file, reusing the previous build's where the inputs are the same.
+        out = Outputs(state.outputs)
+        encoded = {key: self._encode(data) for key, data in tree.files.items()}
+        budget_lines, over = _check_budgets(config, tree, encoded)
+        errors += over
+        for path, data in tree.paths().items():
+            enc = encoded[f"{_folder_release(tree, path).version}/{path.split('/', 1)[1]}"]
+            out.put(f"cdn/{path}", config.widget, enc.data)
+            if path.endswith(COMPRESSED):
+                out.put(f"cdn/{path}.gz", config.widget, enc.gzip)
+                out.put(f"cdn/{path}.br", config.widget, enc.brotli)
+        cdn_manifest = cdn.manifest(tree, encoded, config.site.docs_url)
+        out.put("cdn/manifest.json", config.src / "changelog", json.dumps(cdn_manifest, indent=2).encode())
+        out.put("cdn/_headers", config.src / "site.toml", headers_file([p.removeprefix("cdn/") for p in out.files]).encode())
+        for path in template_files:
+            if path.parent.name == "static":
+                out.put(f"docs/assets/{path.name}", path, path.read_bytes())
+        out.emit("docs/assets/pygments.css", fingerprint, templates, pygments_css)
+        try:
+            env = environment(templates, config.site)
+            render_docs(env, out, pages, releases, fingerprint, templates, doc_assets(config.src / "docs"))
+            render_clients(env, out, clients, cdn_manifest, fingerprint, templates, config.registry_path)
+        except jinja2.TemplateError as exc:
+            raise BuildError([f"{_template_location(exc, templates)}: template error: {exc}"]) from None
+
+        # Check: every internal link, anchor and asset resolves.
+        scans = {}
+        for path, output in out.files.items():
+            if path.endswith(".html"):
+                found = state.scans.get(output.digest)
+                if found is None:
+                    found = state.scans[output.digest] = links.scan(output.data or (config.out / path).read_bytes())
+                scans[path] = found
+        links.check(out.files, scans, config.site, errors)
+        if errors:
+            raise BuildError(errors, [f"budget {line}" for line in budget_lines] if over else [])
+
+        # Write: only files whose bytes changed; a first build goes to a staging folder first.
+        written = 0
+        if write:
+            written = _write(config.out, out.files, state.outputs)
+            state.out = str(config.out.resolve())
+            state.outputs = {p: Output(o.key, o.source, None, o.digest, o.size) for p, o in out.files.items()}
+            live = {o.digest for o in out.files.values()}
+            state.scans = {d: s for d, s in state.scans.items() if d in live}
+            self._save_state()
+        raw = sum(len(encoded[k].data) for k in encoded)
+        report = BuildReport(
+            config.out, {p: o.size for p, o in sorted(out.files.items())}, time.perf_counter() - started,
+            pages=len(scans), rendered=out.rendered, written=written,
+            assets=(raw, sum(len(e.gzip) for e in encoded.values()), sum(len(e.brotli) for e in encoded.values())),
+            budgets=budget_lines,
+            notes=[f"widget/{line}/ has files but no changelog entry yet, so it is not built" for line in tree.unreleased],
+        )
+        return report
+
+    def _gather_markdown(self, errors: list[str]) -> tuple[list[Page], list[Release]]:
+        docs, changelog = self.config.src / "docs", self.config.src / "changelog"
+        sources = {path: path.read_text(encoding="utf-8") for folder in (docs, changelog) for path in sorted(folder.glob("*.md"))}
+        digests = {path: digest(text) for path, text in sources.items()}
+        pending = {digests[p]: text for p, text in sources.items() if digests[p] not in self.state.converted}
+        self.state.converted.update(_convert_all(pending, self.jobs))
+        pages = [page_from(p, digests[p], self.state.converted[digests[p]], errors) for p in sources if p.parent == docs]
+        releases = [release_from(p, self.state.converted[digests[p]], errors) for p in sources if p.parent == changelog]
+        if not any(p.parent == docs for p in sources):
+            errors.append(f"{docs}: no docs pages (*.md) found")
+        used = set(digests.values())
+        self.state.converted = {d: c for d, c in self.state.converted.items() if d in used}
+        return [p for p in pages if p], sort_releases([r for r in releases if r], changelog, errors)
+
+    def _minified(self, name: str, path: Path) -> str:
+        source = path.read_bytes()
+        key = digest(name, source)
+        if key not in self.state.minified:
+            self.state.minified[key] = minify(name, source.decode("utf-8"))
+        return self.state.minified[key]
+
+    def _encode(self, data: bytes) -> Encoded:
+        key = digest(data)
+        if key not in self.state.encoded:
+            self.state.encoded[key] = encode(data)
+        return self.state.encoded[key]
+
+    def _load_state(self) -> _State:
+        code = _code_fingerprint()
+        if self.cache_path is not None and self.cache_path.is_file():
+            try:
+                with self.cache_path.open("rb") as f:
+                    state = pickle.load(f)
+                if isinstance(state, _State) and state.code == code:
+                    return state
+            except Exception:  # a damaged or foreign cache only costs a cold build
+                pass
+        return _State(code)
+
+    def _save_state(self) -> None:
+        if self.cache_path is None:
+            return
+        tmp = self.cache_path.with_name(self.cache_path.name + ".tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(self.state, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(self.cache_path)
+
+
 def build(config: BuildConfig) -> BuildReport:
-    started = time.perf_counter()
-    errors: list[str] = []
+    return Builder(config).build()
 
-    # Gather: read and validate every source before anything is written.
-    releases = gather_releases(config.src / "changelog", errors)
-    pages = gather_pages(config.src / "docs", errors)
-    assets = gather_assets(config.widget, releases, errors)
-    try:
-        clients = registry.load(config.registry_path, known_versions=[r.version for r in releases])
-    except registry.RegistryError as exc:
-        errors += exc.errors
-        clients = None
-    except FileNotFoundError:
-        errors.append(f"{config.registry_path}: the client registry is missing")
-        clients = None
-    built_versions = {r.version for r in current_releases(releases).values()}
-    for client in clients.clients if clients else ():
-        if client.widget_version not in built_versions and client.widget_version in {r.version for r in releases}:
-            errors.append(f"{config.registry_path}:1: client '{client.id}' pins {client.widget_version}, "
-                          "which is not the current release of its line, so this build cannot produce its files")
-    if errors:
-        raise BuildError(errors)
-    assert clients is not None
 
-    # Render: every output file in memory, keyed by its path under the output folder.
-    cdn_manifest = manifest(assets, releases)
-    files: dict[str, bytes] = {f"cdn/{path}": data for path, data in assets.items()}
-    files["cdn/manifest.json"] = json.dumps(cdn_manifest, indent=2).encode()
-    try:
-        env = environment(config.src / "templates", config.site)
-        html = render_docs(env, pages, releases) | render_clients(env, clients, cdn_manifest)
-    except jinja2.TemplateError as exc:
-        where = f"{getattr(exc, 'filename', None) or config.src / 'templates'}:{getattr(exc, 'lineno', None) or 1}"
-        raise BuildError([f"{where}: template error: {exc}"]) from None
-    files |= {path: text.encode() for path, text in html.items()}
+def check(config: BuildConfig) -> list[str]:
+    return Builder(config).check()
 
-    # Write: into a sibling staging folder, then swap it in, so a failed write never leaves a
-    # half-built tree where the old one was.
-    _write_atomically(config.out, files)
-    return BuildReport(config.out, {p: len(d) for p, d in sorted(files.items())}, time.perf_counter() - started)
+
+def _convert_all(texts: dict[str, str], jobs: int) -> dict[str, Converted]:
+    if jobs < 2 or len(texts) < _PARALLEL_FROM:
+        return {key: convert(text) for key, text in texts.items()}
+    keys = list(texts)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
+        results = pool.map(convert, (texts[k] for k in keys), chunksize=max(1, len(keys) // (jobs * 4)))
+        return dict(zip(keys, results))
+
+
+def _template_location(exc: jinja2.TemplateError, templates: Path) -> str:
+    if getattr(exc, "filename", None):
+        return f"{exc.filename}:{getattr(exc, 'lineno', None) or 1}"  # type: ignore[attr-defined]
+    # Errors while rendering carry the template's file and line in Jinja's rewritten traceback.
+    where = f"{templates}:1"
+    tb = exc.__traceback__
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).is_relative_to(templates.resolve()) or \
+                Path(tb.tb_frame.f_code.co_filename).is_relative_to(templates):
+            where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def _folder_release(tree: cdn.Tree, path: str) -> Release:
+    name = path.split("/", 1)[0]
+    return next(f.release for f in tree.folders if f.name == name)
+
+
+def _check_budgets(config: BuildConfig, tree: cdn.Tree, encoded: dict[str, Encoded]) -> tuple[list[str], list[str]]:
+    """Every budget as 'path: size / budget gzip bytes', and an error for each one exceeded."""
+    lines, errors = [], []
+    for budget in config.budgets:
+        folder, _, name = budget.path.partition("/")
+        match = next((f for f in tree.folders if f.name == folder), None)
+        enc = encoded.get(f"{match.release.version}/{name}") if match else None
+        if enc is None:
+            errors.append(f"{config.site_path}:{budget.line}: budget for {budget.path}, which the build does not produce")
+            continue
+        size = len(enc.gzip)
+        verdict = "ok" if size <= budget.max_gzip else "OVER"
+        lines.append(f"{budget.path}: {size:,} / {budget.max_gzip:,} gzip bytes {verdict}")
+        if size > budget.max_gzip:
+            errors.append(f"{config.site_path}:{budget.line}: {budget.path} is {size:,} gzip bytes, "
+                          f"over its budget of {budget.max_gzip:,}")
+    return lines, errors
+
+
+def _write(out: Path, files: dict[str, Output], on_disk: dict[str, Output]) -> int:
+    if not on_disk:
+        _write_atomically(out, {p: o.data for p, o in files.items()})  # type: ignore[misc]
+        return len(files)
+    written = 0
+    for path, output in files.items():
+        old = on_disk.get(path)
+        if old is not None and old.digest == output.digest:
+            continue
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(output.data)  # type: ignore[arg-type]
+        tmp.replace(target)  # a reader sees the old file or the new one, never half of one
+        written += 1
+    for path in set(on_disk) - set(files):
+        (out / path).unlink(missing_ok=True)
+        parent = (out / path).parent
+        while parent != out and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    return written
 
 
 def _write_atomically(out: Path, files: dict[str, bytes]) -> None:

@@ -1,65 +1,219 @@
-"""The versioned CDN tree: each major line, each exact version and ``latest/``, as real copies."""
+"""The versioned CDN tree: each major line, each exact version and ``latest/``, as real copies.
+
+A line's newest release is built from its source folder, ``widget/vN/``. Every older exact
+version keeps the bytes it was released with: ``python -m builder freeze`` copies a release's
+built files into ``site_src/releases/X.Y.Z/`` (with ``release.json`` recording their hashes), and
+the build serves an archived release from there, verifying each file against its recorded
+integrity, so a client pinning ``1.0.0`` with SRI keeps working after ``widget/v1`` moves on.
+"""
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from builder.assets import Encoded, minify, sri
 from builder.content import Release
 
-_ASSET_SUFFIXES = (".js", ".css")
+# What a widget folder may publish; anything else there (demos, tests, notes) stays private.
+_PUBLISHED = (".js", ".mjs", ".css", ".d.ts")
+_PRIVATE_DIRS = {"test", "tests", "demo", "demos", "node_modules"}
+_LINE = re.compile(r"^v(\d+)$")
+_MODULE = re.compile(r"(?:^|[;}\n])\s*(?:export\s*[{*\w]|import\s*[{*\w\"'])")
+RECORD = "release.json"
 
 
-def sri(data: bytes) -> str:
-    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """One CDN folder ('v1', 'v1.0.0', 'latest') and the release whose files it holds."""
+
+    name: str
+    release: Release
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    folders: tuple[Folder, ...]
+    files: dict[str, bytes]  # release version -> {file name: bytes}, flattened as "X.Y.Z/name"
+    lines: dict[str, Release]  # 'v1' -> the release 'v1/' serves
+    latest: Release | None
+    unreleased: tuple[str, ...]  # widget folders with sources but no changelog entry yet
+
+    def paths(self) -> dict[str, bytes]:
+        """Every CDN path ('v1/retell-widget.js') with its bytes; aliases are real copies."""
+        out = {}
+        for folder in self.folders:
+            prefix = f"{folder.release.version}/"
+            for key, data in self.files.items():
+                if key.startswith(prefix):
+                    out[f"{folder.name}/{key[len(prefix):]}"] = data
+        return out
+
+
+def widget_sources(folder: Path) -> dict[str, Path]:
+    """Publishable files of one widget folder, by their path inside it."""
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if not path.is_file() or any(p.startswith((".", "_")) or p in _PRIVATE_DIRS for p in relative.parts):
+            continue
+        if path.name.endswith(_PUBLISHED):
+            found[relative.as_posix()] = path
+    return found
 
 
 def current_releases(releases: list[Release]) -> dict[str, Release]:
-    """The newest release of each major line, keyed by line ('v1'); ``releases`` is newest first."""
+    """What each line's alias serves: its newest stable release, else its newest pre-release."""
     current: dict[str, Release] = {}
-    for release in releases:
-        current.setdefault(release.line, release)
+    for release in releases:  # newest first
+        if release.line not in current or (release.stable and not current[release.line].stable):
+            current[release.line] = release
     return current
 
 
-def gather_assets(widget_dir: Path, releases: list[Release], errors: list[str]) -> dict[str, bytes]:
-    """Map CDN paths ('v1/retell-widget.js') to bytes for the current release of every line.
+def gather(widget_dir: Path, archive: Path, releases: list[Release], errors: list[str],
+           minified: Callable[[str, Path], str] = lambda name, path: minify(name, path.read_text(encoding="utf-8"))) -> Tree:
+    """Every release's files, from the archive or (for a line's current release) from source.
 
-    Older exact versions are immutable and already published; only a line's newest release is
-    built from its source folder, ``widget/vN/``.
+    ``minified`` turns a source file into its published text; the builder passes a cached one.
     """
+    lines = current_releases(releases)
     files: dict[str, bytes] = {}
-    if not releases:
-        return files
-    latest = releases[0]
-    for line, release in current_releases(releases).items():
-        folder = widget_dir / line
-        sources = sorted(p for p in folder.glob("*") if p.suffix in _ASSET_SUFFIXES) if folder.is_dir() else []
-        if not sources:
-            errors.append(f"{release.source}:1: release {release.version} needs widget sources in {folder}/")
+    for release in releases:
+        record_path = archive / release.version / RECORD
+        folder = widget_dir / release.line
+        if record_path.is_file():
+            files |= _archived(release, record_path, errors)
+            if lines[release.line] is release:
+                _check_unchanged(release, record_path, widget_sources(folder), errors)
+        elif lines[release.line] is release:
+            sources = widget_sources(folder)
+            if not sources:
+                errors.append(f"{release.source}:1: release {release.version} needs widget sources in {folder}/")
+            for name, path in sources.items():
+                try:
+                    files[f"{release.version}/{name}"] = minified(name, path).encode()
+                except ValueError as exc:
+                    errors.append(f"{path}:1: cannot minify: {exc}")
+        else:
+            errors.append(
+                f"{release.source}:1: release {release.version} is older than {release.line}'s current "
+                f"{lines[release.line].version} and has no archived files in {archive / release.version}/; "
+                f"restore them from the published CDN folder v{release.version}/ "
+                "(run `python -m builder freeze` before a line moves on)"
+            )
+    latest = next((r for r in releases if r.stable), None)
+    folders = [Folder(f"v{r.version}", r) for r in releases]
+    folders += [Folder(line, release) for line, release in sorted(lines.items())]
+    if latest is not None:
+        folders.append(Folder("latest", latest))
+    released_lines = set(lines)
+    unreleased = tuple(sorted(
+        p.name for p in widget_dir.glob("v*") if _LINE.match(p.name) and p.name not in released_lines and widget_sources(p)
+    )) if widget_dir.is_dir() else ()
+    return Tree(tuple(folders), files, lines, latest, unreleased)
+
+
+def source_digests(sources: dict[str, Path]) -> dict[str, str]:
+    return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in sources.items()}
+
+
+def _archived(release: Release, record_path: Path, errors: list[str]) -> dict[str, bytes]:
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        expected: dict[str, str] = record["files"]
+    except (ValueError, KeyError, TypeError):
+        errors.append(f"{record_path}:1: not a release record (JSON with 'files': {{name: integrity}})")
+        return {}
+    files = {}
+    for name, integrity in sorted(expected.items()):
+        path = record_path.parent / name
+        if not path.is_file():
+            errors.append(f"{record_path}:1: archived file {name} of release {release.version} is missing")
             continue
-        for source in sources:
-            data = source.read_bytes()
-            aliases = [line, f"v{release.version}"] + (["latest"] if release is latest else [])
-            for folder_name in aliases:
-                files[f"{folder_name}/{source.name}"] = data
+        data = path.read_bytes()
+        if sri(data) != integrity:
+            errors.append(f"{record_path}:1: archived file {name} no longer matches the integrity "
+                          f"{release.version} was released with; released bytes never change")
+            continue
+        files[f"{release.version}/{name}"] = data
     return files
 
 
-def manifest(assets: dict[str, bytes], releases: list[Release]) -> dict:
-    versions = {r.line: r.version for r in releases}
-    versions["latest"] = releases[0].version if releases else ""
-    entries = {}
-    for path, data in sorted(assets.items()):
-        folder = path.split("/", 1)[0]
-        entries[path] = {
-            "version": versions.get(folder, folder.removeprefix("v")),
-            "bytes": len(data),
-            "integrity": sri(data),
+def _check_unchanged(release: Release, record_path: Path, sources: dict[str, Path], errors: list[str]) -> None:
+    try:
+        recorded = json.loads(record_path.read_text(encoding="utf-8")).get("source", {})
+    except ValueError:
+        return  # already reported by _archived
+    if recorded != source_digests(sources):
+        folder = next(iter(sources.values())).parent if sources else f"widget/{release.line}"
+        errors.append(
+            f"{release.source}:1: {folder} has changed since {release.version} was released "
+            f"(archived in {record_path.parent}/); add a changelog entry for the next {release.line} version, "
+            f"e.g. {release.source.with_name(_next_patch(release.version) + '.md')}"
+        )
+
+
+def _next_patch(version: str) -> str:
+    major, minor, patch = (int(x) for x in version.split("-")[0].split("."))
+    return f"{major}.{minor}.{patch + 1}"
+
+
+def freeze(tree: Tree, widget_dir: Path, archive: Path) -> list[str]:
+    """Archive each line's current release that is not archived yet; return the versions written."""
+    written = []
+    for line, release in sorted(tree.lines.items()):
+        target = archive / release.version
+        if (target / RECORD).is_file():
+            continue
+        prefix = f"{release.version}/"
+        names = {key[len(prefix):]: data for key, data in tree.files.items() if key.startswith(prefix)}
+        for name, data in names.items():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_bytes(data)
+        record = {
+            "version": release.version,
+            "line": line,
+            "files": {name: sri(data) for name, data in sorted(names.items())},
+            "source": source_digests(widget_sources(widget_dir / line)),
         }
+        (target / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        written.append(release.version)
+    return written
+
+
+def manifest(tree: Tree, encoded: dict[str, Encoded], docs_url: str) -> dict:
+    """The widget-version data: ``latest``, ``lines``, ``releases``, ``changelog`` and ``files``."""
+    entries = {}
+    for folder in tree.folders:
+        prefix = f"{folder.release.version}/"
+        for key in sorted(k for k in tree.files if k.startswith(prefix)):
+            name = key[len(prefix):]
+            enc = encoded[key]
+            entry = {
+                "version": folder.release.version,
+                "bytes": len(enc.data),
+                "gzip": len(enc.gzip),
+                "brotli": len(enc.brotli),
+                "integrity": enc.integrity,
+            }
+            if name.endswith((".js", ".mjs")):
+                entry["module"] = bool(_MODULE.search(enc.data.decode("utf-8", "replace")))
+            entries[f"{folder.name}/{name}"] = entry
     return {
-        "latest": versions["latest"],
-        "lines": {line: r.version for line, r in current_releases(releases).items()},
-        "files": entries,
+        "latest": tree.latest.version if tree.latest else "",
+        "lines": {line: r.version for line, r in sorted(tree.lines.items())},
+        "changelog": f"{docs_url}/changelog/",
+        "releases": {
+            r.version: {"line": r.line, "date": r.date.isoformat(), "stable": r.stable,
+                        "changelog": f"{docs_url}/changelog/{r.version}/"}
+            for r in sorted({f.release for f in tree.folders}, key=lambda r: r.key, reverse=True)
+        },
+        "files": dict(sorted(entries.items())),
     }

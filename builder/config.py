@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,15 +28,32 @@ class SiteConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Budget:
+    path: str  # a CDN path, e.g. "v2/retell-widget.js"
+    max_gzip: int
+    line: int  # where site.toml sets it, for error messages
+
+
+@dataclass(frozen=True, slots=True)
 class BuildConfig:
     src: Path
     widget: Path
     out: Path
     site: SiteConfig
+    budgets: tuple[Budget, ...] = ()
 
     @property
     def registry_path(self) -> Path:
         return self.src / "clients.toml"
+
+    @property
+    def site_path(self) -> Path:
+        return self.src / "site.toml"
+
+    @property
+    def archive(self) -> Path:
+        """Released widget files, kept byte for byte once a line moves on (see builder.cdn)."""
+        return self.src / "releases"
 
 
 def load_config(src: Path, widget: Path, out: Path, overrides: Mapping[str, str] | None = None) -> BuildConfig:
@@ -47,7 +65,9 @@ def load_config(src: Path, widget: Path, out: Path, overrides: Mapping[str, str]
     if not widget.is_dir():
         errors.append(f"{widget}: the widget source folder does not exist")
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("site")
+        text = path.read_text(encoding="utf-8")
+        document = tomllib.loads(text)
+        table = document.get("site")
     except FileNotFoundError:
         raise ConfigError([f"{path}: missing; it needs a [site] table"]) from None
     except tomllib.TOMLDecodeError as exc:
@@ -66,6 +86,10 @@ def load_config(src: Path, widget: Path, out: Path, overrides: Mapping[str, str]
         parts = urlsplit(value) if isinstance(value, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             errors.append(f"{path}: [site] {key} must be an absolute http(s) URL, got {value!r}")
+    budgets = _budgets(document.get("budgets", {}), path, text, errors)
+    for key in sorted(set(document) - {"site", "budgets"}):
+        line = _line_of(text, r"\[" + re.escape(key) + r"\]")
+        errors.append(f"{path}:{line}: unknown table [{key}] (expected [site] and [budgets])")
     if errors:
         raise ConfigError(errors)
     site = SiteConfig(
@@ -75,4 +99,25 @@ def load_config(src: Path, widget: Path, out: Path, overrides: Mapping[str, str]
         proxy_url=values["proxy_url"],
         sdk_url=values["sdk_url"],
     )
-    return BuildConfig(src=src, widget=widget, out=out, site=site)
+    return BuildConfig(src=src, widget=widget, out=out, site=site, budgets=budgets)
+
+
+def _budgets(table: object, path: Path, text: str, errors: list[str]) -> tuple[Budget, ...]:
+    if not isinstance(table, dict):
+        errors.append(f"{path}:{_line_of(text, 'budgets')}: [budgets] must be a table of \"cdn/path\" = max gzip bytes")
+        return ()
+    budgets = []
+    for key, value in table.items():
+        line = _line_of(text, '"?' + re.escape(key) + r'"?\s*=')
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            errors.append(f"{path}:{line}: budget for {key!r} must be a positive number of gzip bytes, got {value!r}")
+        elif key.startswith("/") or "/" not in key:
+            errors.append(f"{path}:{line}: budget key {key!r} must be a CDN path such as \"v1/retell-widget.js\"")
+        else:
+            budgets.append(Budget(key, value, line))
+    return tuple(budgets)
+
+
+def _line_of(text: str, pattern: str) -> int:
+    regex = re.compile(rf"^\s*{pattern}")
+    return next((i + 1 for i, line in enumerate(text.splitlines()) if regex.match(line)), 1)

@@ -1,15 +1,15 @@
-"""HTML pages from Jinja templates: docs, changelog, client demo pages and the client index."""
+"""Rendering helpers shared by the docs and the client pages: the Jinja environment and `Outputs`."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 
 from builder.config import SiteConfig
-from builder.content import Page, Release
-from builder.snippet import snippet
-from registry import Registry
 
 
 def environment(templates: Path, site: SiteConfig) -> jinja2.Environment:
@@ -24,21 +24,46 @@ def environment(templates: Path, site: SiteConfig) -> jinja2.Environment:
     return env
 
 
-def render_docs(env: jinja2.Environment, pages: list[Page], releases: list[Release]) -> dict[str, str]:
-    nav = [{"path": f"{p.slug}/", "title": p.title} for p in pages] + [{"path": "changelog/", "title": "Changelog"}]
-    template = env.get_template("doc.html")
-    out = {}
-    for page in pages:
-        out[f"docs/{page.slug}/index.html"] = template.render(page=page, nav=nav, root="../")
-    # The docs home is the first page (by file name), so a newcomer lands on getting started.
-    out["docs/index.html"] = template.render(page=pages[0], nav=nav, root="./")
-    out["docs/changelog/index.html"] = env.get_template("changelog.html").render(releases=releases, root="../")
-    return out
+def digest(*parts: object) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()
 
 
-def render_clients(env: jinja2.Environment, registry: Registry, manifest: dict) -> dict[str, str]:
-    demo = env.get_template("demo.html")
-    out = {"clients/index.html": env.get_template("clients.html").render(clients=registry.clients)}
-    for client in registry.clients:
-        out[f"clients/{client.id}/index.html"] = demo.render(client=client, snippet=snippet(client, env.globals["site"], manifest))
-    return out
+@dataclass(slots=True)
+class Output:
+    key: str  # digest of everything the file was made from
+    source: Path  # where an error in it should point
+    data: bytes | None  # None when reused from the previous build without rendering
+    digest: str
+    size: int
+
+
+@dataclass(slots=True)
+class Outputs:
+    """Every output file of one build. ``emit`` renders a file only when its inputs changed."""
+
+    previous: dict[str, Output]
+    files: dict[str, Output] = field(default_factory=dict)
+    rendered: int = 0
+
+    def emit(self, path: str, key: str, source: Path, make: Callable[[], str | bytes]) -> None:
+        old = self.previous.get(path)
+        if old is not None and old.key == key:
+            self.files[path] = Output(key, source, old.data, old.digest, old.size)
+            return
+        data = make()
+        data = data.encode() if isinstance(data, str) else data
+        self.files[path] = Output(key, source, data, digest(data), len(data))
+        self.rendered += 1
+
+    def put(self, path: str, source: Path, data: bytes) -> None:
+        """A file whose bytes are already at hand (assets): keyed by its content."""
+        key = digest(data)
+        old = self.previous.get(path)
+        if old is not None and old.key == key:
+            self.files[path] = Output(key, source, old.data, old.digest, old.size)
+            return
+        self.files[path] = Output(key, source, data, key, len(data))

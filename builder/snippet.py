@@ -7,26 +7,45 @@ import json
 from builder.config import SiteConfig
 from registry import Client
 
+WIDGET_JS = "retell-widget.js"
+WIDGET_CSS = "retell-widget.css"
+
 
 def _script_json(value: object) -> str:
     # Inside <script>, "</" could close the element early; \u003c keeps the JSON equivalent.
     return json.dumps(value, indent=2).replace("<", "\\u003c")
 
 
-def snippet(client: Client, site: SiteConfig, manifest: dict) -> str:
-    folder = f"v{client.widget_version}"
-    js, css = manifest["files"][f"{folder}/retell-widget.js"], manifest["files"][f"{folder}/retell-widget.css"]
-    options = {
+def options(client: Client, site: SiteConfig) -> dict[str, str]:
+    return {
         "agentId": client.agents[0],
         "proxyEndpoint": site.proxy_url,
         "position": client.position,
         "theme": client.theme,
         "sdkUrl": site.sdk_url,
     }
-    return (
-        f'<link rel="stylesheet" href="{site.cdn_url}/{folder}/retell-widget.css"\n'
-        f'      integrity="{css["integrity"]}" crossorigin="anonymous">\n'
-        f'<script src="{site.cdn_url}/{folder}/retell-widget.js"\n'
-        f'        integrity="{js["integrity"]}" crossorigin="anonymous"></script>\n'
-        f"<script>\n  new RetellWidget({_script_json(options)});\n</script>"
-    )
+
+
+def snippet(client: Client, site: SiteConfig, manifest: dict, folder: str | None = None) -> str:
+    """The snippet for ``folder`` (default: the client's exact version, with SRI).
+
+    A moving folder ('v1', 'latest') gets no ``integrity``: its bytes change on every release,
+    and a stale hash would make the browser refuse the file.
+    """
+    exact = folder is None
+    folder = folder or f"v{client.widget_version}"
+    files = manifest["files"]
+    js = files[f"{folder}/{WIDGET_JS}"]
+    css = files.get(f"{folder}/{WIDGET_CSS}")
+    # An ES-module build must load as one, and the constructor call must wait for it.
+    script_type = ' type="module"' if js.get("module") else ""
+
+    def attributes(entry: dict, indent: str) -> str:
+        return f'\n{indent}integrity="{entry["integrity"]}" crossorigin="anonymous"' if exact else ' crossorigin="anonymous"'
+
+    lines = []
+    if css is not None:
+        lines.append(f'<link rel="stylesheet" href="{site.cdn_url}/{folder}/{WIDGET_CSS}"{attributes(css, "      ")}>')
+    lines.append(f'<script{script_type} src="{site.cdn_url}/{folder}/{WIDGET_JS}"{attributes(js, "        ")}></script>')
+    lines.append(f"<script{script_type}>\n  new RetellWidget({_script_json(options(client, site))});\n</script>")
+    return "\n".join(lines)

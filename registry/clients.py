@@ -21,6 +21,11 @@ _AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _FIELDS = {"id", "name", "origins", "agents", "theme", "position", "widget_version", "brand_color"}
+# Optional looks for the client's demo page, so it resembles the client's own site.
+FONTS = ("sans", "serif", "rounded", "mono")
+_OPTIONAL = {"tagline", "font", "logo_text"}
+_TAGLINE_MAX = 120
+_LOGO_TEXT_MAX = 24
 
 
 class RegistryError(Exception):
@@ -41,6 +46,9 @@ class Client:
     position: str
     widget_version: str
     brand_color: str
+    tagline: str = ""
+    font: str = "sans"
+    logo_text: str = ""  # the demo page shows the name when empty
 
     def allows(self, origin: Origin) -> bool:
         return any(pattern.matches(origin) for pattern in self.origins)
@@ -108,8 +116,9 @@ def parse(data: dict, where: _Locator, known_versions: set[str] | None) -> Regis
 
 
 def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_versions: set[str] | None) -> Client | None:
-    for key in sorted(set(entry) - _FIELDS):
-        problems.append((key, f"unknown field '{key}' (expected one of: {', '.join(sorted(_FIELDS))})"))
+    for key in sorted(set(entry) - _FIELDS - _OPTIONAL):
+        expected = ", ".join(sorted(_FIELDS | _OPTIONAL))
+        problems.append((key, f"unknown field '{key}' (expected one of: {expected})"))
     for key in sorted(_FIELDS - set(entry)):
         problems.append((None, f"missing field '{key}'"))
 
@@ -140,6 +149,12 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
     position = text("position", allowed=POSITIONS)
     version = text("widget_version", _VERSION)
     color = text("brand_color", _COLOR)
+    tagline = text("tagline") if "tagline" in entry else ""
+    font = text("font", allowed=FONTS) if "font" in entry else "sans"
+    logo_text = text("logo_text") if "logo_text" in entry else ""
+    for key, value, limit in (("tagline", tagline, _TAGLINE_MAX), ("logo_text", logo_text, _LOGO_TEXT_MAX)):
+        if len(value) > limit:
+            problems.append((key, f"'{key}' is {len(value)} characters long; at most {limit} fit the demo page"))
     if version and known_versions is not None and version not in known_versions and _VERSION.match(version):
         problems.append(("widget_version", f"widget_version '{version}' is not a released version"))
     patterns: list[OriginPattern] = []
@@ -156,7 +171,8 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
         problems.append(("agents", "an agent id is listed twice"))
     if problems:
         return None
-    return Client(client_id, name, tuple(patterns), tuple(agents), theme, position, version, color.lower())
+    return Client(client_id, name, tuple(patterns), tuple(agents), theme, position, version, color.lower(),
+                  tagline, font, logo_text)
 
 
 class _Locator:

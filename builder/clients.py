@@ -1,0 +1,46 @@
+"""Client demo pages, each styled like the client's own site, and the registry index page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from builder.render import Outputs, digest
+from builder.snippet import WIDGET_JS, snippet
+from registry import Client, Registry
+
+FONT_STACKS = {
+    "sans": "system-ui, -apple-system, 'Segoe UI', sans-serif",
+    "serif": "Georgia, 'Times New Roman', serif",
+    "rounded": "ui-rounded, 'Hiragino Maru Gothic ProN', 'Arial Rounded MT Bold', system-ui, sans-serif",
+    "mono": "ui-monospace, 'SFMono-Regular', Menlo, monospace",
+}
+
+
+def render_clients(env: jinja2.Environment, out: Outputs, clients: Registry, manifest: dict,
+                   fingerprint: str, templates: Path, registry_path: Path) -> None:
+    site = env.globals["site"]
+    out.emit("clients/index.html", digest(fingerprint, clients.clients), templates / "clients.html",
+             lambda: env.get_template("clients.html").render(clients=clients.clients))
+    demo = env.get_template("demo.html")
+    for client in clients.clients:
+        line = f"v{client.widget_version.split('.')[0]}"
+        # A page changes only when its client, its files' hashes or the templates change.
+        files = {k: v for k, v in manifest["files"].items() if k.startswith((f"v{client.widget_version}/", f"{line}/"))}
+        key = digest(fingerprint, client, files, manifest["lines"].get(line))
+        out.emit(f"clients/{client.id}/index.html", key, registry_path,
+                 lambda client=client, line=line: _page(demo, client, line, site, manifest))
+
+
+def _page(demo: jinja2.Template, client: Client, line: str, site: object, manifest: dict) -> str:
+    alias = line if f"{line}/{WIDGET_JS}" in manifest["files"] else "latest"
+    return demo.render(
+        client=client,
+        font=Markup(FONT_STACKS[client.font]),  # our own constants, safe inside <style>
+        line=line,
+        current=manifest["lines"].get(line, client.widget_version),
+        snippet=snippet(client, site, manifest),
+        alias_snippet=snippet(client, site, manifest, folder=alias),
+    )

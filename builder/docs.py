@@ -1,0 +1,102 @@
+"""The docs site: pages with navigation and a table of contents, the changelog with its Atom
+feed, the search index, ``sitemap.xml`` and a 404 page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from builder.content import Page, Release
+from builder.render import Outputs, digest
+
+# Markdown links name the source file ("proxy.md#rate-limits") so they also work on GitHub;
+# each page is published as a folder, so they become "../proxy/#rate-limits".
+_LINK = re.compile(r'(href|src)="(?![a-z][a-z0-9+.-]*:|/|#|\.\./)([^"]*)"')
+_MD_LINK = re.compile(r"^([a-z0-9][a-z0-9-]*)\.md(#.*)?$")
+_SEARCH_TEXT = 600  # characters of body text per page in the search index
+
+
+def rewrite_links(html: str) -> str:
+    def fix(match: re.Match[str]) -> str:
+        attribute, target = match[1], match[2]
+        md = _MD_LINK.match(target)
+        if md:
+            return f'{attribute}="../{md[1]}/{md[2] or ""}"'
+        return f'{attribute}="../{target}"'
+
+    return _LINK.sub(fix, html)
+
+
+def _summary(page: Page) -> str:
+    paragraph = re.search(r"<p>(.*?)</p>", page.html, re.S)
+    text = re.sub(r"<[^>]+>", "", paragraph[1]) if paragraph else ""
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "…"
+
+
+def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releases: list[Release],
+                fingerprint: str, templates: Path, assets: list[Path]) -> None:
+    pages = sorted(pages, key=lambda p: (p.order, p.title, p.slug))
+    nav_items = [{"path": f"{p.slug}/", "title": p.title} for p in pages] + [{"path": "changelog/", "title": "Changelog"}]
+    # Shared parts are rendered once; each page only marks its own entry as current.
+    nav_key = digest(fingerprint, nav_items)
+    nav_html = {root: env.get_template("nav.html").render(nav=nav_items, root=root) for root in ("../", "./", "../../")}
+    doc = env.get_template("doc.html")
+
+    def nav(root: str, current: str | None = None) -> Markup:
+        html = nav_html[root]
+        if current:
+            html = html.replace(f'href="{root}{current}"', f'href="{root}{current}" aria-current="page"', 1)
+        return Markup(html)
+
+    # Pages: one folder each, so URLs stay clean ("docs/deployment/").
+    for page in pages:
+        toc = [h for h in page.headings if h.level in (2, 3)]
+        out.emit(f"docs/{page.slug}/index.html", digest(nav_key, page.digest), page.source,
+                 lambda page=page, toc=toc: doc.render(page=page, html=Markup(rewrite_links(page.html)), toc=toc,
+                                                        nav=nav("../", f"{page.slug}/"), root="../"))
+    latest = next((r.version for r in releases if r.stable), "")
+    cards = [{"slug": p.slug, "title": p.title, "summary": _summary(p)} for p in pages]
+    out.emit("docs/index.html", digest(nav_key, cards, latest), templates / "docs_index.html",
+             lambda: env.get_template("docs_index.html").render(pages=cards, latest=latest, nav=nav("./"), root="./"))
+    out.emit("docs/404.html", digest(nav_key, "404"), templates / "404.html",
+             # The 404 page is served at any depth, so its links are absolute.
+             lambda: env.get_template("404.html").render(nav=Markup(env.get_template("nav.html").render(
+                 nav=nav_items, root=env.globals["site"].docs_url + "/")), root=env.globals["site"].docs_url + "/"))
+
+    # Changelog: an index, a page per release and an Atom feed.
+    release_key = digest(nav_key, [(r.version, r.date, r.html) for r in releases])
+    out.emit("docs/changelog/index.html", release_key, templates / "changelog.html",
+             lambda: env.get_template("changelog.html").render(releases=releases, nav=nav("../", "changelog/"), root="../"))
+    release_page = env.get_template("release.html")
+    for release in releases:
+        out.emit(f"docs/changelog/{release.version}/index.html", digest(nav_key, release.version, release.date, release.html),
+                 release.source, lambda release=release: release_page.render(release=release, nav=nav("../../"), root="../../"))
+    updated = f"{releases[0].date}T00:00:00Z" if releases else dt.datetime(2000, 1, 1).isoformat() + "Z"
+    out.emit("docs/changelog/feed.xml", release_key, templates / "feed.xml",
+             lambda: env.get_template("feed.xml").render(releases=releases, updated=updated))
+
+    # Search index, sitemap and the static files the pages use.
+    index = [{
+        "title": p.title, "url": f"{p.slug}/",
+        "headings": [{"id": h.id, "name": h.name} for h in p.headings if h.level in (2, 3)],
+        "search": " ".join([p.title, *(h.name for h in p.headings), p.text[:_SEARCH_TEXT]]).lower(),
+    } for p in pages]
+    out.emit("docs/search.json", digest(index), templates / "doc.html",
+             lambda: json.dumps({"pages": index}, separators=(",", ":"), ensure_ascii=False))
+    paths = ["", *(f"{p.slug}/" for p in pages), "changelog/", *(f"changelog/{r.version}/" for r in releases)]
+    out.emit("docs/sitemap.xml", digest(fingerprint, paths), templates / "sitemap.xml",
+             lambda: env.get_template("sitemap.xml").render(paths=paths))
+    for path in assets:
+        out.put(f"docs/{path.name}", path, path.read_bytes())
+
+
+def pygments_css() -> str:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(style="default").get_style_defs(".highlight")

@@ -1,0 +1,86 @@
+"""The cache and content-type policy of every published file, in one place.
+
+``_headers`` (Netlify / Cloudflare Pages), ``publish`` (S3 object metadata) and the sandbox's CDN
+all ask these functions, so a file is cached the same way wherever it is served. Paths are
+relative to the CDN root ('v1.0.0/retell-widget.js'); a leading '/' or 'cdn/' is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+# Aliases move on a release: browsers re-check after 5 minutes, and a CDN may keep serving the
+# old copy for a day while it fetches the new one in the background.
+MOVING = "public, max-age=300, stale-while-revalidate=86400"
+REVALIDATE = "public, max-age=0, must-revalidate"
+_EXACT = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
+_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".ts": "text/plain; charset=utf-8",
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml",
+    ".txt": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".pdf": "application/pdf",
+}
+ENCODINGS = {".br": "br", ".gz": "gzip"}
+
+
+def _clean(path: str) -> str:
+    path = path.lstrip("/")
+    return path[len("cdn/"):] if path.startswith("cdn/") else path
+
+
+def cache_control(path: str) -> str:
+    path = _clean(path)
+    first = path.split("/", 1)[0]
+    if path.endswith((".html", "/")) or path == "" or path.endswith((".html.gz", ".html.br")):
+        return REVALIDATE
+    if _EXACT.match(first) and "/" in path:
+        return IMMUTABLE
+    return MOVING
+
+
+def content_type(path: str) -> str:
+    """The type of the file's content (for 'x.js.br' that of 'x.js')."""
+    path = _clean(path)
+    for suffix in ENCODINGS:
+        path = path.removesuffix(suffix)
+    dot = path.rfind(".")
+    return _TYPES.get(path[dot:].lower() if dot >= 0 else "", "application/octet-stream")
+
+
+def content_encoding(path: str) -> str | None:
+    return next((name for suffix, name in ENCODINGS.items() if path.endswith(suffix)), None)
+
+
+def headers_for(path: str) -> dict[str, str]:
+    headers = {"Cache-Control": cache_control(path), "Content-Type": content_type(path)}
+    if encoding := content_encoding(path):
+        headers["Content-Encoding"] = encoding
+        headers["Vary"] = "Accept-Encoding"
+    return headers
+
+
+def headers_file(paths: list[str]) -> str:
+    """A ``_headers`` file with one rule per file, so no wildcard can match the wrong thing."""
+    # CORS for the widget files (snippets load them with crossorigin="anonymous" for SRI) is the
+    # CDN's own setting, not a rule here: hosts merge a header set twice into "*, *", which
+    # browsers reject.
+    rules = ["/*", "  X-Content-Type-Options: nosniff", ""]
+    for path in sorted(_clean(p) for p in paths):
+        if path == "_headers":
+            continue
+        rules.append(f"/{path}")
+        rules += [f"  {name}: {value}" for name, value in headers_for(path).items()]
+        rules.append("")
+    return "\n".join(rules)
