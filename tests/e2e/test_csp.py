@@ -1,0 +1,39 @@
+"""The widget on a client page with a strict Content-Security-Policy (no unsafe-inline/eval)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+# Collect every CSP violation the page reports, from the first script on.
+RECORD_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener('securitypolicyviolation', (e) =>
+  window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+"""
+
+
+@pytest.mark.parametrize("folder", ["v1"])
+def test_a_call_under_a_strict_csp_violates_nothing(page: Page, sandbox, folder):
+    page.add_init_script(RECORD_VIOLATIONS)
+    response = page.goto(sandbox.state["origins"]["csp"] + f"/sandbox/{folder}/")
+    policy = response.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+    widget = page.locator(".retell-widget")
+    page.locator(".retell-widget__button").click()
+    expect(widget).to_have_attribute("data-state", "in-call")
+    page.locator(".retell-widget__hangup").click()
+    expect(widget).to_have_attribute("data-state", "ended")
+    assert page.evaluate("window.__violations") == []
+
+
+def test_the_policy_really_blocks_inline_script(page: Page, sandbox):
+    # Guard for the test above: a script without the nonce must be refused on this origin.
+    page.add_init_script(RECORD_VIOLATIONS)
+    page.goto(sandbox.state["origins"]["csp"] + "/sandbox/v1/")
+    page.evaluate("""() => { const s = document.createElement('script');
+                             s.textContent = 'window.__ran = true'; document.body.append(s); }""")
+    assert page.evaluate("window.__ran") is None
+    assert any(v.startswith("script-src") for v in page.evaluate("window.__violations"))
