@@ -98,3 +98,25 @@ def test_rejects_an_empty_registry(tmp_path):
 def test_rejects_clients_that_are_not_tables(tmp_path):
     with pytest.raises(registry.RegistryError, match="array of \\[\\[client\\]\\] tables"):
         registry.load(write(tmp_path, 'client = ["client-a"]\n'))
+
+
+def test_optional_looks_default_and_load(tmp_path):
+    reg = registry.load(write(tmp_path, GOOD.replace('name = "Bolt"', 'name = "Bolt"\ntagline = "Ride on"\nfont = "mono"\nlogo_text = "BOLT"')))
+    acme, bolt = reg.clients
+    assert (acme.tagline, acme.font, acme.logo_text) == ("", "sans", "")
+    assert (bolt.tagline, bolt.font, bolt.logo_text) == ("Ride on", "mono", "BOLT")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('font = "comic"', "'font' must be one of sans, serif, rounded, mono, not 'comic'"),
+    ('tagline = ""', "'tagline' must be a non-empty string"),
+    (f'tagline = "{"x" * 121}"', "'tagline' is 121 characters long; at most 120 fit the demo page"),
+    (f'logo_text = "{"x" * 25}"', "'logo_text' is 25 characters long; at most 24 fit the demo page"),
+    ('logo_text = 7', "'logo_text' must be a non-empty string"),
+])
+def test_rejects_bad_optional_looks(tmp_path, extra, message):
+    path = write(tmp_path, GOOD.replace('name = "Acme"', f'name = "Acme"\n{extra}'))
+    with pytest.raises(registry.RegistryError) as info:
+        registry.load(path)
+    # Reported at the line of the offending key.
+    assert info.value.errors == [f"{path}:5: client 'client-a': {message}"]
