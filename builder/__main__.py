@@ -1,4 +1,4 @@
-"""Command line: ``python -m builder build | check | freeze | serve``."""
+"""Command line: ``python -m builder build | check | freeze | serve | publish``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,21 @@ def _parser() -> argparse.ArgumentParser:
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a [site] setting; cdn_url and docs_url already point at the local server",
     )
+    publish = verbs.add_parser(
+        "publish", help="publish a build to a folder or an S3 bucket, exact versions first, never overwriting one",
+        description="Publish a build output: exact versions first, then aliases and assets, then HTML, JSON "
+                    "and XML. A folder target gets a new snapshot in DIR/snapshots/ (the newest 3 are kept) and "
+                    "DIR/current, a symbolic link, is swapped to it atomically; an S3 target gets only the files "
+                    "that changed. A published exact version (cdn/vX.Y.Z/) is never changed or deleted: "
+                    "different bytes for it are refused.",
+    )
+    publish.add_argument("--from", dest="source", type=Path, default=Path("dist"), metavar="DIR",
+                         help="build output to publish (default: dist)")
+    publish.add_argument("--to", dest="target", required=True, metavar="DIR|s3://BUCKET/PREFIX",
+                         help="a local folder, or an S3 bucket and optional key prefix")
+    publish.add_argument("--endpoint-url", default=None, metavar="URL",
+                         help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL, else AWS)")
+    publish.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     return parser
 
 
@@ -49,6 +64,10 @@ def _fail(errors: list[str], notes: list[str] | None = None, verb: str = "build"
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.verb == "publish":
+        from builder.publish import publish
+
+        return publish(args.source, args.target, endpoint_url=args.endpoint_url, dry_run=args.dry_run)
     from builder.build import BuildError, Builder
     from builder.config import ConfigError, load_config
 

@@ -22,6 +22,7 @@ import traceback
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.applications import Starlette
@@ -31,6 +32,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from builder.build import Builder
 
 EVENTS_PATH = "/__livereload"
 SCRIPT_PATH = "/__livereload.js"
@@ -102,19 +106,23 @@ class LiveChannel:
 
 
 class Rebuilder:
-    """The one place serve touches the build core: today a full build with an atomic swap."""
+    """The one place serve touches the build core: an incremental ``Builder`` kept across rebuilds."""
 
     def __init__(self, src: Path, widget: Path, out: Path, overrides: Mapping[str, str]) -> None:
         self.src, self.widget, self.out, self.overrides = src, widget, out, dict(overrides)
+        self._builder: Builder | None = None
 
     def __call__(self, changed: set[Path]) -> list[str]:
         """Build; return the summary lines. Raises ConfigError/BuildError with ``.errors``."""
-        from builder.build import build
+        from builder.build import Builder
         from builder.config import load_config
 
-        # site.toml may be among the changes, so the configuration is read again every time.
-        report = build(load_config(self.src, self.widget, self.out, self.overrides))
-        return report.summary()
+        # site.toml may be among the changes, so the configuration is read again every time; the
+        # builder (and what it reuses) lasts as long as the configuration does.
+        config = load_config(self.src, self.widget, self.out, self.overrides)
+        if self._builder is None or self._builder.config != config:
+            self._builder = Builder(config)
+        return self._builder.rebuild(changed).summary()
 
 
 def _tag(generation: int) -> bytes:

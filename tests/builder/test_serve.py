@@ -111,13 +111,13 @@ def test_serves_the_build_with_local_urls_and_injects_the_script_into_pages(site
         head = httpx.head(f"{serve.url}/docs/getting-started/")
         assert int(head.headers["content-length"]) == len(page.content)
         # Assets are served as built: the script goes into HTML responses only.
+        built_into = Path(serve.wait_for(r"building into (\S+)")[1])
         asset = httpx.get(f"{serve.url}/cdn/v1.0.0/retell-widget.js")
-        assert asset.content == (root / "widget/v1/retell-widget.js").read_bytes()
+        assert asset.content == (built_into / "site/cdn/v1.0.0/retell-widget.js").read_bytes()
         demo = httpx.get(f"{serve.url}/clients/client-a/").text
         assert f'src="{serve.url}/cdn/v1.0.0/retell-widget.js"' in demo
         assert httpx.get(f"{serve.url}/").headers["location"] == "/docs/"
         assert httpx.get(f"{serve.url}/__livereload.js").headers["content-type"].startswith("text/javascript")
-        built_into = Path(serve.wait_for(r"building into (\S+)")[1])
         assert built_into.is_dir() and not built_into.is_relative_to(root)
     assert not built_into.exists()
     assert not (root / "dist").exists()

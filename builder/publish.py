@@ -1,0 +1,396 @@
+"""``python -m builder publish``: put a build where readers get it, exact versions first, never changing one.
+
+Rules for every target:
+
+- An exact version (``cdn/vX.Y.Z/...``) is immutable: publishing different bytes over a published
+  one is refused before anything is written; identical bytes are fine, so publishing is idempotent.
+  Published exact versions are never deleted, even when the build no longer has them.
+- Files go up in three phases: exact versions, then every other non-HTML file (the ``vN/`` and
+  ``latest/`` aliases, CSS and scripts, ``_headers``), then HTML, JSON (``manifest.json``, the search
+  index) and XML (sitemap, feed), which point at the rest.
+
+A folder target is a series of complete snapshots and one symbolic link, swapped atomically::
+
+    DIR/current -> snapshots/20261126T214400.123456Z   (serve DIR/current)
+    DIR/snapshots/...                                   (the newest 3 are kept, for rollback)
+
+Each publish writes a new snapshot (unchanged files and the published exact versions the build
+lacks are hard links into the previous one), then replaces ``current`` with one rename(2): a
+reader resolves the old tree or the new one, never a mix.
+
+An S3 target gets only the files whose MD5 differs from the object's ETag, with Content-Type and
+Cache-Control from the build's policy (``builder.headers``). ``.br`` and ``.gz`` files are uploaded
+under their own keys with ``Content-Encoding: br`` / ``gzip`` and the type of the uncompressed
+file, so a CDN in front can serve ``x.js.br`` for ``x.js`` when the browser accepts it; ``x.js``
+itself stays uncompressed for every other client. S3 publishing never deletes objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+_EXACT = re.compile(r"^cdn/v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?/")
+_POINTERS = (".html", ".xml", ".json")  # pages, feeds, manifest and search index name other files: last
+_KEEP_SNAPSHOTS = 3
+_UPLOAD_THREADS = 8
+
+
+class PublishError(Exception):
+    """A refusal or failure, with every reason; ``status`` is the exit status (2: bad input)."""
+
+    def __init__(self, errors: list[str], status: int = 1) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    path: str  # relative to the build output, with '/': 'cdn/v1.0.0/retell-widget.js'
+    source: Path
+    md5: str
+
+    @property
+    def phase(self) -> int:
+        plain = re.sub(r"\.(br|gz)$", "", self.path)
+        if _EXACT.match(plain):
+            return 0
+        return 2 if plain.endswith(_POINTERS) else 1
+
+
+@dataclass(slots=True)
+class Plan:
+    put: list[LocalFile] = field(default_factory=list)  # in publishing order
+    unchanged: list[LocalFile] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # published exact versions the build lacks
+    dropped: list[str] = field(default_factory=list)  # other published files the build lacks
+    conflicts: list[str] = field(default_factory=list)
+
+
+def is_exact(path: str) -> bool:
+    return bool(_EXACT.match(path))
+
+
+def gather(source: Path) -> dict[str, LocalFile]:
+    """Every file of a build output. Dot files (editor and build leftovers) are not published."""
+    if not source.is_dir():
+        raise PublishError([f"error: --from {source}: no such folder; run `python -m builder build` first"], 2)
+    if not (source / "cdn/manifest.json").is_file():
+        raise PublishError([f"error: --from {source}: not a build output (no cdn/manifest.json)"], 2)
+    files = {}
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source).as_posix()
+        if path.is_file() and not any(part.startswith(".") for part in relative.split("/")):
+            files[relative] = LocalFile(relative, path, _md5(path.read_bytes()))
+    return files
+
+
+def plan(local: dict[str, LocalFile], published: dict[str, str | None],
+         md5_of: Callable[[str], str]) -> Plan:
+    """Compare the build with what is published (path -> MD5, None when the target cannot say)."""
+    result = Plan()
+    for path, file in local.items():
+        remote = published.get(path, "")
+        if remote == file.md5:
+            result.unchanged.append(file)
+        elif path not in published:
+            result.put.append(file)
+        elif is_exact(path) and (remote or md5_of(path)) != file.md5:
+            result.conflicts.append(path)
+        elif is_exact(path):
+            result.unchanged.append(file)  # an unknown digest that turned out identical
+        else:
+            result.put.append(file)
+    for path in sorted(set(published) - set(local)):
+        (result.kept if is_exact(path) else result.dropped).append(path)
+    result.put.sort(key=lambda f: (f.phase, f.path))
+    return result
+
+
+def publish(source: Path, target: str, *, endpoint_url: str | None = None, dry_run: bool = False) -> int:
+    """The ``publish`` verb: print the plan or carry it out; return the exit status."""
+    started = time.perf_counter()
+    try:
+        destination = _destination(target, endpoint_url)
+        local = gather(source)
+        with destination.locked(dry_run):
+            the_plan = plan(local, destination.published(), destination.md5_of)
+            if the_plan.conflicts:
+                raise PublishError([
+                    *(f"error: {path} is already published at {destination} with different bytes"
+                      for path in the_plan.conflicts),
+                    f"refusing to publish: {len(the_plan.conflicts)} exact-version file(s) would change. "
+                    "A published version is immutable; release a new version (a new changelog entry) instead.",
+                ])
+            _print_plan(the_plan, destination, dry_run)
+            if dry_run:
+                print("dry run: nothing was changed")
+                return 0
+            if not destination.needs_write(the_plan):
+                print(f"{destination} is up to date ({len(the_plan.unchanged)} files)")
+                return 0
+            destination.write(the_plan, _progress(len(the_plan.put)))
+    except PublishError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        return exc.status
+    print(f"published {len(the_plan.put)} file(s) to {destination} ({len(the_plan.unchanged)} unchanged) "
+          f"in {time.perf_counter() - started:.2f}s")
+    return 0
+
+
+def _print_plan(the_plan: Plan, destination: _Folder | _S3, dry_run: bool) -> None:
+    print(f"publish to {destination}: {len(the_plan.put)} to put, {len(the_plan.unchanged)} unchanged, "
+          f"{len(the_plan.kept)} published exact-version file(s) kept")
+    if dry_run:
+        names = ("exact versions", "aliases and assets", "HTML, JSON and XML")
+        for phase, name in enumerate(names):
+            files = [f for f in the_plan.put if f.phase == phase]
+            if files:
+                print(f"  phase {phase + 1}, {name}:")
+                print("\n".join(f"    put {f.path}  ({_describe(f.path)})" for f in files))
+    if the_plan.dropped:
+        print(f"  {len(the_plan.dropped)} published file(s) no longer in the build: {destination.drop_note}")
+
+
+def _progress(total: int) -> Callable[[str], None]:
+    done = 0
+
+    def report(path: str) -> None:
+        nonlocal done
+        done += 1
+        print(f"  [{done}/{total}] {path}", flush=True)
+
+    return report
+
+
+def _destination(target: str, endpoint_url: str | None) -> _Folder | _S3:
+    parts = urlsplit(target)
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise PublishError([f"error: --to {target}: name a bucket, as in s3://BUCKET/PREFIX"], 2)
+        try:
+            return _S3(parts.netloc, parts.path.strip("/"), endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None)
+        except ValueError as exc:  # botocore's word for a malformed endpoint URL
+            raise PublishError([f"error: --endpoint-url: {exc}"], 2) from None
+    if "://" in target:
+        raise PublishError([f"error: --to {target}: unsupported scheme '{parts.scheme}://'; "
+                            "give a folder path or s3://BUCKET/PREFIX"], 2)
+    if endpoint_url:
+        raise PublishError(["error: --endpoint-url applies to s3:// targets only"], 2)
+    return _Folder(Path(target))
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _describe(path: str) -> str:
+    return "; ".join(f"{name}: {value}" for name, value in _headers(path).items() if name != "Vary")
+
+
+def _headers(path: str) -> dict[str, str]:
+    # The one place publish reads the cache and content-type policy, shared with _headers.
+    from builder.headers import headers_for
+
+    return headers_for(path)
+
+
+class _Folder:
+    drop_note = "left out of the new snapshot (still in the previous one)"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.current = root / "current"
+        self.snapshots = root / "snapshots"
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def exists(self) -> bool:
+        return self.current.is_symlink()
+
+    def needs_write(self, the_plan: Plan) -> bool:
+        return bool(the_plan.put or the_plan.dropped) or not self.exists()
+
+    @contextlib.contextmanager
+    def locked(self, dry_run: bool) -> Iterator[None]:
+        if self.root.exists() and not self.root.is_dir():
+            raise PublishError([f"error: --to {self.root}: is a file, not a folder"], 2)
+        strangers = sorted(p.name for p in self.root.iterdir()
+                           if p.name not in ("current", "snapshots") and not p.name.startswith(".")
+                           ) if self.root.is_dir() else []
+        if strangers or (self.current.exists() and not self.current.is_symlink()):
+            raise PublishError([f"error: --to {self.root}: holds files publish did not make "
+                                f"({', '.join(strangers) or 'current'}); give an empty or new folder"], 2)
+        if dry_run:
+            yield
+            return
+        self.snapshots.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".publish.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise PublishError([f"error: another publish to {self.root} is running"]) from None
+            yield
+
+    def published(self) -> dict[str, str | None]:
+        if not self.exists():
+            return {}
+        base = self.current.resolve()
+        return {p.relative_to(base).as_posix(): _md5(p.read_bytes()) for p in base.rglob("*") if p.is_file()}
+
+    def md5_of(self, path: str) -> str:
+        return _md5((self.current / path).read_bytes())
+
+    def write(self, the_plan: Plan, progress: Callable[[str], None]) -> None:
+        previous = self.current.resolve() if self.exists() else None
+        staging = self.snapshots / f".staging-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            # Unchanged files and kept exact versions are hard links: snapshots are never edited.
+            for path in [*(f.path for f in the_plan.unchanged), *the_plan.kept]:
+                assert previous is not None
+                _link_or_copy(previous / path, staging / path)
+            for file in the_plan.put:
+                _link_or_copy(file.source, staging / file.path, link=False)
+                progress(file.path)
+            name = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+            snapshot = self.snapshots / name
+            staging.rename(snapshot)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise PublishError([f"error: writing the new snapshot failed: {exc}; {self.current} is unchanged"]) \
+                from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        link = self.root / f".current-{os.getpid()}"
+        link.unlink(missing_ok=True)
+        link.symlink_to(Path("snapshots") / name)
+        os.replace(link, self.current)  # the one atomic step readers can observe
+        print(f"  {self.current} -> snapshots/{name}")
+        self._prune(keep=snapshot)
+
+    def _prune(self, keep: Path) -> None:
+        # Old snapshots share their files' inodes with the current one, so published exact
+        # versions outlive any snapshot removed here.
+        names = sorted(p.name for p in self.snapshots.iterdir() if not p.name.startswith("."))
+        for name in names[:-_KEEP_SNAPSHOTS]:
+            if name != keep.name:
+                shutil.rmtree(self.snapshots / name)
+
+
+class _S3:
+    drop_note = "left in place (publishing to S3 never deletes)"
+
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket, self.prefix, self.endpoint_url = bucket, prefix, endpoint_url
+        config = Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"},
+                        max_pool_connections=_UPLOAD_THREADS)
+        # A session of our own, not boto3's module-wide default one, so credentials are read now.
+        self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+
+    def __str__(self) -> str:
+        where = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        return f"{where} at {self.endpoint_url}" if self.endpoint_url else where
+
+    def key(self, path: str) -> str:
+        return f"{self.prefix}/{path}" if self.prefix else path
+
+    def needs_write(self, the_plan: Plan) -> bool:
+        return bool(the_plan.put)
+
+    @contextlib.contextmanager
+    def locked(self, dry_run: bool) -> Iterator[None]:
+        # S3 has no lock; two publishes of different builds at once are the operator's to avoid.
+        with self._errors():
+            yield
+
+    def published(self) -> dict[str, str | None]:
+        start = f"{self.prefix}/" if self.prefix else ""
+        found: dict[str, str | None] = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start):
+            for item in page.get("Contents", []):
+                etag = item["ETag"].strip('"')
+                # A multipart upload's ETag is not the MD5 of the object.
+                found[item["Key"][len(start):]] = None if "-" in etag else etag
+        return found
+
+    def md5_of(self, path: str) -> str:
+        return _md5(self.client.get_object(Bucket=self.bucket, Key=self.key(path))["Body"].read())
+
+    def _metadata(self, path: str) -> dict[str, str]:
+        headers = _headers(path)
+        metadata = {"ContentType": headers["Content-Type"], "CacheControl": headers["Cache-Control"]}
+        if "Content-Encoding" in headers:
+            metadata["ContentEncoding"] = headers["Content-Encoding"]
+        return metadata
+
+    def _put(self, file: LocalFile) -> str:
+        data = file.source.read_bytes()
+        md5 = base64.b64encode(bytes.fromhex(file.md5)).decode()
+        self.client.put_object(Bucket=self.bucket, Key=self.key(file.path), Body=data, ContentMD5=md5,
+                               **self._metadata(file.path))
+        return file.path
+
+    def write(self, the_plan: Plan, progress: Callable[[str], None]) -> None:
+        # Each phase finishes before the next starts, so nothing points at a file not yet up.
+        with self._errors(), ThreadPoolExecutor(_UPLOAD_THREADS) as pool:
+            for phase in (0, 1, 2):
+                futures = [pool.submit(self._put, f) for f in the_plan.put if f.phase == phase]
+                pending = set(futures)
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    for future in finished:
+                        progress(future.result())
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+        try:
+            yield
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "NoSuchBucket":
+                raise PublishError([f"error: bucket '{self.bucket}' does not exist at {self.endpoint_url or 'AWS'}"]) \
+                    from None
+            message = exc.response.get("Error", {}).get("Message", "")
+            raise PublishError([f"error: S3 refused ({code}): {message}; files already uploaded stay, "
+                                "and publishing again resumes"]) from None
+        except NoCredentialsError:
+            raise PublishError(["error: no AWS credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                                "or AWS_PROFILE"]) from None
+        except EndpointConnectionError as exc:
+            raise PublishError([f"error: cannot reach S3 at {exc.kwargs.get('endpoint_url')}"]) from None
+        except BotoCoreError as exc:
+            raise PublishError([f"error: S3: {exc}"]) from None
+
+
+def _link_or_copy(source: Path, target: Path, link: bool = True) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if link:
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass  # a file system without hard links: a copy is as good, only bigger
+    shutil.copyfile(source, target)
