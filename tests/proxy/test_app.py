@@ -8,7 +8,7 @@ import threading
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from harness.server import bind
@@ -139,9 +139,11 @@ class StubUpstream:
         self.answer: Response = JSONResponse({})
         self.hold = False
         self.release = threading.Event()  # set from the test's thread
+        self.seen = 0
 
     def app(self) -> Starlette:
         async def endpoint(request: Request) -> Response:
+            self.seen += 1
             if self.hold:
                 await asyncio.to_thread(self.release.wait, 10)
             return self.answer
@@ -156,12 +158,24 @@ class StubUpstream:
     (PlainTextResponse("<html>gateway</html>", 201), 502, "upstream_invalid", None),
     (JSONResponse({"call_id": "call_1"}, 201), 502, "upstream_invalid", None),
     (JSONResponse({"access_token": 5, "call_id": "c"}, 201), 502, "upstream_invalid", None),
+    (JSONResponse({"error_message": "unavailable"}, 503), 502, "upstream_error", None),
+    (JSONResponse({"error_message": "bad gateway"}, 502), 502, "upstream_error", None),
+    (JSONResponse({"error_message": "unauthorised"}, 401), 502, "upstream_rejected", None),
+    (JSONResponse({"error_message": "busy"}, 429, {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}), 503, "upstream_busy", "5"),
+    (JSONResponse({"error_message": "busy"}, 429, {"Retry-After": "999999"}), 503, "upstream_busy", "5"),
+    (JSONResponse({"error_message": "busy"}, 429), 503, "upstream_busy", "5"),
+    (JSONResponse(["access_token"], 201), 502, "upstream_invalid", None),
+    (JSONResponse({"access_token": "", "call_id": "c"}, 201), 502, "upstream_invalid", None),
+    (Response(b"\xff\xfe", 201, media_type="application/json"), 502, "upstream_invalid", None),
+    (Response(status_code=204), 502, "upstream_invalid", None),
+    (JSONResponse({"access_token": "t"}, 302, {"Location": "https://evil.example/"}), 502, "upstream_error", None),
 ])
 def test_maps_upstream_failures(proxy_factory, answer, status, code, retry_after):
     stub = StubUpstream()
     stub.answer = answer
     with running(stub.app()) as port:
         response = create(proxy_factory(f"http://127.0.0.1:{port}"))
+    assert stub.seen == 1  # never retried
     assert response.status_code == status
     assert response.json()["error"] == code
     assert response.headers.get("retry-after") == retry_after
@@ -186,3 +200,47 @@ def test_an_unreachable_upstream_is_a_502(proxy_factory):
     sock.close()  # nothing listens there now
     response = create(proxy_factory(f"http://127.0.0.1:{port}"))
     assert response.status_code == 502 and response.json()["error"] == "upstream_unavailable"
+
+
+def test_an_upstream_that_trickles_is_cut_off_by_the_total_timeout(proxy_factory):
+    async def trickle():
+        yield b'{"access_token": "'
+        for _ in range(50):
+            await asyncio.sleep(0.1)  # the fault under test: a slow upstream, not synchronisation
+            yield b"x"
+        yield b'", "call_id": "c"}'
+
+    app = Starlette(routes=[Route("/v2/create-web-call", lambda r: StreamingResponse(trickle(), 201), methods=["POST"])])
+    with running(app) as port:
+        response = create(proxy_factory(f"http://127.0.0.1:{port}", timeout=0.5))
+    assert response.status_code == 504 and response.json()["error"] == "upstream_timeout"
+
+
+def test_an_upstream_that_drops_the_connection_is_a_502_and_not_retried(proxy_factory):
+    seen = []
+
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.read(65536))
+        writer.transport.abort()  # reset, no answer at all
+
+    ready = threading.Event()
+    ports: list[int] = []
+    stop = threading.Event()
+
+    async def serve() -> None:
+        server = await asyncio.start_server(drop, "127.0.0.1", 0)
+        ports.append(server.sockets[0].getsockname()[1])
+        ready.set()
+        async with server:
+            await asyncio.to_thread(stop.wait)
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        response = create(proxy_factory(f"http://127.0.0.1:{ports[0]}"))
+    finally:
+        stop.set()
+        thread.join(10)
+    assert response.status_code == 502 and response.json()["error"] == "upstream_unavailable"
+    assert len(seen) == 1

@@ -9,6 +9,7 @@ import pytest
 
 from harness.server import bind
 from proxy.ratelimit import RateLimits, client_ip, storage_for
+from tests.conftest import run_async
 
 SHOP = "https://shop.example"
 ENDPOINT = "/api/create-web-call"
@@ -44,7 +45,7 @@ def test_the_tightest_limit_decides_and_headers_follow_the_standard():
         other = await limits.check_ip("5.6.7.8")
         return first, second, third, other
 
-    first, second, third, other = asyncio.run(run())
+    first, second, third, other = run_async(run())
     assert first.allowed and first.remaining == 1 and first.limit == 2
     assert second.allowed and second.remaining == 0
     assert not third.allowed
@@ -67,7 +68,7 @@ def test_a_failing_storage_lets_requests_through_and_says_so(caplog):
         finally:
             await limits.aclose()
 
-    verdict, alive = asyncio.run(run())
+    verdict, alive = run_async(run())
     assert verdict is None and alive is False
     assert "rate-limit storage failed" in caplog.text
 

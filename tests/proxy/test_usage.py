@@ -16,7 +16,7 @@ from proxy.__main__ import main
 from proxy.report import html_page, parse_span, summarise, svg_chart, text_report
 from proxy.settings import Secret
 from proxy.usage import SqliteStore, UsageRecorder, UsageRow, anonymise_ip
-from tests.conftest import REPO
+from tests.conftest import REPO, run_async
 from tests.proxy.conftest import API_KEY
 
 SHOP = "https://shop.example"
@@ -54,7 +54,7 @@ def test_rows_are_committed_before_the_future_completes(tmp_path):
         return count(path)
 
     try:
-        assert asyncio.run(run()) == 50
+        assert run_async(run()) == 50
     finally:
         recorder.close()
     assert recorder.committed == 50
@@ -80,7 +80,7 @@ def test_a_failing_database_is_retried_without_losing_rows(tmp_path, caplog):
         await asyncio.gather(*(recorder.record(row()) for _ in range(5)))
 
     try:
-        asyncio.run(run())
+        run_async(run())
     finally:
         recorder.close()
     assert count(path) == 5
@@ -96,7 +96,7 @@ def test_closing_writes_everything_still_queued(tmp_path):
         for _ in range(300):
             recorder.record(row())
 
-    asyncio.run(run())
+    run_async(run())
     recorder.close()
     assert count(path) == 300
 

@@ -1,0 +1,187 @@
+"""Hostile input: every refusal has its status and headers, and none of them reaches Retell."""
+
+import json
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from proxy.settings import Secret
+
+SHOP = "https://shop.example"
+ENDPOINT = "/api/create-web-call"
+SERVER_TOKEN = "server-token-0123456789abcdef"
+
+
+def assert_refused(response, status, code, cors_origin=None):
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == code and response.json()["message"]
+    assert response.headers["vary"] == "Origin"
+    assert response.headers["x-request-id"]
+    assert response.headers.get("access-control-allow-origin") == cors_origin
+    assert "*" not in response.headers.get("access-control-allow-origin", "")
+
+
+@pytest.mark.parametrize("origin", [
+    "https://shop.example.",                 # trailing dot
+    "https://shop.example:443",              # the default port spelt out
+    "HTTPS://shop.example",                  # scheme case
+    "https://shop.example@evil.example",     # credentials trick
+    "https://evil.example#shop.example",     # fragment trick
+    "https://evil.example/?shop.example",    # query trick
+    "https://xn--shp-jua.example",           # a punycode lookalike (shöp)
+    "https://shop.example.evil.example",     # suffix
+    "https://www.shop.example.evil.example", # a subdomain of the suffix
+    "https://shop-example.com",              # separator swap
+    "https://shopexample",                   # dot dropped
+    "http://127.0.0.1:3000",                 # the local origin's host swapped
+    "http://localhost",                      # the local origin without its port
+    "https://*.shop.example",                # the pattern itself
+    "file://",
+    "chrome-extension://abcdefghijklmnop",
+    "https://shop.example https://bolt.example",  # two origins in one header
+    "https://shop.example,https://bolt.example",
+    "https://" + "a" * 300 + ".shop.example",      # a label past 63 characters
+])
+def test_refuses_hostile_origins_without_calling_retell(proxy, fake_retell, origin):
+    response = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": origin})
+    assert_refused(response, 403, "origin_not_allowed")
+    assert fake_retell[0].requests == []
+
+
+def test_several_origin_headers_are_refused_even_if_all_are_registered(proxy, fake_retell):
+    for pair in ([SHOP, SHOP], [SHOP, "https://www.shop.example"], ["https://evil.example", SHOP]):
+        response = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=[("Origin", o) for o in pair])
+        assert_refused(response, 403, "origin_not_allowed")
+    assert fake_retell[0].requests == []
+
+
+@pytest.mark.parametrize("content_type", [
+    None, "", "text/plain", "text/json", "application/jsonx", "application/json-patch+json",
+    "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "application/xml",
+])
+def test_only_json_is_accepted(proxy, fake_retell, content_type):
+    headers = {"Origin": SHOP} | ({"Content-Type": content_type} if content_type is not None else {})
+    response = proxy.post(ENDPOINT, content=b'{"agent_id": "agent_shop"}', headers=headers)
+    assert_refused(response, 415, "unsupported_media_type", SHOP)
+    assert fake_retell[0].requests == []
+
+
+def test_json_with_parameters_is_fine(proxy):
+    response = proxy.post(ENDPOINT, content=b'{"agent_id": "agent_shop"}',
+                          headers={"Origin": SHOP, "Content-Type": "Application/JSON; charset=utf-8"})
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "HEAD", "TRACE"])
+def test_other_methods_are_refused(proxy, fake_retell, method):
+    response = proxy.request(method, ENDPOINT, headers={"Origin": SHOP})
+    assert response.status_code == 405
+    assert fake_retell[0].requests == []
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"agent_id": "agent_shop", "metadata": {"__proto__": {"isAdmin": True}}}, "invalid_metadata"),
+    ({"agent_id": "agent_shop", "metadata": {"a": {"constructor": {"prototype": {"x": 1}}}}}, "invalid_metadata"),
+    ({"agent_id": "agent_shop", "retell_llm_dynamic_variables": {"__proto__": "x"}}, "invalid_dynamic_variables"),
+    ({"agent_id": {"$ne": None}}, "invalid_agent_id"),
+    ({"agent_id": ["agent_shop"]}, "invalid_agent_id"),
+    ({"agent_id": True}, "invalid_agent_id"),
+    ({"agent_id": "agent_shop\u0000"}, "invalid_agent_id"),
+    ({"agent_id": "agent_shop", "metadata": float("inf")}, "invalid_json"),  # sent as Infinity: not JSON
+])
+def test_hostile_bodies_are_400_without_calling_retell(proxy, fake_retell, body, code):
+    response = proxy.post(ENDPOINT, content=json.dumps(body).encode(), headers={"Origin": SHOP, "Content-Type": "application/json"})
+    assert_refused(response, 400, code, SHOP)
+    assert fake_retell[0].requests == []
+
+
+def test_a_streamed_oversized_body_is_cut_off_at_the_limit(proxy, fake_retell):
+    def chunks():
+        yield b'{"agent_id": "agent_shop", "pad": "'
+        for _ in range(100):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = proxy.post(ENDPOINT, content=chunks(), headers={"Origin": SHOP, "Content-Type": "application/json"})
+    assert_refused(response, 413, "body_too_large", SHOP)
+    assert fake_retell[0].requests == []
+
+
+def test_unknown_fields_are_not_forwarded(proxy, fake_retell):
+    body = {"agent_id": "agent_shop", "metadata": {"page": "/"}, "agent_version": 3, "call_type": "phone_call",
+            "from_number": "+15550100", "override_agent_id": "agent_bolt"}
+    assert proxy.post(ENDPOINT, json=body, headers={"Origin": SHOP}).status_code == 201
+    call = next(iter(fake_retell[0].calls.values()))
+    assert call.agent_id == "agent_shop" and call.metadata == {"page": "/"}
+
+
+def test_no_origin_needs_the_server_credential(proxy_factory, fake_retell):
+    proxy = proxy_factory(fake_retell[1], server_token=Secret(SERVER_TOKEN))
+    assert_refused(proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}), 403, "origin_not_allowed")
+    wrong = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Authorization": "Bearer " + "x" * 29})
+    assert_refused(wrong, 403, "origin_not_allowed")
+    assert fake_retell[0].requests == []
+    ok = proxy.post(ENDPOINT, json={"agent_id": "agent_bolt"}, headers={"Authorization": f"Bearer {SERVER_TOKEN}"})
+    assert ok.status_code == 201 and "access-control-allow-origin" not in ok.headers
+    # The credential does not widen what a browser page may do.
+    browser = proxy.post(ENDPOINT, json={"agent_id": "agent_bolt"},
+                         headers={"Origin": SHOP, "Authorization": f"Bearer {SERVER_TOKEN}"})
+    assert_refused(browser, 403, "agent_not_allowed", SHOP)
+
+
+def test_preflights_without_origin_or_with_extra_headers_are_refused(proxy):
+    assert_refused(proxy.options(ENDPOINT, headers={"Access-Control-Request-Method": "POST"}), 403, "origin_not_allowed")
+    for method, extra in [("GET", ""), ("", ""), ("POST", "x-api-key"), ("POST", "content-type, cookie")]:
+        response = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": method,
+                                                    "Access-Control-Request-Headers": extra})
+        assert_refused(response, 403, "preflight_refused", SHOP)
+    ok = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST"})
+    assert ok.status_code == 204 and ok.headers["access-control-max-age"] == "600"
+    assert "RateLimit-Remaining" in ok.headers["access-control-expose-headers"]
+    assert "access-control-allow-credentials" not in ok.headers
+
+
+_origins = st.one_of(
+    st.sampled_from([SHOP, "https://www.shop.example", "https://bolt.example", "null", "", "http://localhost:3000"]),
+    st.text(max_size=60),
+    st.builds(lambda a, b: f"{a}://{b}", st.sampled_from(["http", "https", "ftp", "HTTPS"]), st.text(max_size=40)),
+)
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+                     max_leaves=20)
+_bodies = st.one_of(
+    st.binary(max_size=300),
+    _json.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"agent_id": st.sampled_from(["agent_shop", "agent_bolt", "x" * 200, ""]) | st.text(max_size=20)},
+                          optional={"metadata": _json, "retell_llm_dynamic_variables": _json, "__proto__": _json})
+    .map(lambda v: json.dumps(v).encode()),
+)
+
+
+def test_fuzzed_requests_never_cause_a_server_error(proxy_factory, fake_retell):
+    proxy = proxy_factory(fake_retell[1], rate_limit_ip="100000/minute", rate_limit_agent="100000/minute",
+                          usage_commit_wait=0)
+
+    @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(origin=_origins, content_type=st.sampled_from(["application/json", "text/plain", "", "application/json; charset=latin-1"]),
+           body=_bodies, method=st.sampled_from(["POST", "POST", "POST", "OPTIONS", "PUT"]))
+    def one(origin, content_type, body, method):
+        # Raw UTF-8 bytes, so non-ASCII origins reach the server as a browser-less attacker sends them.
+        headers = [(b"Content-Type", content_type.encode())] + ([(b"Origin", origin.encode())] if origin else [])
+        try:
+            response = proxy.request(method, ENDPOINT, content=body, headers=headers)
+        except httpx.LocalProtocolError:
+            return  # httpx refuses to send this header value at all; nothing reached the proxy
+        assert response.status_code < 500, response.text
+        assert "Traceback" not in response.text
+        assert response.headers.get("access-control-allow-origin") in (None, SHOP, "https://www.shop.example",
+                                                                       "https://bolt.example", "http://localhost:3000")
+        if "x-request-id" not in response.headers:
+            # uvicorn itself turned away a malformed request (e.g. control characters in a header).
+            assert response.status_code == 400
+        elif response.status_code != 204:
+            assert response.json()
+
+    one()

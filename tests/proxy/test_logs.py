@@ -1,0 +1,74 @@
+import io
+import json
+import logging
+
+import pytest
+
+from proxy.logs import JsonFormatter
+from tests.proxy.conftest import API_KEY
+
+SHOP = "https://shop.example"
+ENDPOINT = "/api/create-web-call"
+
+
+@pytest.fixture
+def json_log():
+    """Everything logged while the test runs, formatted as the CLI formats it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+def lines(stream):
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_log_lines_are_json_with_the_request_id_of_the_response(proxy, json_log):
+    response = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP})
+    rid = response.headers["x-request-id"]
+    entries = [e for e in lines(json_log) if e["request_id"] == rid]
+    created = next(e for e in entries if e["logger"] == "proxy.create")
+    assert created["message"] == "create created"
+    assert created | {"outcome": "created", "status": 201, "client": "shop", "agent": "agent_shop"} == created
+    assert created["level"] == "info" and created["time"].endswith("Z")
+
+
+def test_a_plain_incoming_request_id_is_kept_and_a_strange_one_replaced(proxy):
+    assert proxy.get("/api/health", headers={"X-Request-Id": "lb-0123456789"}).headers["x-request-id"] == "lb-0123456789"
+    forged = proxy.get("/api/health", headers={"X-Request-Id": 'x" "level": "error'}).headers["x-request-id"]
+    assert forged != 'x" "level": "error' and len(forged) == 16
+
+
+def test_exceptions_are_logged_by_type_only():
+    try:
+        raise ValueError("secret detail")
+    except ValueError:
+        record = logging.LogRecord("proxy", logging.ERROR, __file__, 1, "failed", None, __import__("sys").exc_info())
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["exception"] == "ValueError" and "secret detail" not in json.dumps(entry)
+
+
+def test_the_api_key_never_appears_in_a_response_or_a_log_line(proxy_factory, fake_retell, json_log):
+    bodies = []
+    good = proxy_factory(fake_retell[1])
+    wrong = proxy_factory(fake_retell[1], api_key="key_wrong_" + API_KEY)
+    for proxy in (good, wrong):
+        for body, origin in [({"agent_id": "agent_shop"}, SHOP), ({"agent_id": "agent_bolt"}, SHOP),
+                             ({"agent_id": "agent_shop"}, "https://evil.example"), ({"agent_id": 1}, SHOP)]:
+            response = proxy.post(ENDPOINT, json=body, headers={"Origin": origin})
+            bodies.append(response.text + json.dumps(dict(response.headers)))
+        for path in ("/api/ready", "/metrics", "/api/widget-version", "/api/health"):
+            response = proxy.get(path)
+            bodies.append(response.text + json.dumps(dict(response.headers)))
+    text = json_log.getvalue()
+    assert "check RETELL_API_KEY" in text  # the wrong key was noticed...
+    assert API_KEY not in text and API_KEY not in "".join(bodies)  # ...and never shown
