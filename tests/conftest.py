@@ -9,8 +9,9 @@ import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp
 from harness.server import Server, bind
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,6 +31,26 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.screenshot = "only-on-failure"
         if config.option.tracing == "off":
             config.option.tracing = "retain-on-failure"
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on a fresh thread: Playwright's sync API keeps an event loop running on
+    the main thread for the rest of the session, where ``asyncio.run`` would refuse to start."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as exc:  # handed to the caller's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=main)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 @contextlib.contextmanager

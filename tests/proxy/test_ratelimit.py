@@ -1,4 +1,3 @@
-import asyncio
 import ipaddress
 import shutil
 import subprocess
