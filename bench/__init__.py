@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench.builder | bench.proxy | bench.widget | bench.e2e`` (see README)."""

@@ -1,0 +1,163 @@
+"""Builder benchmark: cold build, unchanged rebuild, one changed page, one changed client, vs MkDocs.
+
+``python -m bench.builder`` generates a synthetic source (bench/gen_site.py: 1,000 docs pages,
+1,000 clients, 50 releases), builds it with ``python -m builder build`` and MkDocs builds the same
+pages with ``mkdocs build`` (MkDocs lives in its own virtualenv, bench/.venv-mkdocs, created here
+with pip on first use). Cold builds run as processes on both sides, alternating ours and MkDocs's
+so a change in machine load hits both; incremental builds use the builder's API in one process,
+as ``builder serve`` does. MkDocs has no incremental build (``mkdocs serve`` rebuilds the whole
+site on every change), so its cold build is the peer of every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import common
+from bench.gen_site import SMOKE, SiteSize, generate, touch_client, touch_page
+
+VENV = Path(__file__).resolve().parent / ".venv-mkdocs"
+REQUIREMENTS = Path(__file__).resolve().parent / "requirements-mkdocs.txt"
+TARGETS = {"cold_vs_mkdocs": ">= 10x faster", "unchanged": "<= 0.3 s", "one_change": "<= 0.1 s"}
+
+
+def mkdocs_executable() -> Path:
+    """bench/.venv-mkdocs/bin/mkdocs, creating the virtualenv with pip when it is missing."""
+    exe = VENV / "bin" / "mkdocs"
+    if not exe.exists():
+        print(f"creating {VENV} with {REQUIREMENTS.read_text().strip()} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "--quiet", "-r", str(REQUIREMENTS)], check=True)
+    return exe
+
+
+def _mkdocs_config(root: Path) -> Path:
+    # The same pages with the same markdown extensions (tables, fenced code, heading ids,
+    # Pygments highlighting); MkDocs's default theme and search index, as ours has a search index.
+    path = root / "mkdocs.yml"
+    path.write_text(
+        "site_name: Retell Widget\n"
+        f"docs_dir: {root / 'site_src' / 'docs'}\n"
+        "theme: mkdocs\n"
+        "markdown_extensions:\n  - tables\n  - fenced_code\n  - toc:\n      permalink: false\n"
+        "  - codehilite:\n      guess_lang: false\n      css_class: highlight\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _ours_cold(root: Path, out: Path) -> None:
+    subprocess.run([sys.executable, "-m", "builder", "build", "--src", str(root / "site_src"),
+                    "--widget", str(root / "widget"), "--out", str(out)],
+                   cwd=common.REPO, check=True, stdout=subprocess.DEVNULL)
+
+
+def _clean(out: Path) -> None:
+    shutil.rmtree(out, ignore_errors=True)
+    (out.parent / f".{out.name}.buildcache").unlink(missing_ok=True)
+
+
+def run(size: SiteSize, runs: int, cold_runs: int, work: Path, mkdocs: bool) -> dict:
+    from builder.build import Builder
+    from builder.config import load_config
+
+    generate(work, size)
+    out = work / "dist"
+    mkdocs_exe = mkdocs_executable() if mkdocs else None
+    mkdocs_yml = _mkdocs_config(work)
+    site = work / "mkdocs-site"
+    times: dict[str, list[float]] = {"cold": [], "mkdocs_cold": []}
+
+    # Cold builds, alternating ours and MkDocs's.
+    for _ in range(cold_runs):
+        times["cold"] += common.repeat(lambda: _ours_cold(work, out), 1, lambda: _clean(out))
+        if mkdocs_exe is not None:
+            shutil.rmtree(site, ignore_errors=True)
+            times["mkdocs_cold"].append(common.timed(lambda: subprocess.run(
+                [str(mkdocs_exe), "build", "--quiet", "--config-file", str(mkdocs_yml), "--site-dir", str(site)],
+                check=True, cwd=work)))
+
+    # The same command again, with the cache the cold build left.
+    times["cli_unchanged"] = common.repeat(lambda: _ours_cold(work, out), runs)
+
+    # Incremental builds in one process, as the dev server does them.
+    builder = Builder(load_config(work / "site_src", work / "widget", out))
+    builder.rebuild([])  # warm: the in-memory state now matches the output folder
+    times["unchanged"] = common.repeat(lambda: builder.rebuild([]), runs)
+    edits = iter(range(1, 10_000))
+    times["one_page"] = []
+    times["one_client"] = []
+    for _ in range(runs):
+        page = touch_page(work, 1, next(edits))
+        times["one_page"].append(common.timed(lambda: builder.rebuild([page])))
+        registry = touch_client(work, 1, next(edits))
+        times["one_client"].append(common.timed(lambda: builder.rebuild([registry])))
+
+    report = builder.rebuild([])
+    medians = {name: round(common.median(values), 4) for name, values in times.items()}
+    peer = medians.get("mkdocs_cold") or None
+    rows = []
+    for name, label in (("cold", "cold build (process)"), ("cli_unchanged", "unchanged rebuild (process, cached)"),
+                        ("unchanged", "unchanged rebuild (API)"), ("one_page", "one changed page (API)"),
+                        ("one_client", "one changed client (API)")):
+        rows.append({"case": name, "label": label, "median_s": medians[name],
+                     "runs_s": [round(t, 4) for t in times[name]],
+                     "mkdocs_s": peer, "mkdocs_over_ours": common.ratio(peer, medians[name])})
+    if peer:
+        rows.append({"case": "mkdocs_cold", "label": "MkDocs cold build (process)", "median_s": peer,
+                     "runs_s": [round(t, 4) for t in times["mkdocs_cold"]], "mkdocs_s": peer, "mkdocs_over_ours": 1.0})
+    return {
+        "size": {"pages": size.pages, "clients": size.clients, "releases": size.releases, "words": size.words},
+        "output": {"files": len(report.files), "bytes": sum(report.files.values())},
+        "mkdocs_version": _mkdocs_version(mkdocs_exe),
+        "runs": runs, "cold_runs": cold_runs,
+        "rows": rows,
+        "targets": TARGETS,
+        "verdicts": {
+            "cold_vs_mkdocs": (peer / medians["cold"] >= 10) if peer else None,
+            "unchanged": medians["unchanged"] <= 0.3,
+            "one_change": max(medians["one_page"], medians["one_client"]) <= 0.1,
+        },
+    }
+
+
+def _mkdocs_version(exe: Path | None) -> str | None:
+    if exe is None:
+        return None
+    return subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.builder", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a tiny site and one run each: checks the tooling in seconds")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each incremental case (default 5)")
+    parser.add_argument("--cold-runs", type=int, default=3, help="cold builds of each side (default 3)")
+    parser.add_argument("--no-mkdocs", action="store_true", help="skip MkDocs (no peer figure)")
+    parser.add_argument("--work", type=Path, help="folder for the generated site (default: a temporary one)")
+    parser.add_argument("--results", type=Path, help="folder for the JSON (default bench/results)")
+    args = parser.parse_args(argv)
+    size = SMOKE if args.smoke else SiteSize()
+    runs, cold_runs = (1, 1) if args.smoke else (args.runs, args.cold_runs)
+    info = common.machine()
+    with tempfile.TemporaryDirectory(prefix="bench-builder-") as tmp:
+        work = args.work or Path(tmp) / "site"
+        data = run(size, runs, cold_runs, work, mkdocs=not args.no_mkdocs)
+    data["machine"] = common.finish_machine(info)
+    path = common.write_results("builder", data, args.smoke, args.results)
+    print(f"builder: {size.pages} pages, {size.clients} clients, {size.releases} releases; "
+          f"{data['output']['files']:,} files, {data['output']['bytes']:,} bytes; {data['mkdocs_version'] or 'no MkDocs'}")
+    print(common.table(["case", "median s", "MkDocs cold s", "MkDocs / ours"],
+                       [(r["label"], r["median_s"], r["mkdocs_s"], r["mkdocs_over_ours"]) for r in data["rows"]]))
+    print("targets: " + "; ".join(f"{k} {v}: {'met' if data['verdicts'][k] else 'not met' if data['verdicts'][k] is not None else 'n/a'}"
+                                  for k, v in TARGETS.items()))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

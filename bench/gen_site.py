@@ -1,0 +1,173 @@
+"""A synthetic site source for the builder benchmark: docs pages, registry clients and releases.
+
+``generate(root)`` writes ``root/site_src`` and ``root/widget`` (the repository's templates,
+site settings and widget sources, with generated content), deterministic for a given size, so
+two runs and two machines build the same thing. ``python -m bench.gen_site DIR`` does the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+_WORDS = (
+    "agent widget proxy token origin browser call voice client registry release cache header latency "
+    "budget script module element shadow button microphone session transcript policy request response "
+    "server domain secure context build page docs anchor table column value option event state error "
+    "retry limit window minute second bundle gzip brotli integrity version line stable archive deploy"
+).split()
+_SECTIONS = ("Overview", "Configuration", "Examples", "Troubleshooting", "Reference")
+_THEMES = ("purple", "blue", "green", "dark")
+_POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left")
+
+
+@dataclass(frozen=True)
+class SiteSize:
+    pages: int = 1000
+    clients: int = 1000
+    releases: int = 50
+    words: int = 400  # per docs page, roughly
+
+
+SMOKE = SiteSize(pages=12, clients=10, releases=3, words=120)
+
+
+def generate(root: Path, size: SiteSize = SiteSize(), seed: int = 7) -> Path:
+    """Write the source under ``root`` (replacing it); return ``root``."""
+    rng = random.Random(seed)
+    if root.exists():
+        shutil.rmtree(root)
+    src = root / "site_src"
+    src.mkdir(parents=True)
+    shutil.copytree(REPO / "site_src" / "templates", src / "templates")
+    (src / "site.toml").write_text(_site_toml(), encoding="utf-8")
+    shutil.copytree(REPO / "widget" / "v1", root / "widget" / "v1")
+    versions = _releases(src, size.releases)
+    (src / "docs").mkdir()
+    for number in range(1, size.pages + 1):
+        (src / "docs" / f"{_slug(number)}.md").write_text(page_text(number, size, rng), encoding="utf-8")
+    (src / "clients.toml").write_text(clients_text(size.clients, versions), encoding="utf-8")
+    return root
+
+
+def _site_toml() -> str:
+    """The repository's site settings, with the size budgets of the one line generated (v1)."""
+    document = tomllib.loads((REPO / "site_src" / "site.toml").read_text(encoding="utf-8"))
+    lines = ["[site]", *(f"{key} = {json.dumps(value)}" for key, value in document["site"].items()), "", "[budgets]"]
+    lines += [f"{json.dumps(key)} = {value}" for key, value in document.get("budgets", {}).items() if key.startswith("v1/")]
+    return "\n".join(lines) + "\n"
+
+
+def _slug(number: int) -> str:
+    return f"page-{number:04d}"
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    text = " ".join(rng.choice(_WORDS) for _ in range(words))
+    return text[0].upper() + text[1:] + "."
+
+
+def page_text(number: int, size: SiteSize, rng: random.Random) -> str:
+    """One docs page: meta lines, headings, paragraphs, a table, a code block and internal links."""
+    per_section = max(1, (size.words - 60) // len(_SECTIONS))
+    lines = [f"title: Page {number} about {rng.choice(_WORDS)}", f"order: {number}", "",
+             f"# Page {number}", ""]
+    for index, section in enumerate(_SECTIONS):
+        lines += [f"## {section}", ""]
+        other = rng.randint(1, size.pages)
+        target = rng.choice(_SECTIONS).lower()
+        words = [_sentence(rng, 12) for _ in range(max(1, per_section // 12))]
+        words.insert(1, f"See [page {other}]({_slug(other)}.md#{target}) for the {target}.")
+        lines += [" ".join(words), ""]
+        if index == 1:
+            lines += ["| option | default | meaning |", "| --- | --- | --- |"]
+            lines += [f"| `{rng.choice(_WORDS)}{i}` | {rng.randint(1, 100)} | {_sentence(rng, 5)} |" for i in range(4)]
+            lines.append("")
+        if index == 2:
+            lines += ["```js", "new RetellWidget({", f'  agentId: "agent_{number:04d}",',
+                      '  proxyEndpoint: "https://api.example.com/api/create-web-call",',
+                      f'  position: "{rng.choice(_POSITIONS)}",', "});", "```", ""]
+            lines += ["### Details", "", _sentence(rng, 20), ""]
+    return "\n".join(lines)
+
+
+def clients_text(count: int, versions: list[str]) -> str:
+    blocks = []
+    for number in range(1, count + 1):
+        blocks.append("\n".join([
+            "[[client]]",
+            f'id = "client-{number:04d}"',
+            f'name = "Client {number}"',
+            f'origins = ["https://www.client-{number:04d}.example", "https://*.client-{number:04d}.example"]',
+            f'agents = ["agent_client_{number:04d}"]',
+            f'theme = "{_THEMES[number % len(_THEMES)]}"',
+            f'position = "{_POSITIONS[number % len(_POSITIONS)]}"',
+            f'widget_version = "{versions[number % len(versions)]}"',
+            f'brand_color = "#{(number * 2654435761) % 0xFFFFFF:06x}"',
+        ]))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _releases(src: Path, count: int) -> list[str]:
+    """``count`` v1 releases: the newest built from widget/v1, every older one archived.
+
+    Older releases reuse the repository's archived 1.0.0 files (its record's integrity holds
+    for any version number), as ``python -m builder freeze`` would have kept them.
+    """
+    archived = REPO / "site_src" / "releases" / "1.0.0"
+    record = json.loads((archived / "release.json").read_text(encoding="utf-8"))
+    versions = [f"1.{minor}.0" for minor in range(count)]
+    (src / "changelog").mkdir()
+    for minor, version in enumerate(versions):
+        (src / "changelog" / f"{version}.md").write_text(
+            f"version: {version}\ndate: 2026-{1 + minor // 28 % 12:02d}-{1 + minor % 28:02d}\n\n"
+            f"Release {version} of the v1 line.\n\n- One change.\n- Another change.\n", encoding="utf-8")
+        if version != versions[-1]:
+            folder = src / "releases" / version
+            folder.mkdir(parents=True)
+            for name in record["files"]:
+                shutil.copy(archived / name, folder / name)
+            (folder / "release.json").write_text(json.dumps({**record, "version": version}, indent=2), encoding="utf-8")
+    return versions
+
+
+def touch_page(root: Path, number: int = 1, edit: int = 0) -> Path:
+    """Change one docs page's text (``edit`` makes each change different); return its path."""
+    path = root / "site_src" / "docs" / f"{_slug(number)}.md"
+    text = path.read_text(encoding="utf-8").split("\n<!-- edit")[0]
+    path.write_text(f"{text}\n<!-- edit -->\nEdited paragraph number {edit}.\n", encoding="utf-8")
+    return path
+
+
+def touch_client(root: Path, number: int = 1, edit: int = 0) -> Path:
+    """Rename one registry client (``edit`` makes each change different); return the registry's path."""
+    path = root / "site_src" / "clients.toml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f'id = "client-{number:04d}"')
+    name_start = text.index("name = ", start)
+    name_end = text.index("\n", name_start)
+    path.write_text(f'{text[:name_start]}name = "Client {number} edit {edit}"{text[name_end:]}', encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.gen_site", description=__doc__)
+    parser.add_argument("root", type=Path, help="folder to write site_src/ and widget/ into (replaced)")
+    parser.add_argument("--pages", type=int, default=SiteSize.pages)
+    parser.add_argument("--clients", type=int, default=SiteSize.clients)
+    parser.add_argument("--releases", type=int, default=SiteSize.releases)
+    parser.add_argument("--words", type=int, default=SiteSize.words)
+    args = parser.parse_args(argv)
+    generate(args.root, SiteSize(args.pages, args.clients, args.releases, args.words))
+    print(f"wrote {args.root}/site_src and {args.root}/widget")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

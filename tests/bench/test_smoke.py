@@ -1,0 +1,56 @@
+"""Each benchmark's --smoke run: the tooling works end to end and writes the JSON the README uses.
+
+Smoke runs use tiny sizes and write into tmp_path, never over bench/results/. A part that needs
+something a fresh machine may lack (wrk, the Express packages, Chromium) is skipped with the
+reason, or left out of the run with its own flag.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MACHINE_KEYS = {"date", "nproc", "cpu", "load_before", "load_after", "other_pytest_processes"}
+
+
+def _run(module: str, results: Path, *flags: str, timeout: float = 60) -> dict:
+    done = subprocess.run([sys.executable, "-m", module, "--smoke", "--results", str(results), *flags],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    name = module.split(".")[-1]
+    data = json.loads((results / f"{name}.smoke.json").read_text())
+    assert data["benchmark"] == name and data["smoke"] is True
+    assert MACHINE_KEYS <= set(data["machine"])
+    assert "wrote" in done.stdout  # the table was printed, then the file named
+    return data
+
+
+def test_builder_smoke(tmp_path: Path) -> None:
+    mkdocs = (REPO / "bench" / ".venv-mkdocs" / "bin" / "mkdocs").exists()
+    data = _run("bench.builder", tmp_path, *([] if mkdocs else ["--no-mkdocs"]))
+    cases = {row["case"]: row for row in data["rows"]}
+    assert {"cold", "cli_unchanged", "unchanged", "one_page", "one_client"} <= set(cases)
+    assert all(row["median_s"] > 0 and row["runs_s"] for row in cases.values())
+    assert ("mkdocs_cold" in cases) == mkdocs
+    assert set(data["verdicts"]) == {"cold_vs_mkdocs", "unchanged", "one_change"}
+    assert data["output"]["files"] > 0
+
+
+def test_proxy_smoke(tmp_path: Path) -> None:
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (apt-get install wrk)")
+    express = shutil.which("node") is not None and (REPO / "bench/express/node_modules/express-rate-limit").is_dir()
+    data = _run("bench.proxy", tmp_path, "--duration", "1", *([] if express else ["--no-express"]))
+    cases = {row["case"]: row for row in data["rows"]}
+    assert {"ours", "ours_no_usage", "ours_2_workers"} <= set(cases)
+    assert ("express" in cases) == express
+    for row in cases.values():
+        assert row["rps"] > 0 and row["p50_ms"] > 0 and row["p99_ms"] >= row["p50_ms"]
+        assert row["errors"] == 0, row  # every request was a successful create
+    assert (data["verdict"] is None) == (not express)
