@@ -87,7 +87,7 @@ def test_a_changed_page_makes_a_new_snapshot_and_keeps_exact_versions_the_build_
     assert (current / "docs/getting-started/index.html").read_text() == "<p>new page</p>"
     # The previous snapshot is intact, for a rollback; unchanged files share its storage.
     assert (first / "cdn/v1/retell-widget.js").read_bytes() != b"// 1.0.1\n"
-    assert (current / "cdn/v1/retell-widget.css").stat().st_ino == (first / "cdn/v1/retell-widget.css").stat().st_ino
+    assert (current / "clients/index.html").stat().st_ino == (first / "clients/index.html").stat().st_ino
 
 
 def test_refuses_to_change_a_published_exact_version(dist, tmp_path, capsys):
@@ -233,8 +233,8 @@ def test_publishes_to_s3_with_the_cache_policy_types_and_encodings(dist, s3, s3_
         assert variant["CacheControl"] == "public, max-age=31536000, immutable"
     gz = client.get_object(Bucket=bucket, Key=f"site/{EXACT_JS}.gz")["Body"].read()
     assert gzip.decompress(gz) == (dist / EXACT_JS).read_bytes()
-    alias = client.head_object(Bucket=bucket, Key="site/cdn/latest/retell-widget.css")
-    assert alias["ContentType"] == "text/css; charset=utf-8" and "stale-while-revalidate" in alias["CacheControl"]
+    alias = client.head_object(Bucket=bucket, Key="site/cdn/v1/retell-widget.js")
+    assert "stale-while-revalidate" in alias["CacheControl"]
     page = client.head_object(Bucket=bucket, Key="site/docs/getting-started/index.html")
     assert page["ContentType"] == "text/html; charset=utf-8" and "max-age=0" in page["CacheControl"]
 
