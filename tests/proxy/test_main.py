@@ -18,3 +18,21 @@ def test_help_lists_the_environment(capsys):
     out = capsys.readouterr().out
     for name in ("RETELL_API_KEY", "RETELL_BASE_URL", "PROXY_REGISTRY", "PROXY_UPSTREAM_TIMEOUT"):
         assert name in out
+
+
+def test_help_docs_and_readme_list_every_variable(capsys):
+    from proxy.settings import ENVIRONMENT
+    from tests.conftest import REPO
+
+    try:
+        main(["--help"])
+    except SystemExit:
+        pass
+    out = capsys.readouterr().out
+    docs = (REPO / "site_src/docs/proxy.md").read_text()
+    readme = (REPO / "README.md").read_text()
+    assert docs.startswith("title: Proxy\norder: 4\n")
+    for name in ENVIRONMENT:
+        assert name in out, name
+        assert f"| `{name}` |" in docs, name
+        assert f"| `{name}` |" in readme, name
