@@ -1,0 +1,71 @@
+"""Usage analytics in Postgres, against a throwaway server started here (skipped without one)."""
+
+import asyncio
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from harness.server import bind
+from proxy.report import summarise
+from proxy.usage import PostgresStore, UsageRecorder, UsageRow
+
+
+def _binaries() -> str | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return os.path.dirname(found[-1]) if found else None
+
+
+@pytest.fixture
+def postgres_url():
+    pytest.importorskip("psycopg", reason="the 'postgres' extra (psycopg) is not installed")
+    bindir = _binaries()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (Debian: apt-get install postgresql)")
+    # initdb refuses to run as root, so as root the server runs as the postgres user.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data = tempfile.mkdtemp(prefix="proxy-pg-")
+    if as_user:
+        shutil.chown(data, "postgres", "postgres")
+    sock = bind()
+    port = sock.getsockname()[1]
+    sock.close()
+    pg_ctl = [*as_user, f"{bindir}/pg_ctl", "-D", data]
+    try:
+        subprocess.run([*as_user, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+                       check=True, capture_output=True, timeout=120)
+        # -w: pg_ctl returns once the server accepts connections.
+        subprocess.run([*pg_ctl, "-w", "-l", f"{data}/log", "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off",
+                        "start"], check=True, capture_output=True, timeout=120)
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_usage_rows_go_to_postgres_and_report_from_there(postgres_url):
+    recorder = UsageRecorder(postgres_url)
+    recorder.start()
+    now = time.time()
+
+    async def run():
+        await asyncio.gather(*(recorder.record(UsageRow(now - i, "shop", "agent_shop", "https://shop.example",
+                                                        "created" if i % 4 else "rate_limited", 201, "203.0.113.0", "ua"))
+                               for i in range(20)))
+
+    try:
+        asyncio.run(run())
+    finally:
+        recorder.close()
+    store = PostgresStore(postgres_url)
+    try:
+        summary = summarise(store, 3600)
+    finally:
+        store.close()
+    assert summary.attempts == 20
+    assert summary.totals == [("shop", "created", 15), ("shop", "rate_limited", 5)]
+    assert sum(ok + no for _, ok, no in summary.series) == 20
