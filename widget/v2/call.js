@@ -107,7 +107,7 @@ export function createController({ host, root, options, events }) {
     try {
       RetellWebClient = await sdk;
     } catch (err) {
-      if (live()) fail('sdk', err);
+      if (live()) fail(navigator.onLine === false ? 'offline' : 'sdk', err);
       return;
     }
     if (!live()) return;
@@ -131,10 +131,11 @@ export function createController({ host, root, options, events }) {
     }
     if (!live()) return;
     if (!res.ok) {
-      const code = httpError(res.status);
-      const seconds = code === 'rate-limited' ? retryAfterSeconds(res) : 0;
+      const wait = retryAfterSeconds(res);
+      const code = httpError(res.status, wait);
+      const seconds = code === 'rate-limited' ? wait : 0;
       if (seconds) cooldownUntil = Date.now() + seconds * 1000;
-      return fail(code === 'rate-limited' && !seconds ? 'busy' : code, `token request failed: HTTP ${res.status}`, seconds);
+      return fail(code, `token request failed: HTTP ${res.status}`, seconds);
     }
     let body = null;
     try {

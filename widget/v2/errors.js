@@ -18,10 +18,11 @@ export function fetchError() {
   return navigator.onLine === false ? 'offline' : 'network';
 }
 
-/** A token response that was not OK. */
-export function httpError(status) {
+/** A token response that was not OK; `wait` is its Retry-After in seconds (0 if none). */
+export function httpError(status, wait) {
   if (status === 403) return 'forbidden';
-  if (status === 429) return 'rate-limited';
+  // Our proxy answers 429 for its own limits and 503 + Retry-After when Retell is rate limiting.
+  if (status === 429 || (status === 503 && wait)) return wait ? 'rate-limited' : 'busy';
   if (status >= 500) return 'unavailable';
   return 'start-failed';
 }
