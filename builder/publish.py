@@ -18,8 +18,9 @@ Each publish writes a new snapshot (unchanged files and the published exact vers
 lacks are hard links into the previous one), then replaces ``current`` with one rename(2): a
 reader resolves the old tree or the new one, never a mix.
 
-An S3 target gets only the files whose MD5 differs from the object's ETag, with Content-Type and
-Cache-Control from the build's policy (``builder.headers``). ``.br`` and ``.gz`` files are uploaded
+An S3 target gets only the files whose MD5 differs from the object's ETag, or whose Content-Type
+or Cache-Control (the build's policy, ``builder.headers``) differs from what they went up with,
+which ``PREFIX/.publish-state.json`` records. ``.br`` and ``.gz`` files are uploaded
 under their own keys with ``Content-Encoding: br`` / ``gzip`` and the type of the uncompressed
 file, so a CDN in front can serve ``x.js.br`` for ``x.js`` when the browser accepts it; ``x.js``
 itself stays uncompressed for every other client. S3 publishing never deletes objects.
@@ -32,6 +33,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -46,6 +48,7 @@ from urllib.parse import urlsplit
 _EXACT = re.compile(r"^cdn/v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?/")
 _POINTERS = (".html", ".xml", ".json")  # pages, feeds, manifest and search index name other files: last
 _KEEP_SNAPSHOTS = 3
+_STATE = ".publish-state.json"  # on S3: the metadata each file was last uploaded with
 _UPLOAD_THREADS = 8
 
 
@@ -70,6 +73,12 @@ class LocalFile:
         if _EXACT.match(plain):
             return 0
         return 2 if plain.endswith(_POINTERS) else 1
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    md5: str | None  # None: the target cannot say without reading the file
+    metadata_current: bool = True  # False: stored with another content type or cache policy
 
 
 @dataclass(slots=True)
@@ -99,22 +108,21 @@ def gather(source: Path) -> dict[str, LocalFile]:
     return files
 
 
-def plan(local: dict[str, LocalFile], published: dict[str, str | None],
-         md5_of: Callable[[str], str]) -> Plan:
-    """Compare the build with what is published (path -> MD5, None when the target cannot say)."""
+def plan(local: dict[str, LocalFile], published: dict[str, Published], md5_of: Callable[[str], str]) -> Plan:
+    """Compare the build with what is published; ``md5_of`` reads a published file's digest."""
     result = Plan()
     for path, file in local.items():
-        remote = published.get(path, "")
-        if remote == file.md5:
+        remote = published.get(path)
+        if remote is None:
+            result.put.append(file)
+            continue
+        md5 = remote.md5 if remote.md5 is not None or not is_exact(path) else md5_of(path)
+        if md5 != file.md5:
+            (result.conflicts.append(path) if is_exact(path) else result.put.append(file))
+        elif remote.metadata_current:
             result.unchanged.append(file)
-        elif path not in published:
-            result.put.append(file)
-        elif is_exact(path) and (remote or md5_of(path)) != file.md5:
-            result.conflicts.append(path)
-        elif is_exact(path):
-            result.unchanged.append(file)  # an unknown digest that turned out identical
         else:
-            result.put.append(file)
+            result.put.append(file)  # the same bytes again, with the current type and cache policy
     for path in sorted(set(published) - set(local)):
         (result.kept if is_exact(path) else result.dropped).append(path)
     result.put.sort(key=lambda f: (f.phase, f.path))
@@ -248,11 +256,12 @@ class _Folder:
                 raise PublishError([f"error: another publish to {self.root} is running"]) from None
             yield
 
-    def published(self) -> dict[str, str | None]:
+    def published(self) -> dict[str, Published]:
+        # Types and cache policy live in the tree's own _headers file, so bytes are all there is.
         if not self.exists():
             return {}
         base = self.current.resolve()
-        return {p.relative_to(base).as_posix(): _md5(p.read_bytes()) for p in base.rglob("*") if p.is_file()}
+        return {p.relative_to(base).as_posix(): Published(_md5(p.read_bytes())) for p in base.rglob("*") if p.is_file()}
 
     def md5_of(self, path: str) -> str:
         return _md5((self.current / path).read_bytes())
@@ -324,15 +333,32 @@ class _S3:
         with self._errors():
             yield
 
-    def published(self) -> dict[str, str | None]:
+    def published(self) -> dict[str, Published]:
+        # Listing gives each object's ETag (its MD5, for a single-part upload) but not its metadata;
+        # the state object from the last publish says which metadata each file went up with.
         start = f"{self.prefix}/" if self.prefix else ""
-        found: dict[str, str | None] = {}
+        etags = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start):
             for item in page.get("Contents", []):
-                etag = item["ETag"].strip('"')
-                # A multipart upload's ETag is not the MD5 of the object.
-                found[item["Key"][len(start):]] = None if "-" in etag else etag
-        return found
+                etags[item["Key"][len(start):]] = item["ETag"].strip('"')
+        stored = self._read_state() if etags.pop(_STATE, None) else {}
+        return {
+            # A multipart upload's ETag is not the MD5 of the object.
+            path: Published(None if "-" in etag else etag, stored.get(path, self._metadata(path)) == self._metadata(path))
+            for path, etag in etags.items()
+        }
+
+    def _read_state(self) -> dict[str, dict[str, str]]:
+        body = self.client.get_object(Bucket=self.bucket, Key=self.key(_STATE))["Body"].read()
+        try:
+            return json.loads(body)["metadata"]
+        except (ValueError, KeyError, TypeError):
+            return {}  # an unreadable state only costs re-uploading files whose metadata changed
+
+    def _write_state(self, local: list[LocalFile]) -> None:
+        state = {"metadata": {f.path: self._metadata(f.path) for f in local}}
+        self.client.put_object(Bucket=self.bucket, Key=self.key(_STATE), Body=json.dumps(state, indent=1).encode(),
+                               ContentType="application/json", CacheControl="no-store")
 
     def md5_of(self, path: str) -> str:
         return _md5(self.client.get_object(Bucket=self.bucket, Key=self.key(path))["Body"].read())
@@ -361,6 +387,7 @@ class _S3:
                     finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
                     for future in finished:
                         progress(future.result())
+            self._write_state([*the_plan.unchanged, *the_plan.put])
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:

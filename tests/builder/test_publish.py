@@ -1,5 +1,6 @@
 import fcntl
 import gzip
+import json
 import logging
 import re
 import socket
@@ -13,6 +14,7 @@ from moto.server import ThreadedMotoServer
 
 import builder.publish
 from builder.__main__ import main
+from builder.publish import LocalFile, Published, plan
 
 EXACT_JS = "cdn/v1.0.0/retell-widget.js"
 
@@ -42,6 +44,22 @@ def phase(path: str) -> int:
     """Exact versions first, then other assets, then what points at them (the rule publish follows)."""
     plain = re.sub(r"\.(br|gz)$", "", path)
     return 0 if re.match(r"cdn/v\d+\.\d+\.\d+/", plain) else 2 if plain.endswith((".html", ".json", ".xml")) else 1
+
+
+def test_plan_reads_an_exact_version_only_when_the_target_cannot_give_its_digest():
+    exact = LocalFile(EXACT_JS, Path("unused"), "aa")
+    page = LocalFile("docs/index.html", Path("unused"), "bb")
+    unknown = {EXACT_JS: Published(None), "docs/index.html": Published(None)}
+
+    def never(path: str) -> str:
+        raise AssertionError(f"read {path}")
+
+    assert plan({EXACT_JS: exact}, unknown, lambda path: "aa").unchanged == [exact]
+    assert plan({EXACT_JS: exact}, unknown, lambda path: "ff").conflicts == [EXACT_JS]
+    # Any other file with an unknown digest is simply put again, without reading it.
+    assert plan({"docs/index.html": page}, unknown, never).put == [page]
+    assert plan({EXACT_JS: exact}, {EXACT_JS: Published("aa", metadata_current=False)}, never).put == [exact]
+    assert plan({}, unknown, never).kept == [EXACT_JS]
 
 
 # Publishing to a folder.
@@ -213,7 +231,9 @@ def s3(s3_endpoint, monkeypatch, tmp_path) -> Callable[..., tuple[str, object]]:
 
 
 def objects(client, bucket: str) -> dict[str, bytes]:
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    """The published files (without publish's own state object)."""
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])
+            if not o["Key"].endswith(".publish-state.json")]
     return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
 
 
@@ -221,6 +241,8 @@ def test_publishes_to_s3_with_the_cache_policy_types_and_encodings(dist, s3, s3_
     bucket, client = s3
     assert publish(dist, f"s3://{bucket}/site", "--endpoint-url", s3_endpoint) == 0
     assert objects(client, bucket) == {f"site/{p}": data for p, data in tree(dist).items()}
+    state = json.loads(client.get_object(Bucket=bucket, Key="site/.publish-state.json")["Body"].read())
+    assert state["metadata"][EXACT_JS]["CacheControl"] == "public, max-age=31536000, immutable"
 
     js = client.head_object(Bucket=bucket, Key=f"site/{EXACT_JS}")
     assert js["ContentType"] == "text/javascript; charset=utf-8"
@@ -261,6 +283,25 @@ def test_s3_uploads_only_changed_files_and_never_deletes(dist, s3, s3_endpoint, 
     assert "1 published file(s) no longer in the build: left in place (publishing to S3 never deletes)" in out
     assert client.get_object(Bucket=bucket, Key="docs/index.html")["Body"].read() == b"<p>edited</p>"
     assert client.get_object(Bucket=bucket, Key="docs/retired/index.html")["Body"].read() == b"<p>old page</p>"
+
+
+def test_s3_uploads_the_same_bytes_again_when_their_cache_policy_changes(dist, s3, s3_endpoint, capsys,
+                                                                         monkeypatch):
+    bucket, client = s3
+    assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
+    policy = builder.publish._headers
+
+    def shorter_for_v1(path: str) -> dict[str, str]:
+        return {**policy(path), "Cache-Control": "public, max-age=60"} if path.startswith("cdn/v1/") else policy(path)
+
+    monkeypatch.setattr(builder.publish, "_headers", shorter_for_v1)
+    capsys.readouterr()
+    assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
+    paths = progress_paths(capsys.readouterr().out)
+    assert sorted(paths) == sorted(p for p in tree(dist) if p.startswith("cdn/v1/"))
+    assert client.head_object(Bucket=bucket, Key="cdn/v1/retell-widget.js")["CacheControl"] == "public, max-age=60"
+    assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
+    assert "is up to date" in capsys.readouterr().out
 
 
 def test_s3_refuses_to_change_a_published_exact_version(dist, s3, s3_endpoint, capsys):
