@@ -1,0 +1,94 @@
+"""Widget v1 keeps working after v2 ships: its API on the same sandbox scenarios as v2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.test_widget_v2 import INSTRUMENT, live_tracks, new_calls, token_requests
+
+pytestmark = pytest.mark.e2e
+
+
+def visit_v1(page: Page, sandbox, mic: str | None = None, **query) -> Locator:
+    if mic:
+        page.add_init_script(f"window.__micMode = {json.dumps(mic)};")
+    page.add_init_script(INSTRUMENT)
+    suffix = "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""
+    page.goto(f"{sandbox.state['origins']['client-a']}/sandbox/v1/{suffix}")
+    root = page.locator(".retell-widget")
+    expect(root).to_have_attribute("data-state", "idle")
+    return root
+
+
+def test_v1_pages_still_get_v1(page: Page, sandbox):
+    visit_v1(page, sandbox)
+    assert page.locator("retell-widget").count() == 0
+    assert page.evaluate("typeof window.sandboxWidget.stop") == "function"
+
+
+def test_v1_call_and_hang_up(page: Page, sandbox):
+    before = sandbox.retell_records()
+    root = visit_v1(page, sandbox)
+    root.locator(".retell-widget__button").click()
+    expect(root).to_have_attribute("data-state", "in-call")
+    expect(root.locator(".retell-widget__status")).to_have_text("In call")
+    root.locator(".retell-widget__hangup").click()
+    expect(root).to_have_attribute("data-state", "ended")
+    assert [c["end_reason"] for c in new_calls(sandbox, before)] == ["user_hangup"]
+    assert live_tracks(page) == 0
+
+
+def test_v1_js_api(page: Page, sandbox):
+    root = visit_v1(page, sandbox)
+    page.evaluate("window.sandboxWidget.start()")
+    expect(root).to_have_attribute("data-state", "in-call")
+    page.evaluate("window.sandboxWidget.stop()")
+    expect(root).to_have_attribute("data-state", "ended")
+    page.evaluate("window.sandboxWidget.destroy()")
+    expect(page.locator(".retell-widget")).to_have_count(0)
+
+
+@pytest.mark.parametrize(("mic", "text"), [
+    ("denied", "Microphone access was denied"),
+    ("missing", "No microphone was found"),
+])
+def test_v1_microphone_failures(page: Page, sandbox, mic, text):
+    root = visit_v1(page, sandbox, mic=mic)
+    root.locator(".retell-widget__button").click()
+    expect(root).to_have_attribute("data-state", "error")
+    expect(root.locator(".retell-widget__status")).to_contain_text(text)
+    assert live_tracks(page) == 0
+
+
+def test_v1_wrong_agent(page: Page, sandbox):
+    before = sandbox.retell_records()
+    root = visit_v1(page, sandbox, agent="agent_bolt_sales")
+    root.locator(".retell-widget__button").click()
+    expect(root).to_have_attribute("data-state", "error")
+    expect(root.locator(".retell-widget__status")).to_have_text("This website isn't allowed to use this assistant.")
+    assert token_requests(sandbox, before) == 0
+
+
+@pytest.mark.parametrize(("fault", "text"), [
+    ({"create": {"status": 500}}, "unavailable right now"),
+    ({"create": {"status": 429, "retry_after": 3}}, "unavailable right now"),  # the proxy's 503
+    ({"proxy": "down"}, "couldn't reach the assistant"),
+    ({"sdk": "fail"}, "call service failed to load"),
+    # v1 hears of a refused token only after the call channel opened, and says "interrupted";
+    # v2 tells it apart ("couldn't be started"). v1 is frozen, so this pins its wording.
+    ({"token": "expired"}, "The call was interrupted."),
+    ({"call": "drop"}, "The call was interrupted."),
+])
+def test_v1_failures_and_retry(page: Page, sandbox, faults, fault, text):
+    root = visit_v1(page, sandbox)
+    faults(fault)
+    root.locator(".retell-widget__button").click()
+    expect(root).to_have_attribute("data-state", "error")
+    expect(root.locator(".retell-widget__status")).to_contain_text(text)
+    assert live_tracks(page) == 0
+    sandbox.clear_faults()
+    root.locator(".retell-widget__button").click()  # v1's retry is the same button
+    expect(root).to_have_attribute("data-state", "in-call")
