@@ -8,6 +8,7 @@ SQLite in WAL mode by default; Postgres when the database is a ``postgresql://``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import queue
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 log = logging.getLogger("proxy.usage")
 _BATCH = 500
 _QUEUE_LIMIT = 100_000  # rows held in memory while the database is slow or away
+_SHUTDOWN_GRACE = 10.0  # seconds to keep retrying queued rows once the proxy is stopping
 _COLUMNS = "time, client, agent, origin, outcome, status, ip, user_agent"
 _COLUMNS_SQL = ("time DOUBLE PRECISION NOT NULL, client TEXT NOT NULL, agent TEXT NOT NULL, origin TEXT NOT NULL, "
                 "outcome TEXT NOT NULL, status INTEGER NOT NULL, ip TEXT NOT NULL, user_agent TEXT NOT NULL")
@@ -113,12 +115,14 @@ def open_store(database: str) -> Store:
 class UsageRecorder:
     """Takes rows from the event loop and writes them in batches on its own thread."""
 
-    def __init__(self, database: str, opener: Callable[[str], Store] = open_store) -> None:
-        self._database, self._opener = database, opener
+    def __init__(self, database: str, opener: Callable[[str], Store] = open_store,
+                 shutdown_grace: float = _SHUTDOWN_GRACE) -> None:
+        self._database, self._opener, self._grace = database, opener, shutdown_grace
         self._queue: queue.Queue[tuple[UsageRow, asyncio.Future[None] | None] | None] = queue.Queue(_QUEUE_LIMIT)
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
+        self._closing = threading.Event()
         self.committed = 0
         self.dropped = 0
 
@@ -145,12 +149,14 @@ class UsageRecorder:
         return self._queue.qsize()
 
     def close(self) -> None:
-        """Write everything still queued, then stop the writer."""
+        """Write everything still queued (trying for at most a few seconds), then stop the writer."""
         if self._thread.is_alive():
+            self._closing.set()
             self._queue.put(None)
             self._thread.join()
 
     def _run(self) -> None:
+        store: Store | None
         try:
             store = self._opener(self._database)
         except BaseException as exc:
@@ -160,9 +166,10 @@ class UsageRecorder:
         self._opened.set()
         try:
             for batch in self._batches():
-                self._write(store, batch)
+                store = self._write(store, batch)
         finally:
-            store.close()
+            if store is not None:
+                store.close()
 
     def _batches(self) -> Iterator[list[tuple[UsageRow, asyncio.Future[None] | None]]]:
         while True:
@@ -183,24 +190,40 @@ class UsageRecorder:
             if stop:
                 return
 
-    def _write(self, store: Store, batch: list[tuple[UsageRow, asyncio.Future[None] | None]]) -> None:
-        delay = 0.05
+    def _write(self, store: Store | None, batch: list[tuple[UsageRow, asyncio.Future[None] | None]]) -> Store | None:
+        """Write ``batch``, reconnecting and retrying until it is written; return the store to use next."""
+        delay, give_up = 0.05, None
         while True:
             try:
+                if store is None:
+                    store = self._opener(self._database)
                 store.write([row for row, _ in batch])
+                self.committed += len(batch)
                 break
             except Exception as exc:
-                # Keep the batch and try again: a locked or restarting database must not lose rows.
+                # Keep the batch: a locked, restarting or unreachable database must not lose rows.
+                # The connection may be the broken part, so the next attempt opens a new one.
                 log.error("usage write failed; retrying", extra={"problem": type(exc).__name__, "rows": len(batch)})
+                if store is not None:
+                    with contextlib.suppress(Exception):
+                        store.close()
+                    store = None
+                if self._closing.is_set():
+                    give_up = give_up or time.monotonic() + self._grace
+                    if time.monotonic() > give_up:
+                        # Shutting down and the database is still away: say what is lost.
+                        self.dropped += len(batch)
+                        log.error("usage rows lost at shutdown", extra={"rows": len(batch)})
+                        break
                 time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        self.committed += len(batch)
+                delay = min(delay * 2, 2.0)
         for _, done in batch:
             if done is not None:
                 try:
                     done.get_loop().call_soon_threadsafe(_resolve, done)
                 except RuntimeError:
                     pass  # the loop has closed; nobody waits for this row any more
+        return store
 
 
 def _resolve(done: asyncio.Future[None]) -> None:

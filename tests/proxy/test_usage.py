@@ -87,6 +87,24 @@ def test_a_failing_database_is_retried_without_losing_rows(tmp_path, caplog):
     assert "usage write failed; retrying" in caplog.text
 
 
+def test_a_database_still_down_at_shutdown_is_given_up_on_and_counted(tmp_path, caplog):
+    class Down(SqliteStore):
+        def write(self, rows):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    recorder = UsageRecorder(str(tmp_path / "usage.sqlite3"), opener=Down, shutdown_grace=0.2)
+    recorder.start()
+
+    async def run():
+        for _ in range(3):
+            recorder.record(row())
+
+    asyncio.run(run())
+    recorder.close()  # returns although the rows could not be written
+    assert recorder.dropped == 3 and recorder.committed == 0
+    assert "usage rows lost at shutdown" in caplog.text
+
+
 def test_closing_writes_everything_still_queued(tmp_path):
     path = tmp_path / "usage.sqlite3"
     recorder = UsageRecorder(str(path))
