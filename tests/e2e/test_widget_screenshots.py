@@ -1,0 +1,78 @@
+"""Widget v2's themes and corners compared with approved screenshots kept in tests/e2e/screenshots/.
+
+Re-approve after an intended visual change, then review the new images in the diff:
+
+    RETELL_APPROVE_SCREENSHOTS=1 python -m pytest tests/e2e/test_widget_screenshots.py
+
+Chromium renders the same fonts the same way on one machine; another machine (other fonts,
+other Chromium) may need its own approval. The tolerance absorbs anti-aliasing noise only: at most
+0.5% of pixels may differ, each by any amount, and no image may change size.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_widget_v2 import visit
+
+pytestmark = pytest.mark.e2e
+
+APPROVED = Path(__file__).parent / "screenshots"
+MAX_DIFFERENT_PIXELS = 0.005
+CHANNEL_NOISE = 16  # a channel difference up to this is anti-aliasing, not a change
+VIEWPORT = {"width": 560, "height": 420}
+
+
+def matches_approved(png: bytes, name: str) -> None:
+    path = APPROVED / f"{name}.png"
+    if os.environ.get("RETELL_APPROVE_SCREENSHOTS") == "1":
+        APPROVED.mkdir(exist_ok=True)
+        path.write_bytes(png)
+        return
+    assert path.exists(), f"no approved image {path}; run with RETELL_APPROVE_SCREENSHOTS=1 and review it"
+    actual, approved = Image.open(io.BytesIO(png)).convert("RGB"), Image.open(path).convert("RGB")
+    assert actual.size == approved.size, f"{name}: size {actual.size} != approved {approved.size}"
+    # Per pixel, the largest channel difference; then the share of pixels above the noise level.
+    r, g, b = ImageChops.difference(actual, approved).split()
+    largest = ImageChops.lighter(ImageChops.lighter(r, g), b)
+    changed = sum(largest.histogram()[CHANNEL_NOISE + 1:]) / (actual.size[0] * actual.size[1])
+    if changed > MAX_DIFFERENT_PIXELS:
+        (APPROVED / f"{name}.actual.png").write_bytes(png)  # untracked; look at it next to the approved one
+        pytest.fail(f"{name}: {changed:.2%} of pixels differ from the approved image (allowed "
+                    f"{MAX_DIFFERENT_PIXELS:.1%}); see {name}.actual.png")
+
+
+@pytest.mark.parametrize("theme", ["purple", "blue", "green", "rose", "teal", "dark"])
+def test_theme_in_call(page: Page, sandbox, theme):
+    page.set_viewport_size(VIEWPORT)
+    host = visit(page, sandbox, theme=theme)
+    host.locator(".launcher").click()
+    expect(host).to_have_attribute("data-state", "in-call")
+    expect(host.locator(".talking")).to_have_text("Listening")
+    expect(host.get_by_role("log")).to_contain_text("How can I help you today?")
+    page.mouse.move(0, 0)
+    matches_approved(page.screenshot(animations="disabled", caret="hide"), f"theme-{theme}")
+
+
+@pytest.mark.parametrize("position", ["bottom-right", "bottom-left", "top-right", "top-left"])
+def test_position_idle(page: Page, sandbox, position):
+    page.set_viewport_size(VIEWPORT)
+    visit(page, sandbox, position=position)
+    matches_approved(page.screenshot(animations="disabled", caret="hide"), f"position-{position}")
+
+
+def test_position_open_at_the_top_puts_the_panel_below(page: Page, sandbox):
+    page.set_viewport_size(VIEWPORT)
+    host = visit(page, sandbox, position="top-left", theme="teal")
+    page.evaluate("document.querySelector('retell-widget').open()")
+    expect(host.get_by_role("dialog")).to_be_visible()
+    launcher, panel = host.locator(".launcher").bounding_box(), host.locator(".panel").bounding_box()
+    assert panel["y"] > launcher["y"] + launcher["height"]
+    page.mouse.move(0, 0)
+    matches_approved(page.screenshot(animations="disabled", caret="hide"), "position-top-left-open")
