@@ -1,0 +1,51 @@
+"""The scenario matrix: every widget line, and latest, on more than one client site.
+
+Each cell makes a real call: the widget gets a token from the proxy for that client's agent,
+the transcript appears (v2 shows it; v1 has no transcript view), and hanging up ends the call
+at the fake Retell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class Line:
+    """How a widget line is driven: v1 lives in the page's DOM, v2 in a shadow root."""
+
+    root: str
+    start: str
+    hang_up: str
+    transcript: str | None
+
+
+V1 = Line(root=".retell-widget", start=".retell-widget__button", hang_up=".retell-widget__hangup", transcript=None)
+V2 = Line(root="retell-widget", start=".launcher", hang_up="role=button[name='Hang up']", transcript="role=log[name='Transcript']")
+LINES = {"v1": V1, "v2": V2, "latest": V2}
+
+
+@pytest.mark.parametrize("client_id", ["client-a", "client-b"])
+@pytest.mark.parametrize("folder", list(LINES))
+def test_a_call_on_every_line_and_client(page: Page, sandbox, folder, client_id):
+    line, client = LINES[folder], sandbox.client(client_id)
+    before = {c["call_id"] for c in sandbox.retell_records()["calls"]}
+    page.goto(f"{client['origin']}/sandbox/{folder}/")
+    widget: Locator = page.locator(line.root)
+    expect(widget).to_have_attribute("data-state", "idle")
+
+    widget.locator(line.start).click()
+    expect(widget).to_have_attribute("data-state", "in-call")
+    if line.transcript:
+        expect(widget.locator(line.transcript)).to_contain_text("How can I help you today?")
+
+    widget.locator(line.hang_up).click()
+    expect(widget).to_have_attribute("data-state", "ended")
+    calls = [c for c in sandbox.retell_records()["calls"] if c["call_id"] not in before]
+    assert [(c["agent_id"], c["call_status"], c["end_reason"]) for c in calls] == [
+        (client["agents"][0], "ended", "user_hangup")]
