@@ -11,6 +11,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_access = logging.getLogger("proxy.access")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 # A caller's own id is kept only when it is short and plain, so it cannot forge log lines.
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -47,9 +48,13 @@ class RequestId:
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
         rid = incoming if _INCOMING_ID.match(incoming) else secrets.token_hex(8)
         token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app fails before it answers
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = [*message.get("headers", []), (b"x-request-id", rid.encode())]
                 # Vary: Origin on every response, so no cache serves one origin's answer to another.
                 if not any(k.lower() == b"vary" for k, _ in headers):
@@ -60,4 +65,7 @@ class RequestId:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            _access.info("%s %s %d", scope["method"], scope["path"], status, extra={
+                "method": scope["method"], "path": scope["path"][:200], "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
             request_id.reset(token)

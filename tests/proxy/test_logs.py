@@ -40,6 +40,9 @@ def test_log_lines_are_json_with_the_request_id_of_the_response(proxy, json_log)
     assert created["message"] == "create created"
     assert created | {"outcome": "created", "status": 201, "client": "shop", "agent": "agent_shop"} == created
     assert created["level"] == "info" and created["time"].endswith("Z")
+    access = next(e for e in entries if e["logger"] == "proxy.access")
+    assert access["method"] == "POST" and access["path"] == ENDPOINT and access["status"] == 201
+    assert access["duration_ms"] > 0
 
 
 def test_a_plain_incoming_request_id_is_kept_and_a_strange_one_replaced(proxy):

@@ -73,3 +73,13 @@ def test_unknown_paths_and_methods_answer_json(proxy):
     wrong = proxy.delete(ENDPOINT, headers={"Origin": SHOP})
     assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
     assert "POST" in wrong.headers["allow"]
+
+
+def test_every_answer_varies_by_origin_and_carries_a_request_id(proxy):
+    responses = [proxy.get(path, headers={"Origin": SHOP}) for path in
+                 ("/api/health", "/api/ready", "/api/widget-version", "/metrics", "/usage", "/nowhere")]
+    responses += [proxy.put(ENDPOINT), proxy.post(ENDPOINT, headers={"Origin": "null"}),
+                  proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST"})]
+    for response in responses:
+        assert "Origin" in response.headers["vary"], response.request.url
+        assert response.headers["x-request-id"]
