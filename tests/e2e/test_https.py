@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.lines import LINES
+
 pytestmark = pytest.mark.e2e
 
 
@@ -18,17 +20,26 @@ def https_page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def test_a_call_over_https(https_page: Page, sandbox_https):
-    client = sandbox_https.client("client-a")
+@pytest.mark.parametrize("folder", ["v1", "latest"])
+def test_a_call_over_https(https_page: Page, sandbox_https, folder):
+    client, line = sandbox_https.client("client-a"), LINES[folder]
     assert client["origin"].startswith("https://client-a.test:")
-    https_page.goto(client["origin"] + "/")
+    https_page.goto(f"{client['origin']}/sandbox/{folder}/")
     assert https_page.evaluate("window.isSecureContext")
-    widget = https_page.locator(".retell-widget")
-    https_page.locator(".retell-widget__button").click()
+    widget = https_page.locator(line.root)
+    widget.locator(line.start).click()
     expect(widget).to_have_attribute("data-state", "in-call")
-    https_page.locator(".retell-widget__hangup").click()
+    widget.locator(line.hang_up).click()
     expect(widget).to_have_attribute("data-state", "ended")
     assert sandbox_https.retell_records()["calls"][-1]["call_status"] == "ended"
+
+
+def test_the_pinned_demo_page_over_https(https_page: Page, sandbox_https):
+    # The demo page loads an exact version with SRI from the https CDN.
+    https_page.goto(sandbox_https.client("client-b")["origin"] + "/")
+    widget = https_page.locator(".retell-widget")
+    widget.locator(".retell-widget__button").click()
+    expect(widget).to_have_attribute("data-state", "in-call")
 
 
 def test_the_hostile_site_is_refused_over_https(https_page: Page, sandbox_https):

@@ -7,27 +7,12 @@ at the fake Retell.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.e2e.lines import LINES
+
 pytestmark = pytest.mark.e2e
-
-
-@dataclass(frozen=True)
-class Line:
-    """How a widget line is driven: v1 lives in the page's DOM, v2 in a shadow root."""
-
-    root: str
-    start: str
-    hang_up: str
-    transcript: str | None
-
-
-V1 = Line(root=".retell-widget", start=".retell-widget__button", hang_up=".retell-widget__hangup", transcript=None)
-V2 = Line(root="retell-widget", start=".launcher", hang_up="role=button[name='Hang up']", transcript="role=log[name='Transcript']")
-LINES = {"v1": V1, "v2": V2, "latest": V2}
 
 
 @pytest.mark.parametrize("client_id", ["client-a", "client-b"])
