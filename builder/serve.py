@@ -275,14 +275,17 @@ async def _watch(paths: list[Path], rebuilder: Rebuilder, channel: LiveChannel, 
     from watchfiles import awatch
 
     # Events that arrive during a rebuild are kept by the watcher and come as the next batch.
-    async for changes in awatch(*paths, stop_event=stop, step=_STEP_MS, debounce=_DEBOUNCE_MS):
-        await rebuild(rebuilder, channel, {Path(path) for _, path in changes})
+    try:
+        async for changes in awatch(*paths, stop_event=stop, step=_STEP_MS, debounce=_DEBOUNCE_MS):
+            await rebuild(rebuilder, channel, {Path(path) for _, path in changes})
+    except Exception as exc:  # noqa: BLE001 - say so now, not at shutdown; the last build stays served
+        print(f"error: watching {' and '.join(map(str, paths))} stopped: {exc}; restart serve", file=sys.stderr,
+              flush=True)
 
 
 async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, overrides: Mapping[str, str]) -> None:
     channel = LiveChannel()
     rebuilder = Rebuilder(src, widget, out, overrides)
-    await rebuild(rebuilder, channel, set())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -305,6 +308,9 @@ async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, override
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, interrupt)
     try:
+        await rebuild(rebuilder, channel, set())
+        if server.should_exit:
+            return
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         ready = asyncio.create_task(server.ready.wait())
         await asyncio.wait({serving, ready}, return_when=asyncio.FIRST_COMPLETED)
@@ -339,6 +345,8 @@ def serve(src: Path, widget: Path, port: int, overrides: Mapping[str, str]) -> i
             print(f"error: {flag} {folder}: no such folder", file=sys.stderr)
             return 2
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A restart may reuse the port at once, while the last run's connections linger in TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
         sock.listen(128)
