@@ -44,15 +44,15 @@ inset:auto var(--retell-offset,16px) var(--retell-offset,16px) auto!important;ma
 border:0!important;background:none!important;overflow:visible!important;width:auto!important;height:auto!important;
 max-width:none!important;max-height:none!important;visibility:visible!important;opacity:1!important;
 transform:none!important;pointer-events:none!important;color-scheme:light;
---_a:#6d28d9;--_at:#fff;--_s:#fff;--_t:#1f2937;--_m:#4b5563;--_d:#b91c1c;--_b:#d1d5db}
+--_a:#6d28d9;--_at:#fff;--_s:#fff;--_t:#1f2937;--_m:#4b5563;--_d:#b91c1c;--_b:#d1d5db;--_f:#1f2937}
 :host([position=bottom-left]){inset:auto auto var(--retell-offset,16px) var(--retell-offset,16px)!important}
 :host([position=top-right]){inset:var(--retell-offset,16px) var(--retell-offset,16px) auto auto!important}
 :host([position=top-left]){inset:var(--retell-offset,16px) auto auto var(--retell-offset,16px)!important}
 :host([theme=blue]){--_a:#1d4ed8}:host([theme=green]){--_a:#15803d}:host([theme=rose]){--_a:#be123c}
 :host([theme=teal]){--_a:#0f766e}:host([theme=dark]){--_a:#111827}
-:host([scheme=dark]),:host([theme=dark]:not([scheme])){color-scheme:dark;--_s:#111827;--_t:#f9fafb;--_m:#d1d5db;--_b:#4b5563}
+:host([scheme=dark]),:host([theme=dark]:not([scheme])){color-scheme:dark;--_s:#111827;--_t:#f9fafb;--_m:#d1d5db;--_b:#4b5563;--_f:#f9fafb}
 :host([scheme=dark][theme=dark]){--_a:#374151}
-@media (prefers-color-scheme:dark){:host([scheme=auto]){color-scheme:dark;--_s:#111827;--_t:#f9fafb;--_m:#d1d5db;--_b:#4b5563}}
+@media (prefers-color-scheme:dark){:host([scheme=auto]){color-scheme:dark;--_s:#111827;--_t:#f9fafb;--_m:#d1d5db;--_b:#4b5563;--_f:#f9fafb}}
 .root{display:flex;flex-direction:column-reverse;align-items:flex-end;gap:12px;
 font:400 15px/1.4 var(--retell-font,system-ui,-apple-system,"Segoe UI",Roboto,sans-serif);color:var(--retell-text,var(--_t));
 --a:var(--retell-accent,var(--_a));--at:var(--retell-accent-text,var(--_at))}
@@ -64,7 +64,7 @@ button{pointer-events:auto;font:inherit;margin:0;cursor:pointer;-webkit-tap-high
 .launcher{display:inline-flex;align-items:center;gap:10px;min-height:48px;padding:0 20px 0 16px;border:0;
 border-radius:var(--retell-radius,999px);background:var(--a);color:var(--at);font-weight:600;
 box-shadow:0 0 0 1px rgb(255 255 255/.25),0 4px 16px rgb(0 0 0/.25)}
-button:focus-visible{outline:3px solid var(--retell-focus,#1f2937);outline-offset:2px;box-shadow:0 0 0 2px #fff}
+button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var(--_f));outline-offset:2px;box-shadow:0 0 0 2px var(--retell-surface,var(--_s))}
 .dot{flex:none;width:12px;height:12px;border-radius:50%;background:currentColor}
 :host([data-state=in-call]) .dot{animation:p 1.2s ease-in-out infinite}
 :host([data-state=connecting]) .dot,:host([data-state=requesting-microphone]) .dot{animation:p .6s ease-in-out infinite}
