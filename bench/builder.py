@@ -129,7 +129,8 @@ def run(size: SiteSize, runs: int, cold_runs: int, work: Path, mkdocs: bool) -> 
 def _mkdocs_version(exe: Path | None) -> str | None:
     if exe is None:
         return None
-    return subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout.strip()
+    text = subprocess.run([str(exe), "--version"], capture_output=True, text=True).stdout
+    return text.split(" from ")[0].replace(", version", "").strip()  # "mkdocs 1.6.1"
 
 
 def main(argv: list[str] | None = None) -> int:

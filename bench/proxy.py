@@ -210,7 +210,8 @@ def _summarise(setups: list[Setup], runs: int, seconds: float, connections: int,
 
 def _wrk_version() -> str:
     out = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
-    return (out.stdout or out.stderr).splitlines()[0].strip() if (out.stdout or out.stderr) else "wrk"
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0].split(" Copyright")[0].strip() if text else "wrk"
 
 
 def _versions() -> dict:

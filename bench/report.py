@@ -1,0 +1,87 @@
+"""``python -m bench.report``: the README's benchmark tables, in Markdown, from bench/results/*.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from bench.common import RESULTS
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}x"
+
+
+def _machine(data: dict) -> str:
+    m = data["machine"]
+    return (f"{m['date']}, {m['nproc']} CPUs ({m['cpu']}), load average {m['load_before'][0]:g} before / "
+            f"{m['load_after'][0]:g} after, {m['other_pytest_processes']} other pytest processes")
+
+
+def builder(data: dict) -> list[str]:
+    size = data["size"]
+    lines = [f"**Builder** (`python -m bench.builder`): {size['pages']:,} pages, {size['clients']:,} clients, "
+             f"{size['releases']} releases; {data['output']['files']:,} files out; {data['mkdocs_version'] or 'no MkDocs'}; "
+             f"medians of {data['cold_runs']} cold and {data['runs']} incremental runs; {_machine(data)}.", "",
+             "| case | ours (s) | MkDocs (s) | MkDocs / ours | target |", "| --- | --: | --: | --: | --- |"]
+    targets = {"cold": "MkDocs / ours >= 10", "unchanged": "<= 0.3 s", "one_page": "<= 0.1 s", "one_client": "<= 0.1 s"}
+    for row in data["rows"]:
+        if row["case"] == "mkdocs_cold":
+            continue
+        lines.append(f"| {row['label']} | {row['median_s']:.3f} | {row['mkdocs_s'] or '-'} | {_x(row['mkdocs_over_ours'])} "
+                     f"| {targets.get(row['case'], '')} |")
+    return lines
+
+
+def proxy(data: dict) -> list[str]:
+    load = data["load"]
+    lines = [f"**Proxy** (`python -m bench.proxy`): {load['tool']}, {load['threads']} thread, {load['connections']} "
+             f"connections, {load['seconds']:g} s per run, medians of {load['runs']} rounds; successful creates against "
+             f"one fake upstream; {_machine(data)}.", "",
+             "| setup | req/s | p50 ms | p99 ms | req/s vs Express | p99 vs Express | errors |",
+             "| --- | --: | --: | --: | --: | --: | --: |"]
+    for row in data["rows"]:
+        lines.append(f"| {row['label']} | {row['rps']:,.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
+                     f"| {_x(row['rps_vs_express'])} | {_x(row['p99_vs_express'])} | {row['errors']} |")
+    return lines
+
+
+def widget(data: dict) -> list[str]:
+    lines = [f"**Widget** (`python -m bench.widget`): a client's sandbox page, fresh Chromium context per visit, "
+             f"medians of {data['runs']} visits; {_machine(data)}.", "",
+             "| widget | requests | gzip | transferred (br) | raw | script start -> button visible |",
+             "| --- | --: | --: | --: | --: | --: |"]
+    kb = lambda n: "-" if n is None else f"{n / 1024:.1f} KB"  # noqa: E731
+    for row in data["rows"]:
+        lines.append(f"| {row['label']} | {row['requests']} | {kb(row['gzip_bytes'])} | {kb(row['transferred_bytes'])} "
+                     f"| {kb(row['raw_bytes'])} | {row['script_to_button_ms']:.0f} ms |")
+    for peer in data["peers"]:
+        lines.append(f"| {peer['label']} | - | {kb(peer['gzip_bytes'])} | - | {kb(peer['raw_bytes'])} | - |")
+    return lines
+
+
+def e2e(data: dict) -> list[str]:
+    row = data["rows"][0]
+    return [f"**End to end** (`python -m bench.e2e`): `{data['command']}`, {len(data['runs'])} runs; {_machine(data)}.", "",
+            "| suite | tests | median | min | max | all green |", "| --- | --: | --: | --: | --: | --- |",
+            f"| {row['label']} | {row['tests']} | {row['median_s']:.1f} s | {row['min_s']:.1f} s | {row['max_s']:.1f} s "
+            f"| {'yes' if row['all_green'] else 'no'} |"]
+
+
+def main() -> int:
+    for name, render in (("builder", builder), ("proxy", proxy), ("widget", widget), ("e2e", e2e)):
+        data = _load(name)
+        if data is not None:
+            print("\n".join(render(data)), end="\n\n")
+        else:
+            print(f"(no bench/results/{name}.json yet)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
