@@ -35,6 +35,26 @@ def _settings():  # -> ProxySettings | None, after printing every problem
         return None
 
 
+def _preflight(settings) -> bool:  # settings: ProxySettings
+    """Check the registry and the usage database before serving, to report problems plainly."""
+    import registry
+    from proxy.usage import open_store
+
+    try:
+        registry.load(settings.registry_path)
+    except registry.RegistryError as exc:
+        for line in exc.errors:
+            print(f"error: {line}", file=sys.stderr)
+        return False
+    if settings.usage_database is not None:
+        try:
+            open_store(settings.usage_database).close()
+        except Exception as exc:  # sqlite3, psycopg or a missing driver: all mean the same here
+            print(f"error: PROXY_USAGE_DB: cannot open {settings.usage_database.split('@')[-1]}: {exc}", file=sys.stderr)
+            return False
+    return True
+
+
 def serve(host: str, port: int) -> int:
     import uvicorn
 
@@ -42,7 +62,7 @@ def serve(host: str, port: int) -> int:
     from proxy.settings import configure_logging
 
     settings = _settings()
-    if settings is None:
+    if settings is None or not _preflight(settings):
         return 2
     configure_logging(settings.log_level)
     # proxy_headers=False: X-Forwarded-For is believed only from PROXY_TRUSTED_PROXIES, by us.

@@ -16,7 +16,8 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 # A caller's own id is kept only when it is short and plain, so it cannot forge log lines.
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # LogRecord's own attributes; everything else on a record came in through ``extra=``.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# (uvicorn adds "color_message", a copy of the message with terminal colours.)
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

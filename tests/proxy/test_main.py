@@ -36,3 +36,19 @@ def test_help_docs_and_readme_list_every_variable(capsys):
         assert name in out, name
         assert f"| `{name}` |" in docs, name
         assert f"| `{name}` |" in readme, name
+
+
+def test_serve_refuses_a_broken_registry_or_usage_database_plainly(capsys, monkeypatch, tmp_path):
+    registry = tmp_path / "clients.toml"
+    registry.write_text('[[client]]\nid = "x"\n')
+    monkeypatch.setenv("RETELL_API_KEY", "key_test")
+    monkeypatch.setenv("PROXY_REGISTRY", str(registry))
+    assert main(["serve"]) == 2
+    assert f"error: {registry}:1: client 'x': missing field 'agents'" in capsys.readouterr().err
+
+    from tests.proxy.conftest import REGISTRY
+
+    registry.write_text(REGISTRY)
+    monkeypatch.setenv("PROXY_USAGE_DB", str(tmp_path / "no" / "such" / "dir" / "usage.sqlite3"))
+    assert main(["serve"]) == 2
+    assert "error: PROXY_USAGE_DB: cannot open" in capsys.readouterr().err
