@@ -5,6 +5,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -198,12 +199,16 @@ def test_no_acknowledged_request_is_lost_when_the_proxy_is_killed(tmp_path, regi
            "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "proxy", "serve", "--port", str(port)], env=env, cwd=tmp_path,
                             stderr=subprocess.PIPE, text=True)
+    reader = None
     try:
         for line in proc.stderr:
             if "Uvicorn running" in line:
                 break
         else:
             pytest.fail("the proxy did not start")
+        # Keep reading its log, so a full pipe never stalls the proxy mid-test.
+        reader = threading.Thread(target=proc.stderr.read, daemon=True)
+        reader.start()
 
         def attempt(i: int) -> int:
             body = {"agent_id": "agent_shop" if i % 3 else "agent_bolt"}
@@ -216,6 +221,8 @@ def test_no_acknowledged_request_is_lost_when_the_proxy_is_killed(tmp_path, regi
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        if reader is not None:
+            reader.join(10)  # the pipe ends with the process
         proc.stderr.close()
     # Every answered request, created or refused, has its row on disk.
     assert count(database) == 60
