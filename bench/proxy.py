@@ -126,11 +126,12 @@ def _check_once(port: int, origin: str, agent: str) -> None:
         raise RuntimeError(f"port {port}: the proxy answered {response.status_code} {response.text[:200]}")
 
 
-def _wrk(port: int, seconds: float, connections: int, threads: int, origin: str, agent: str) -> dict:
-    env = {**os.environ, "BENCH_ORIGIN": origin, "BENCH_AGENT": agent}
+def _wrk(port: int, seconds: float, connections: int, threads: int, origin: str, agent: str,
+         path: str = "/api/create-web-call", auth: str | None = None) -> dict:
+    env = {**os.environ, "BENCH_ORIGIN": origin, "BENCH_AGENT": agent, **({"BENCH_AUTH": auth} if auth else {})}
     result = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
-         "-s", str(LUA), f"http://127.0.0.1:{port}/api/create-web-call"],
+         "-s", str(LUA), f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, env=env, timeout=seconds + 30, check=True)
     line = next(line for line in reversed(result.stdout.splitlines()) if line.startswith("{"))
     data = json.loads(line)
@@ -160,7 +161,11 @@ def run(runs: int, seconds: float, warmup: float, connections: int, threads: int
                 common.wait_for_port(redis_port, 30, background[-1])
                 redis_url = f"redis://127.0.0.1:{redis_port}/0"
             setups = _setups(folder, f"http://127.0.0.1:{up_port}", toml, json_path, redis_url, workers, express)
+            upstream = Setup("upstream", "fake upstream alone, no proxy (the ceiling)", [], {})
             for round_number in range(runs):
+                # The upstream on its own, so the table shows how close each proxy gets to it.
+                upstream.runs.append(_wrk(up_port, seconds, connections, threads, origin, agent,
+                                          "/v2/create-web-call", f"Bearer {API_KEY}"))
                 for setup in setups:
                     port = common.free_port()
                     process = _start(setup, port)
@@ -178,7 +183,7 @@ def run(runs: int, seconds: float, warmup: float, connections: int, threads: int
         finally:
             for process in reversed(background):
                 common.stop(process)
-    return _summarise(setups, runs, seconds, connections, threads, workers, clients)
+    return _summarise([*setups, upstream], runs, seconds, connections, threads, workers, clients)
 
 
 def _summarise(setups: list[Setup], runs: int, seconds: float, connections: int, threads: int,

@@ -4,6 +4,8 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Origin"] = os.getenv("BENCH_ORIGIN")
 wrk.body = '{"agent_id":"' .. os.getenv("BENCH_AGENT") .. '"}'
+-- Only for the upstream-alone reference run, which calls the fake Retell API directly.
+if os.getenv("BENCH_AUTH") then wrk.headers["Authorization"] = os.getenv("BENCH_AUTH") end
 
 done = function(summary, latency, requests)
   local e = summary.errors
