@@ -101,7 +101,7 @@ def _folders(manifest: dict) -> list[str]:
     return sorted(manifest.get("lines", {})) + (["latest"] if manifest.get("latest") else [])
 
 
-def _visit(browser, url: str, cdn: str, manifest: dict, folder: str) -> dict:
+def _visit(browser, url: str, cdn: str, manifest: dict) -> dict:
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -158,14 +158,14 @@ def run(runs: int) -> dict:
                 for _ in range(runs):  # rounds, so every folder sees the same machine
                     for folder in folders:
                         visits[folder].append(_visit(browser, f"{state['origins'][client]}/sandbox/{folder}/",
-                                                     cdn, manifest, folder))
+                                                     cdn, manifest))
             finally:
                 browser.close()
     rows = []
     for folder in folders:
         first = visits[folder][0]
         rows.append({
-            "case": folder, "label": f"ours, cdn/{folder}/ (v{manifest['lines'].get(folder, manifest.get('latest'))})",
+            "case": folder, "label": f"ours, cdn/{folder}/ ({manifest['lines'].get(folder, manifest.get('latest'))})",
             "version": manifest["lines"].get(folder, manifest.get("latest")),
             "requests": first["requests"], "files": [f["path"] for f in first["files"]],
             "gzip_bytes": first["gzip_bytes"], "raw_bytes": first["raw_bytes"],
@@ -176,7 +176,6 @@ def run(runs: int) -> dict:
             "runs": visits[folder],
         })
     for row in rows:
-        row["label"] = f"ours, cdn/{row['case']}/ ({row['version']})"
         row["meets_target"] = row["gzip_bytes"] <= TARGET_GZIP
     peers = [dict(p) for p in PEERS]
     for peer in peers:
