@@ -37,6 +37,10 @@ from builder.render import Output, Outputs, digest, environment
 _PARALLEL_FROM = 150
 
 
+# The modules whose code decides the output; a change to any of them invalidates the cache.
+_OUTPUT_MODULES = ("assets", "build", "cdn", "clients", "config", "content", "docs", "headers", "links", "render", "snippet")
+
+
 class BuildError(Exception):
     """Every problem found, one ``file:line: message`` per entry, reported together."""
 
@@ -84,13 +88,17 @@ class _State:
     encoded: dict[str, Encoded] = field(default_factory=dict)  # file digest -> encodings
     outputs: dict[str, Output] = field(default_factory=dict)  # what is in ``out`` now
     scans: dict[str, links.Scan] = field(default_factory=dict)  # page digest -> links and ids
+    targets: dict[tuple[str, str], links.Target] = field(default_factory=dict)  # (folder, link) -> target
+    # (digest of the file and the known versions, the parsed registry, client id -> entry digest)
+    registry: tuple[str, registry.Registry, dict[str, str]] | None = None
+    stats: dict[Path, tuple[int, int, str]] = field(default_factory=dict)  # path -> (mtime, size, digest)
 
 
 def _code_fingerprint() -> str:
     # A cache made by other builder code or other library versions is not reused.
     here = Path(__file__).parent
-    sources = [(p.name, p.read_bytes()) for p in sorted(here.glob("*.py"))]
-    versions = [metadata.version(name) for name in ("markdown", "pygments", "jinja2", "tdewolff-minify", "brotli")]
+    sources = [(name, (here / f"{name}.py").read_bytes()) for name in _OUTPUT_MODULES]
+    versions = [metadata.version(name) for name in ("cmarkgfm", "pygments", "jinja2", "tdewolff-minify", "brotli")]
     return digest(sources, versions)
 
 
@@ -107,19 +115,27 @@ class Builder:
         self.jobs = jobs if jobs is not None else min(2, os.cpu_count() or 1)
         self.cache_path = config.out.parent / f".{config.out.name}.buildcache" if cache else None
         self.state = self._load_state()
+        self._dirty = False  # whether the cache needs saving after this build
+        self._markdown_dirty = False  # whether converted markdown changed since the last save
 
     def rebuild(self, changed_paths: Iterable[Path] = ()) -> BuildReport:
-        return self.build()
+        """Build again, keeping the cache in memory only (call ``save()`` to persist it).
+
+        Content hashes, not ``changed_paths``, decide what changes; the argument is accepted so
+        a watcher can pass what it saw."""
+        return self._run(write=True, save=False)
+
+    def build(self) -> BuildReport:
+        """Build, and save the cache beside the output folder for the next process."""
+        return self._run(write=True, save=True)
 
     def check(self) -> list[str]:
+        """Validate everything a build would; write nothing; return the errors."""
         try:
-            self._run(write=False)
+            self._run(write=False, save=False)
         except BuildError as exc:
             return exc.errors
         return []
-
-    def build(self) -> BuildReport:
-        return self._run(write=True)
 
     def freeze(self) -> list[str]:
         """Archive each line's current release (see ``builder.cdn``); return the versions archived."""
@@ -130,7 +146,7 @@ class Builder:
             raise BuildError(errors)
         return cdn.freeze(tree, self.config.widget, self.config.archive)
 
-    def _run(self, write: bool) -> BuildReport:
+    def _run(self, write: bool, save: bool) -> BuildReport:
         started = time.perf_counter()
         config, state = self.config, self.state
         errors: list[str] = []
@@ -141,13 +157,7 @@ class Builder:
         pages, releases = self._gather_markdown(errors)
         tree = cdn.gather(config.widget, config.archive, releases, errors, self._minified)
         known = {r.version for r in releases}
-        clients = None
-        try:
-            clients = registry.load(config.registry_path, known_versions=known)
-        except registry.RegistryError as exc:
-            errors += exc.errors
-        except FileNotFoundError:
-            errors.append(f"{config.registry_path}:1: the client registry is missing")
+        clients = self._registry(known, errors)
         templates = config.src / "templates"
         template_files = sorted(p for p in templates.rglob("*") if p.is_file()) if templates.is_dir() else []
         if not template_files:
@@ -178,7 +188,8 @@ class Builder:
         try:
             env = environment(templates, config.site)
             render_docs(env, out, pages, releases, fingerprint, templates, doc_assets(config.src / "docs"))
-            render_clients(env, out, clients, cdn_manifest, fingerprint, templates, config.registry_path)
+            render_clients(env, out, clients, cdn_manifest, fingerprint, templates, config.registry_path,
+                           state.registry[2] if state.registry else None)
         except jinja2.TemplateError as exc:
             raise BuildError([f"{_template_location(exc, templates)}: template error: {exc}"]) from None
 
@@ -189,20 +200,31 @@ class Builder:
                 found = state.scans.get(output.digest)
                 if found is None:
                     found = state.scans[output.digest] = links.scan(output.data or (config.out / path).read_bytes())
+                    self._dirty = True
                 scans[path] = found
-        links.check(out.files, scans, config.site, errors)
+        links.check(out.files, scans, config.site, errors, out.shared, state.targets)
         if errors:
             raise BuildError(errors, [f"budget {line}" for line in budget_lines] if over else [])
 
         # Write: only files whose bytes changed; a first build goes to a staging folder first.
         written = 0
         if write:
+            changes = set(state.outputs) != set(out.files) or any(
+                state.outputs[p].digest != o.digest for p, o in out.files.items())
+            if changes and not save and self.cache_path is not None:
+                # The output is about to differ from what the saved cache describes; a stale
+                # cache would make the next process skip files it must write.
+                (self.cache_path / "state.pickle").unlink(missing_ok=True)
             written = _write(config.out, out.files, state.outputs)
+            if written or out.rendered or set(out.files) != set(state.outputs) or state.out != str(config.out.resolve()):
+                self._dirty = True
             state.out = str(config.out.resolve())
             state.outputs = {p: Output(o.key, o.source, None, o.digest, o.size) for p, o in out.files.items()}
             live = {o.digest for o in out.files.values()}
             state.scans = {d: s for d, s in state.scans.items() if d in live}
-            self._save_state()
+            # An unchanged rebuild leaves the cache file as it is: saving it is most of its cost.
+            if save and (self._dirty or not (self.cache_path and (self.cache_path / "state.pickle").is_file())):
+                self.save()
         raw = sum(len(encoded[k].data) for k in encoded)
         report = BuildReport(
             config.out, {p: o.size for p, o in sorted(out.files.items())}, time.perf_counter() - started,
@@ -215,50 +237,108 @@ class Builder:
 
     def _gather_markdown(self, errors: list[str]) -> tuple[list[Page], list[Release]]:
         docs, changelog = self.config.src / "docs", self.config.src / "changelog"
-        sources = {path: path.read_text(encoding="utf-8") for folder in (docs, changelog) for path in sorted(folder.glob("*.md"))}
-        digests = {path: digest(text) for path, text in sources.items()}
-        pending = {digests[p]: text for p, text in sources.items() if digests[p] not in self.state.converted}
+        digests: dict[Path, str] = {}
+        pending: dict[str, str] = {}
+        stats = {}
+        for path in [*sorted(docs.glob("*.md")), *sorted(changelog.glob("*.md"))]:
+            # A file whose size and modification time are unchanged is not read again.
+            info = path.stat()
+            known = self.state.stats.get(path)
+            if known is not None and known[:2] == (info.st_mtime_ns, info.st_size):
+                digests[path] = known[2]
+            else:
+                text = path.read_text(encoding="utf-8")
+                digests[path] = digest(text)
+                if digests[path] not in self.state.converted:
+                    pending[digests[path]] = text
+            stats[path] = (info.st_mtime_ns, info.st_size, digests[path])
+        self._dirty = self._dirty or stats != self.state.stats
+        self.state.stats = stats
+        for path, key in digests.items():
+            if key not in self.state.converted and key not in pending:
+                pending[key] = path.read_text(encoding="utf-8")  # known by its stat, but not converted yet
         self.state.converted.update(_convert_all(pending, self.jobs))
-        pages = [page_from(p, digests[p], self.state.converted[digests[p]], errors) for p in sources if p.parent == docs]
-        releases = [release_from(p, self.state.converted[digests[p]], errors) for p in sources if p.parent == changelog]
-        if not any(p.parent == docs for p in sources):
+        self._markdown_dirty = self._markdown_dirty or bool(pending)
+        pages = [page_from(p, digests[p], self.state.converted[digests[p]], errors) for p in digests if p.parent == docs]
+        releases = [release_from(p, self.state.converted[digests[p]], errors) for p in digests if p.parent == changelog]
+        if not any(p.parent == docs for p in digests):
             errors.append(f"{docs}: no docs pages (*.md) found")
         used = set(digests.values())
         self.state.converted = {d: c for d, c in self.state.converted.items() if d in used}
         return [p for p in pages if p], sort_releases([r for r in releases if r], changelog, errors)
+
+    def _registry(self, known: set[str], errors: list[str]) -> registry.Registry | None:
+        path = self.config.registry_path
+        try:
+            key = digest(path.read_bytes(), sorted(known))
+        except FileNotFoundError:
+            errors.append(f"{path}:1: the client registry is missing")
+            return None
+        if self.state.registry is not None and self.state.registry[0] == key:
+            return self.state.registry[1]
+        try:
+            clients = registry.load(path, known_versions=known)
+        except registry.RegistryError as exc:
+            errors += exc.errors
+            return None
+        self.state.registry = (key, clients, {c.id: digest(c) for c in clients.clients})
+        self._dirty = True
+        return clients
 
     def _minified(self, name: str, path: Path) -> str:
         source = path.read_bytes()
         key = digest(name, source)
         if key not in self.state.minified:
             self.state.minified[key] = minify(name, source.decode("utf-8"))
+            self._dirty = True
         return self.state.minified[key]
 
     def _encode(self, data: bytes) -> Encoded:
         key = digest(data)
         if key not in self.state.encoded:
             self.state.encoded[key] = encode(data)
+            self._dirty = True
         return self.state.encoded[key]
 
+    # The cache folder beside the output holds two pickles: converted markdown (large, changes
+    # only with the docs) and everything else.
     def _load_state(self) -> _State:
-        code = _code_fingerprint()
-        if self.cache_path is not None and self.cache_path.is_file():
+        code = digest(_code_fingerprint(), self.config.site)  # links resolve against the site URLs
+        if self.cache_path is not None and (self.cache_path / "state.pickle").is_file():
             try:
-                with self.cache_path.open("rb") as f:
+                with (self.cache_path / "state.pickle").open("rb") as f:
                     state = pickle.load(f)
                 if isinstance(state, _State) and state.code == code:
+                    with (self.cache_path / "markdown.pickle").open("rb") as f:
+                        state.converted = pickle.load(f)
                     return state
             except Exception:  # a damaged or foreign cache only costs a cold build
                 pass
         return _State(code)
 
-    def _save_state(self) -> None:
+    def save(self) -> None:
+        """Write the cache folder, so that a new ``Builder`` (or process) starts warm."""
         if self.cache_path is None:
             return
-        tmp = self.cache_path.with_name(self.cache_path.name + ".tmp")
-        with tmp.open("wb") as f:
-            pickle.dump(self.state, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(self.cache_path)
+        if self.cache_path.is_file():
+            self.cache_path.unlink()
+        self.cache_path.mkdir(parents=True, exist_ok=True)
+        if self._markdown_dirty or not (self.cache_path / "markdown.pickle").is_file():
+            _dump(self.state.converted, self.cache_path / "markdown.pickle")
+            self._markdown_dirty = False
+        converted, self.state.converted = self.state.converted, {}
+        try:
+            _dump(self.state, self.cache_path / "state.pickle")
+        finally:
+            self.state.converted = converted
+        self._dirty = False
+
+
+def _dump(value: object, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)  # a reader never sees half a cache file
 
 
 def build(config: BuildConfig) -> BuildReport:
@@ -321,12 +401,15 @@ def _write(out: Path, files: dict[str, Output], on_disk: dict[str, Output]) -> i
         _write_atomically(out, {p: o.data for p, o in files.items()})  # type: ignore[misc]
         return len(files)
     written = 0
+    folders: set[Path] = set()
     for path, output in files.items():
         old = on_disk.get(path)
         if old is not None and old.digest == output.digest:
             continue
         target = out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_bytes(output.data)  # type: ignore[arg-type]
         tmp.replace(target)  # a reader sees the old file or the new one, never half of one
@@ -344,9 +427,12 @@ def _write_atomically(out: Path, files: dict[str, bytes]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
+        folders: set[Path] = set()
         for path, data in files.items():
             target = staging / path
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(target.parent)
             target.write_bytes(data)
         old = None
         if out.exists():

@@ -20,16 +20,23 @@ FONT_STACKS = {
 
 
 def render_clients(env: jinja2.Environment, out: Outputs, clients: Registry, manifest: dict,
-                   fingerprint: str, templates: Path, registry_path: Path) -> None:
+                   fingerprint: str, templates: Path, registry_path: Path,
+                   client_keys: dict[str, str] | None = None) -> None:
+    """``client_keys`` (client id -> digest of its entry) saves hashing unchanged entries again."""
     site = env.globals["site"]
-    out.emit("clients/index.html", digest(fingerprint, clients.clients), templates / "clients.html",
+    keys = client_keys if client_keys is not None else {c.id: digest(c) for c in clients.clients}
+    out.emit("clients/index.html", digest(fingerprint, sorted(keys.items())), templates / "clients.html",
              lambda: env.get_template("clients.html").render(clients=clients.clients))
     demo = env.get_template("demo.html")
+    by_folder: dict[str, list[tuple[str, dict]]] = {}
+    for path, entry in manifest["files"].items():
+        by_folder.setdefault(path.split("/", 1)[0], []).append((path, entry))
+    folder_keys = {folder: digest(entries) for folder, entries in by_folder.items()}
     for client in clients.clients:
         line = f"v{client.widget_version.split('.')[0]}"
         # A page changes only when its client, its files' hashes or the templates change.
-        files = {k: v for k, v in manifest["files"].items() if k.startswith((f"v{client.widget_version}/", f"{line}/"))}
-        key = digest(fingerprint, client, files, manifest["lines"].get(line))
+        key = digest(fingerprint, keys[client.id], folder_keys.get(f"v{client.widget_version}"),
+                     folder_keys.get(line), manifest["lines"].get(line))
         out.emit(f"clients/{client.id}/index.html", key, registry_path,
                  lambda client=client, line=line: _page(demo, client, line, site, manifest))
 

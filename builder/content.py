@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import html as html_lib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import markdown
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -30,6 +30,7 @@ class Converted:
     html: str
     headings: tuple[Heading, ...]
     text: str  # plain text, for the search index
+    summary: str  # the first paragraph, shortened, for the docs home page
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class Page:
     html: str
     headings: tuple[Heading, ...]
     text: str
+    summary: str
     source: Path
     digest: str  # of the source text; unchanged digest means unchanged page
 
@@ -66,24 +68,79 @@ class Release:
         return "-" not in self.version
 
 
+_META = re.compile(r"^([A-Za-z][\w-]*):[ \t]*(.*)$")
+_HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.S)
+_CODE_BLOCK = re.compile(r'<pre lang="([\w+#.-]+)"><code>(.*?)</code></pre>', re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
 def convert(text: str) -> Converted:
-    """Markdown to HTML with heading ids, tables and Pygments-highlighted fenced code."""
-    md = markdown.Markdown(
-        extensions=["meta", "fenced_code", "tables", "toc", "codehilite"],
-        extension_configs={"codehilite": {"guess_lang": False, "css_class": "highlight"}},
-    )
-    html = md.convert(text)
-    meta = {key: values[0].strip() if values else "" for key, values in md.Meta.items()}  # type: ignore[attr-defined]
+    """Markdown (GitHub's dialect, via cmark-gfm in C) to HTML with heading ids, tables and
+    Pygments-highlighted fenced code; leading ``key: value`` lines are the page's meta."""
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    meta: dict[str, str] = {}
+    lines = text.splitlines()
+    while lines and (match := _META.match(lines[0])):
+        meta[match[1].lower()] = match[2].strip()
+        lines.pop(0)
+    body = "\n".join(lines)
+    # Docs are our own trusted text, so raw HTML in them is kept.
+    html = cmarkgfm.github_flavored_markdown_to_html(body, options=Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_GITHUB_PRE_LANG)
     headings: list[Heading] = []
+    used: dict[str, int] = {}
 
-    def walk(tokens: list[dict]) -> None:
-        for token in tokens:
-            headings.append(Heading(token["level"], token["id"], token["name"]))
-            walk(token["children"])
+    def heading(match: re.Match[str]) -> str:
+        name = html_lib.unescape(_TAG.sub("", match[2])).strip()
+        slug = _slugify(name) or "section"
+        if slug in used:
+            used[slug] += 1
+            slug = f"{slug}_{used[slug]}"
+        else:
+            used[slug] = 0
+        headings.append(Heading(int(match[1]), slug, name))
+        return f'<h{match[1]} id="{slug}">{match[2]}</h{match[1]}>'
 
-    walk(md.toc_tokens)  # type: ignore[attr-defined]
-    plain = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
-    return Converted(meta, html, tuple(headings), plain)
+    html = _CODE_BLOCK.sub(_highlight, _HEADING.sub(heading, html))
+    plain = re.sub(r"\s+", " ", html_lib.unescape(_TAG.sub(" ", html))).strip()
+    paragraph = re.search(r"<p>(.*?)</p>", html, re.S)
+    summary = re.sub(r"\s+", " ", html_lib.unescape(_TAG.sub("", paragraph[1]))).strip() if paragraph else ""
+    if len(summary) > 160:
+        summary = summary[:157].rsplit(" ", 1)[0] + "…"
+    return Converted(meta, html, tuple(headings), plain, summary)
+
+
+def _slugify(name: str) -> str:
+    # The same ids as Python-Markdown's toc and GitHub: "Rate limits" -> "rate-limits".
+    return re.sub(r"[-\s]+", "-", re.sub(r"[^\w\s-]", "", name).strip().lower())
+
+
+@functools.cache
+def _formatter() -> object:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(cssclass="highlight")
+
+
+@functools.cache
+def _lexer(language: str) -> object | None:
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        return get_lexer_by_name(language)
+    except ClassNotFound:
+        return None
+
+
+def _highlight(match: re.Match[str]) -> str:
+    from pygments import highlight
+
+    lexer = _lexer(match[1].lower())
+    if lexer is None:
+        return f"<pre><code>{match[2]}</code></pre>"
+    return highlight(html_lib.unescape(match[2]), lexer, _formatter())
 
 
 def page_from(path: Path, digest: str, converted: Converted, errors: list[str]) -> Page | None:
@@ -101,7 +158,7 @@ def page_from(path: Path, digest: str, converted: Converted, errors: list[str]) 
     except ValueError:
         errors.append(f"{path}:{_meta_line(path, 'order')}: 'order:' must be a number, got {order_text!r}")
         return None
-    return Page(slug, title, order, converted.html, converted.headings, converted.text, path, digest)
+    return Page(slug, title, order, converted.html, converted.headings, converted.text, converted.summary, path, digest)
 
 
 def doc_assets(folder: Path) -> list[Path]:

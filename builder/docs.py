@@ -32,13 +32,6 @@ def rewrite_links(html: str) -> str:
     return _LINK.sub(fix, html)
 
 
-def _summary(page: Page) -> str:
-    paragraph = re.search(r"<p>(.*?)</p>", page.html, re.S)
-    text = re.sub(r"<[^>]+>", "", paragraph[1]) if paragraph else ""
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "…"
-
-
 def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releases: list[Release],
                 fingerprint: str, templates: Path, assets: list[Path]) -> None:
     pages = sorted(pages, key=lambda p: (p.order, p.title, p.slug))
@@ -60,10 +53,17 @@ def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releas
         out.emit(f"docs/{page.slug}/index.html", digest(nav_key, page.digest), page.source,
                  lambda page=page, toc=toc: doc.render(page=page, html=Markup(rewrite_links(page.html)), toc=toc,
                                                         nav=nav("../", f"{page.slug}/"), root="../"))
+    # The navigation repeats on every page; the link check reads one copy per depth.
+    out.shared["docs/index.html"] = nav_html["./"].encode()
+    if pages:
+        out.shared[f"docs/{pages[0].slug}/index.html"] = nav_html["../"].encode()
+    if releases:
+        out.shared[f"docs/changelog/{releases[0].version}/index.html"] = nav_html["../../"].encode()
     latest = next((r.version for r in releases if r.stable), "")
-    cards = [{"slug": p.slug, "title": p.title, "summary": _summary(p)} for p in pages]
-    out.emit("docs/index.html", digest(nav_key, cards, latest), templates / "docs_index.html",
-             lambda: env.get_template("docs_index.html").render(pages=cards, latest=latest, nav=nav("./"), root="./"))
+    # Keys from page digests: cheaper than the lists they stand for, and they change together.
+    pages_key = digest(nav_key, [p.digest for p in pages])
+    out.emit("docs/index.html", digest(pages_key, latest), templates / "docs_index.html",
+             lambda: env.get_template("docs_index.html").render(pages=pages, latest=latest, nav=nav("./"), root="./"))
     out.emit("docs/404.html", digest(nav_key, "404"), templates / "404.html",
              # The 404 page is served at any depth, so its links are absolute.
              lambda: env.get_template("404.html").render(nav=Markup(env.get_template("nav.html").render(
@@ -82,18 +82,21 @@ def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releas
              lambda: env.get_template("feed.xml").render(releases=releases, updated=updated))
 
     # Search index, sitemap and the static files the pages use.
-    index = [{
-        "title": p.title, "url": f"{p.slug}/",
-        "headings": [{"id": h.id, "name": h.name} for h in p.headings if h.level in (2, 3)],
-        "search": " ".join([p.title, *(h.name for h in p.headings), p.text[:_SEARCH_TEXT]]).lower(),
-    } for p in pages]
-    out.emit("docs/search.json", digest(index), templates / "doc.html",
-             lambda: json.dumps({"pages": index}, separators=(",", ":"), ensure_ascii=False))
+    out.emit("docs/search.json", pages_key, templates / "doc.html", lambda: _search_index(pages))
     paths = ["", *(f"{p.slug}/" for p in pages), "changelog/", *(f"changelog/{r.version}/" for r in releases)]
     out.emit("docs/sitemap.xml", digest(fingerprint, paths), templates / "sitemap.xml",
              lambda: env.get_template("sitemap.xml").render(paths=paths))
     for path in assets:
         out.put(f"docs/{path.name}", path, path.read_bytes())
+
+
+def _search_index(pages: list[Page]) -> str:
+    index = [{
+        "title": p.title, "url": f"{p.slug}/",
+        "headings": [{"id": h.id, "name": h.name} for h in p.headings if h.level in (2, 3)],
+        "search": " ".join([p.title, *(h.name for h in p.headings), p.text[:_SEARCH_TEXT]]).lower(),
+    } for p in pages]
+    return json.dumps({"pages": index}, separators=(",", ":"), ensure_ascii=False)
 
 
 def pygments_css() -> str:

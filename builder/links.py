@@ -12,6 +12,8 @@ from builder.render import Output
 
 # Code samples are text, not links: an example `<script src="...">` must not be checked.
 _CODE = re.compile(rb"<(pre|code)\b.*?</\1>", re.S)
+# A list marked <ul data-shared> repeats on every page (the docs navigation); pages are scanned
+# without it, and the renderer hands one copy per page depth to ``check`` (see ``Outputs.shared``).
 _ATTRIBUTE = re.compile(rb'\s(href|src)="([^"]*)"')
 _ID = re.compile(rb'\sid="([^"]+)"')
 _SKIP = ("mailto:", "tel:", "javascript:", "data:")
@@ -20,19 +22,37 @@ Scan = tuple[tuple[str, ...], frozenset[str]]  # (link targets, element ids)
 
 
 def scan(data: bytes) -> Scan:
+    # Cut the shared list out first (it is most of a docs page), so the regexes read the rest.
+    start = data.find(b"<ul data-shared>")
+    if start >= 0:
+        end = data.find(b"</ul>", start)
+        data = data[:start] + data[end + 5:] if end >= 0 else data[:start]
     ids = frozenset(m.decode() for m in _ID.findall(data))
     text = _CODE.sub(b"", data)
     links = tuple(dict.fromkeys(m[2].decode().replace("&amp;", "&") for m in _ATTRIBUTE.finditer(text)))
     return links, ids
 
 
-def check(files: dict[str, Output], scans: dict[str, Scan], site: SiteConfig, errors: list[str]) -> None:
-    """``scans`` maps each HTML output path to what ``scan`` found in it."""
-    roots = {f"{site.cdn_url}/": "cdn/", f"{site.docs_url}/": "docs/"}
+Target = tuple[str, str, str | None]  # (output path or "", fragment, error); "" means not ours
+
+
+def check(files: dict[str, Output], scans: dict[str, Scan], site: SiteConfig, errors: list[str],
+          shared: dict[str, bytes] | None = None, memo: dict[tuple[str, str], Target] | None = None) -> None:
+    """``scans`` maps each HTML output path to what ``scan`` found in it; ``shared`` maps a page
+    to a fragment whose links every page at its depth also has, to be checked once there.
+    ``memo`` keeps where each (folder, link) points, so a rebuild resolves only new links."""
+    roots = ((f"{site.cdn_url}/", "cdn/"), (f"{site.docs_url}/", "docs/"))
+    memo = {} if memo is None else memo
     problems: dict[Path, list[tuple[str, str]]] = {}
+    extra = {page: _ATTRIBUTE.findall(fragment) for page, fragment in (shared or {}).items() if page in scans}
     for page, (links, _) in sorted(scans.items()):
-        for link in links:
-            message = _resolve(page, link, files, scans, roots)
+        folder = page.rpartition("/")[0]
+        for link in [*links, *(m[1].decode() for m in extra.get(page, ()))]:
+            key = (page if link.startswith(("#", "?")) else folder, link)
+            target = memo.get(key)
+            if target is None:
+                target = memo[key] = _target(page, link, roots)
+            message = _verdict(page, link, target, files, scans)
             if message:
                 problems.setdefault(files[page].source, []).append((link, f"{page}: {message}"))
     for source, found in problems.items():
@@ -44,41 +64,44 @@ def check(files: dict[str, Output], scans: dict[str, Scan], site: SiteConfig, er
             errors.append(f"{source}:{_line_of(lines, link)}: {message}")
 
 
-def _resolve(page: str, link: str, files: dict[str, Output], scans: dict[str, Scan], roots: dict[str, str]) -> str | None:
+def _target(page: str, link: str, roots: tuple[tuple[str, str], ...]) -> Target:
+    """Where ``link`` on ``page`` points: a pure function of the two strings."""
     if link.startswith(_SKIP):
-        return None
-    target_path = None
-    for url, folder in roots.items():
-        if link.startswith(url) or link == url[:-1]:
-            target_path = folder + link[len(url):]
-            break
+        return "", "", None
     parts = urlsplit(link)
-    if target_path is None:
+    for url, folder in roots:
+        if link.startswith(url) or link == url[:-1]:
+            target_path = folder + link[len(url):].split("#", 1)[0].split("?", 1)[0]
+            break
+    else:
         if parts.scheme or parts.netloc:
-            return None  # another website: not ours to check
+            return "", "", None  # another website: not ours to check
         if not parts.path:
             target_path = page
         else:
-            base = posixpath.dirname(page)
             # Each client's demo page is the root of its own website; other pages share their folder.
             segments = page.split("/")
             site_root = "/".join(segments[:2]) if segments[0] == "clients" and len(segments) > 2 else segments[0]
-            resolved = posixpath.normpath(posixpath.join(base, unquote(parts.path)))
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(page), unquote(parts.path)))
             if not (resolved + "/").startswith(site_root + "/"):
-                return f"link {link!r} leaves the site"
+                return "", "", f"link {link!r} leaves the site"
             target_path = resolved + ("/" if parts.path.endswith("/") else "")
-    else:
-        target_path = target_path.split("#", 1)[0].split("?", 1)[0]
     if target_path.endswith("/") or target_path in ("cdn", "docs"):
         target_path = target_path.rstrip("/") + "/index.html"
+    return target_path, unquote(parts.fragment), None
+
+
+def _verdict(page: str, link: str, target: Target, files: dict[str, Output], scans: dict[str, Scan]) -> str | None:
+    target_path, fragment, error = target
+    if error or not target_path:
+        return error
     if target_path not in files:
         if target_path + "/index.html" in files:
             target_path += "/index.html"
         else:
             kind = "asset" if not target_path.endswith(".html") else "page"
             return f"link {link!r}: the {kind} {target_path} is not built"
-    fragment = unquote(parts.fragment)
-    if fragment and target_path.endswith(".html") and target_path in scans and fragment not in scans[target_path][1]:
+    if fragment and target_path in scans and fragment not in scans[target_path][1]:
         return f"link {link!r}: {target_path} has no anchor #{fragment}"
     return None
 

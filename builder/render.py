@@ -48,6 +48,7 @@ class Outputs:
     previous: dict[str, Output]
     files: dict[str, Output] = field(default_factory=dict)
     rendered: int = 0
+    shared: dict[str, bytes] = field(default_factory=dict)  # see builder.links.check
 
     def emit(self, path: str, key: str, source: Path, make: Callable[[], str | bytes]) -> None:
         old = self.previous.get(path)

@@ -171,7 +171,7 @@ def test_an_unchanged_rebuild_renders_and_writes_nothing(make_site):
     # A new process reuses the cache file beside the output folder.
     fresh = Builder(config(root)).build()
     assert (fresh.rendered, fresh.written) == (0, 0)
-    assert (root / ".dist.buildcache").is_file()
+    assert (root / ".dist.buildcache/state.pickle").is_file()
 
 
 def test_one_changed_page_rerenders_only_that_page_and_what_lists_it(make_site):
@@ -182,8 +182,9 @@ def test_one_changed_page_rerenders_only_that_page_and_what_lists_it(make_site):
     guide.write_text(guide.read_text().replace("Steps.", "New steps."))
     report = builder.rebuild([guide])
     assert "New steps." in (root / "dist/docs/guide/index.html").read_text()
-    # The page, and the search index that holds its text.
-    assert report.written == 2 and report.rendered == 2
+    # Rendered: the page, the search index holding its text and the docs home listing its summary;
+    # written: only the two whose bytes changed.
+    assert report.rendered == 3 and report.written == 2
 
 
 def test_a_removed_page_is_removed_from_the_output(make_site):
@@ -246,3 +247,18 @@ def test_the_real_site_passes_check(capsys):
 
     assert main(["check", "--src", str(REPO / "site_src"), "--widget", str(REPO / "widget"),
                  "--out", str(REPO / "dist")]) == 0, capsys.readouterr().err
+
+
+def test_an_unsaved_rebuild_never_leaves_a_stale_cache(make_site):
+    root = make_site()
+    guide = root / "site_src/docs/guide.md"
+    original = guide.read_text()
+    Builder(config(root)).build()  # saves the cache
+    watcher = Builder(config(root))
+    guide.write_text(original.replace("Steps.", "Changed steps."))
+    assert watcher.rebuild([guide]).written == 2  # in memory only
+    # Back to the saved sources: a new process must write the page back, not trust the old cache.
+    guide.write_text(original)
+    report = Builder(config(root)).build()
+    assert "Changed steps." not in (root / "dist/docs/guide/index.html").read_text()
+    assert report.written >= 2
