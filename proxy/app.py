@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 import registry
 from proxy import admin, create, status
+from proxy.allowlist import load_allowlist
 from proxy.logs import RequestId
 from proxy.metrics import Metrics
 from proxy.ratelimit import RateLimits, storage_for
@@ -45,7 +46,7 @@ async def _create_or_preflight(request: Request) -> Response:
 def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | None = None) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        registry_file = WatchedFile(settings.registry_path, registry.load, settings.reload_interval)
+        registry_file = WatchedFile(settings.registry_path, load_allowlist, settings.reload_interval)
         if registry_file.current() is None:
             # Refuse to start on a broken registry; once running, a broken edit keeps the last good one.
             raise registry.RegistryError([f"{settings.registry_path}: {registry_file.error}"])
@@ -68,7 +69,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 usage=usage,
                 metrics=Metrics(),
             )
-            log.info("proxy started", extra={"clients": len(registry_file.current().clients),  # type: ignore[union-attr]
+            log.info("proxy started", extra={"clients": len(registry_file.current().registry.clients),  # type: ignore[union-attr]
                                              "rate_limit_storage": settings.rate_limit_storage.split("@")[-1]})
             yield
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers
 
-from registry import Origin, Registry, parse_origin
+from proxy.allowlist import Allowlist
+from registry import Origin, parse_origin
 
 ALLOWED_METHOD = "POST"
 ALLOWED_HEADERS = frozenset({"content-type"})
@@ -17,7 +18,7 @@ class OriginRefused(Exception):
     """Why a request's origin is not allowed; the message is safe to send to the caller."""
 
 
-def allowed_origin(headers: Headers, registry: Registry) -> Origin | None:
+def allowed_origin(headers: Headers, registry: Allowlist) -> Origin | None:
     """The request's origin if the registry allows it, None if it sent none; else ``OriginRefused``."""
     values = headers.getlist("origin")
     if not values:

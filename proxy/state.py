@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-import registry
+from proxy.allowlist import Allowlist
 from proxy.metrics import Metrics
 from proxy.ratelimit import RateLimits
 from proxy.settings import ProxySettings
@@ -20,14 +20,14 @@ from proxy.watched import WatchedFile
 @dataclass(slots=True)
 class ProxyState:
     settings: ProxySettings
-    registry_file: WatchedFile[registry.Registry]
+    registry_file: WatchedFile[Allowlist]
     manifest_file: WatchedFile[dict[str, Any]]
     upstream: httpx.AsyncClient
     limits: RateLimits
     usage: UsageRecorder | None
     metrics: Metrics
 
-    def registry(self) -> registry.Registry:
+    def registry(self) -> Allowlist:
         # The lifespan refuses to start without a first good registry, so there always is one.
         current = self.registry_file.current()
         assert current is not None
