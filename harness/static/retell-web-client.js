@@ -189,11 +189,13 @@ export class RetellWebClient {
     const rate = call.audio?.sampleRate ?? DEFAULT_SAMPLE_RATE;
     const length = Math.round((rate * AUDIO_FRAME_MS) / 1000);
     let phase = 0;
-    call.frames = setInterval(() => {
+    const emitFrame = () => {
       const frame = new Float32Array(length);
       for (let i = 0; i < length; i++) frame[i] = 0.1 * Math.sin((2 * Math.PI * 220 * phase++) / rate);
       this.#emit('audio', frame);
-    }, AUDIO_FRAME_MS);
+    };
+    call.frames = setInterval(emitFrame, AUDIO_FRAME_MS);
+    emitFrame(); // the first frame at once: even a very short utterance has audio
   }
 
   #stopVoice(call) {

@@ -500,3 +500,15 @@ def test_footprint_lazy_loading_no_layout_shift_no_long_task(page: Page, sandbox
     perf = page.evaluate("window.__perf")
     assert perf["shift"] == 0
     assert perf["long"] == [], "main-thread tasks over 50 ms: %s" % perf["long"]
+
+
+def test_the_widget_recovers_when_its_own_chunk_fails_to_load(page: Page, sandbox):
+    host = visit(page, sandbox)
+    page.route("**/v2/call.js*", lambda route: route.abort())
+    host.locator(".launcher").click()
+    expect(host).to_have_attribute("data-error", "sdk")
+    expect(host.locator("[role=status]")).to_have_text("The call service didn't load. Please try again.")
+    assert events(page, "error")[-1]["code"] == "sdk"
+    page.unroute("**/v2/call.js*")
+    host.locator(".launcher").click()
+    expect(host).to_have_attribute("data-state", "in-call")

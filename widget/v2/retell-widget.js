@@ -263,10 +263,14 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
     // Runs fn with the controller, loading it first; API calls after destroy() do nothing.
     async #with(fn) {
       if (this.#destroyed || !this.#o) return;
-      const c = await this.#controller().catch((err) => {
-        console.error('RetellWidget: the widget failed to load', err);
+      const c = await this.#controller().catch((cause) => {
+        // Our own chunks didn't load (so neither did the strings): say so in English or as overridden.
+        const message = this.#o.strings.sdk || "The call service didn't load. Please try again.";
+        console.error('RetellWidget:', message, cause);
         this.setAttribute(STATE, 'error');
         this.setAttribute('data-error', 'sdk');
+        this.shadowRoot.querySelector('[role=status]').textContent = message;
+        this.dispatchEvent(new CustomEvent('error', { bubbles: true, composed: true, detail: { code: 'sdk', message, retryAfter: null, cause } }));
       });
       if (c && !this.#destroyed) return fn(c);
     }
