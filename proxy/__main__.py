@@ -88,7 +88,11 @@ def usage(since: str) -> int:
     if "://" not in database and not os.path.isfile(database):
         print(f"error: PROXY_USAGE_DB: no usage database at {database}", file=sys.stderr)
         return 2
-    store = open_store(database)
+    try:
+        store = open_store(database)
+    except Exception as exc:  # sqlite3, psycopg or a missing driver: all mean the same here
+        print(f"error: PROXY_USAGE_DB: cannot open {database.split('@')[-1]}: {exc}", file=sys.stderr)
+        return 2
     try:
         print(text_report(summarise(store, span)), end="")
     finally:

@@ -158,6 +158,13 @@ def test_usage_command_prints_a_report(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PROXY_USAGE_DB", str(tmp_path / "none.sqlite3"))
     assert main(["usage"]) == 2
     assert "no usage database" in capsys.readouterr().err
+    sock = bind()
+    port = sock.getsockname()[1]
+    sock.close()
+    monkeypatch.setenv("PROXY_USAGE_DB", f"postgresql://ops:hunter2-secret@127.0.0.1:{port}/usage")
+    assert main(["usage"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: PROXY_USAGE_DB: cannot open 127.0.0.1:{port}/usage") and "hunter2" not in err
 
 
 def test_every_create_attempt_is_recorded(proxy, tmp_path):
