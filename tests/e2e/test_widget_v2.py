@@ -512,3 +512,28 @@ def test_the_widget_recovers_when_its_own_chunk_fails_to_load(page: Page, sandbo
     page.unroute("**/v2/call.js*")
     host.locator(".launcher").click()
     expect(host).to_have_attribute("data-state", "in-call")
+
+
+def test_on_a_strict_csp_page_inline_shadow_styles_are_blocked_but_adopted_sheets_are_not(page: Page, sandbox):
+    """Why v2 uses constructable stylesheets: the strict policy blocks a <style> even in a shadow root."""
+    visit(page, sandbox, site="csp")
+    colours = page.evaluate("""() => {
+      const probe = (adopt) => {
+        const host = document.body.appendChild(document.createElement('div'));
+        const root = host.attachShadow({mode: 'open'});
+        if (adopt) {
+          const sheet = new CSSStyleSheet();
+          sheet.replaceSync('p { color: rgb(1, 2, 3) }');
+          root.adoptedStyleSheets = [sheet];
+        } else {
+          root.innerHTML = '<style>p { color: rgb(1, 2, 3) }</style>';
+        }
+        const p = root.appendChild(document.createElement('p'));
+        const colour = getComputedStyle(p).color;
+        host.remove();
+        return colour;
+      };
+      return [probe(false), probe(true)];
+    }""")
+    assert colours[0] != "rgb(1, 2, 3)" and colours[1] == "rgb(1, 2, 3)"
+    page.wait_for_function("window.__retell.violations.some(v => v.startsWith('style-src'))")
