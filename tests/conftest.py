@@ -54,9 +54,10 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 @contextlib.contextmanager
-def running(app: ASGIApp) -> Iterator[int]:
-    """Serve ``app`` on a free 127.0.0.1 port in a thread; yield the port; stop it after."""
-    server = Server(app, bind())
+def running(app: ASGIApp, **options: object) -> Iterator[int]:
+    """Serve ``app`` on a free 127.0.0.1 port in a thread; yield the port; stop it after.
+    ``options`` go to uvicorn's Config."""
+    server = Server(app, bind(), **options)
     started = threading.Event()
 
     async def main() -> None:

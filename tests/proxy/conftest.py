@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
 from starlette.types import ASGIApp
 
 from harness.fake_retell import FakeRetell
-from harness.server import Server, bind
 from proxy.app import create_app
 from proxy.settings import ProxySettings, Secret
 from tests.conftest import running
@@ -43,29 +39,10 @@ brand_color = "#b91c1c"
 '''
 
 
-@contextlib.contextmanager
-def serving(app: ASGIApp) -> Iterator[int]:
+def serving(app: ASGIApp) -> contextlib.AbstractContextManager[int]:
     """Like ``running``, but without uvicorn's proxy headers, as ``python -m proxy serve`` runs:
     the proxy itself decides whom to believe about X-Forwarded-For."""
-    server = Server(app, bind(), proxy_headers=False)
-    started = threading.Event()
-
-    async def main() -> None:
-        task = asyncio.create_task(server.run_until_exit())
-        ready = asyncio.create_task(server.ready.wait())
-        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        started.set()
-        await task
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-    thread.start()
-    assert started.wait(15) and server.ready.is_set(), "server did not start"
-    try:
-        yield server.port
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        server.sock.close()
+    return running(app, proxy_headers=False)
 
 
 @pytest.fixture
