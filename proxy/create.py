@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from proxy import cors
+from proxy.logs import annotate
 from proxy.ratelimit import Verdict, client_ip
 from proxy.state import ProxyState
 from proxy.upstream import UpstreamError, create_web_call
@@ -69,8 +70,7 @@ async def create(request: Request) -> Response:
         response = _error(refusal.status, refusal.code, refusal.message, attempt.headers | refusal.headers)
         outcome = refusal.code
     state.metrics.requests.labels(outcome, attempt.client).inc()
-    log.info("create %s", outcome, extra={"outcome": outcome, "status": response.status_code,
-                                          "client": attempt.client, "agent": attempt.agent})
+    annotate(outcome=outcome, client=attempt.client, agent=attempt.agent)
     if state.usage is not None:
         await _record(state, request, attempt, outcome, response.status_code)
     return response

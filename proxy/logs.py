@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _access = logging.getLogger("proxy.access")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_access_fields: contextvars.ContextVar[dict[str, object] | None] = contextvars.ContextVar("access_fields", default=None)
 # A caller's own id is kept only when it is short and plain, so it cannot forge log lines.
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # LogRecord's own attributes; everything else on a record came in through ``extra=``.
@@ -20,10 +21,23 @@ _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
+def annotate(**fields: object) -> None:
+    """Add fields to the current request's access line: one line per request, not one per fact."""
+    current = _access_fields.get()
+    if current is not None:
+        current.update(fields)
+
+
 class JsonFormatter(logging.Formatter):
+    _second = -1
+    _stamp = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:  # strftime once a second, not once a line
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": f"{self._stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -49,6 +63,8 @@ class RequestId:
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
         rid = incoming if _INCOMING_ID.match(incoming) else secrets.token_hex(8)
         token = request_id.set(rid)
+        fields: dict[str, object] = {}
+        fields_token = _access_fields.set(fields)
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before it answers
 
@@ -66,7 +82,8 @@ class RequestId:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _access.info("%s %s %d", scope["method"], scope["path"], status, extra={
+            _access.info("%s %s %d", scope["method"], scope["path"][:200], status, extra={
                 "method": scope["method"], "path": scope["path"][:200], "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2), **fields})
+            _access_fields.reset(fields_token)
             request_id.reset(token)
