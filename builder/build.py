@@ -87,11 +87,11 @@ class _State:
     minified: dict[str, str] = field(default_factory=dict)  # digest(name, source) -> text
     encoded: dict[str, Encoded] = field(default_factory=dict)  # file digest -> encodings
     outputs: dict[str, Output] = field(default_factory=dict)  # what is in ``out`` now
+    groups: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # see Outputs.reuse
     scans: dict[str, links.Scan] = field(default_factory=dict)  # page digest -> links and ids
-    targets: dict[tuple[str, str], links.Target] = field(default_factory=dict)  # (folder, link) -> target
     # (digest of the file and the known versions, the parsed registry, client id -> entry digest)
     registry: tuple[str, registry.Registry, dict[str, str]] | None = None
-    stats: dict[Path, tuple[int, int, str]] = field(default_factory=dict)  # path -> (mtime, size, digest)
+    stats: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # path -> (mtime, size, digest)
 
 
 def _code_fingerprint() -> str:
@@ -117,6 +117,8 @@ class Builder:
         self.state = self._load_state()
         self._dirty = False  # whether the cache needs saving after this build
         self._markdown_dirty = False  # whether converted markdown changed since the last save
+        self._links = links.Memo()
+        self._memo: dict = {}  # rendered shared parts, for this process only
 
     def rebuild(self, changed_paths: Iterable[Path] = ()) -> BuildReport:
         """Build again, keeping the cache in memory only (call ``save()`` to persist it).
@@ -151,11 +153,12 @@ class Builder:
         config, state = self.config, self.state
         errors: list[str] = []
         if state.out != str(config.out.resolve()) or not config.out.is_dir():
-            state.outputs = {}  # nothing of ours is on disk there; write everything
+            state.outputs, state.groups = {}, {}  # nothing of ours is on disk there; write everything
 
         # Gather: read and validate every source before anything is rendered or written.
         pages, releases = self._gather_markdown(errors)
-        tree = cdn.gather(config.widget, config.archive, releases, errors, self._minified)
+        tree = cdn.gather(config.widget, config.archive, releases, errors, self._minified,
+                          self._memo.setdefault("archived", {}))
         known = {r.version for r in releases}
         clients = self._registry(known, errors)
         templates = config.src / "templates"
@@ -168,18 +171,24 @@ class Builder:
         fingerprint = digest(state.code, config.site, [(p.relative_to(templates).as_posix(), p.read_bytes()) for p in template_files])
 
         # Render: every output file, reusing the previous build's where the inputs are the same.
-        out = Outputs(state.outputs)
+        out = Outputs(state.outputs, state.groups)
         encoded = {key: self._encode(data) for key, data in tree.files.items()}
         budget_lines, over = _check_budgets(config, tree, encoded)
         errors += over
         for path, data in tree.paths().items():
             enc = encoded[f"{_folder_release(tree, path).version}/{path.split('/', 1)[1]}"]
-            out.put(f"cdn/{path}", config.widget, enc.data)
+            # The SRI hash already names these bytes; no need to hash them again.
+            out.put(f"cdn/{path}", config.widget, enc.data, enc.integrity)
             if path.endswith(COMPRESSED):
-                out.put(f"cdn/{path}.gz", config.widget, enc.gzip)
-                out.put(f"cdn/{path}.br", config.widget, enc.brotli)
-        cdn_manifest = cdn.manifest(tree, encoded, config.site.docs_url)
-        out.put("cdn/manifest.json", config.src / "changelog", json.dumps(cdn_manifest, indent=2).encode())
+                out.put(f"cdn/{path}.gz", config.widget, enc.gzip, "gz" + enc.integrity)
+                out.put(f"cdn/{path}.br", config.widget, enc.brotli, "br" + enc.integrity)
+        manifest_key = digest([(f.name, f.release) for f in tree.folders], [(k, e.integrity) for k, e in encoded.items()],
+                              config.site.docs_url)
+        if self._memo.get("manifest", ("",))[0] != manifest_key:
+            made = cdn.manifest(tree, encoded, config.site.docs_url)
+            self._memo["manifest"] = (manifest_key, made, json.dumps(made, indent=2).encode())
+        _, cdn_manifest, manifest_bytes = self._memo["manifest"]
+        out.put("cdn/manifest.json", config.src / "changelog", manifest_bytes, manifest_key)
         out.put("cdn/_headers", config.src / "site.toml", headers_file([p.removeprefix("cdn/") for p in out.files]).encode())
         for path in template_files:
             if path.parent.name == "static":
@@ -187,7 +196,7 @@ class Builder:
         out.emit("docs/assets/pygments.css", fingerprint, templates, pygments_css)
         try:
             env = environment(templates, config.site)
-            render_docs(env, out, pages, releases, fingerprint, templates, doc_assets(config.src / "docs"))
+            render_docs(env, out, pages, releases, fingerprint, templates, doc_assets(config.src / "docs"), self._memo)
             render_clients(env, out, clients, cdn_manifest, fingerprint, templates, config.registry_path,
                            state.registry[2] if state.registry else None)
         except jinja2.TemplateError as exc:
@@ -202,7 +211,7 @@ class Builder:
                     found = state.scans[output.digest] = links.scan(output.data or (config.out / path).read_bytes())
                     self._dirty = True
                 scans[path] = found
-        links.check(out.files, scans, config.site, errors, out.shared, state.targets)
+        links.check(out.files, scans, config.site, errors, out.shared, self._links)
         if errors:
             raise BuildError(errors, [f"budget {line}" for line in budget_lines] if over else [])
 
@@ -219,7 +228,9 @@ class Builder:
             if written or out.rendered or set(out.files) != set(state.outputs) or state.out != str(config.out.resolve()):
                 self._dirty = True
             state.out = str(config.out.resolve())
-            state.outputs = {p: Output(o.key, o.source, None, o.digest, o.size) for p, o in out.files.items()}
+            state.outputs = {p: o if o.data is None else Output(o.key, o.source, None, o.digest, o.size)
+                             for p, o in out.files.items()}
+            state.groups = out.groups
             live = {o.digest for o in out.files.values()}
             state.scans = {d: s for d, s in state.scans.items() if d in live}
             # An unchanged rebuild leaves the cache file as it is: saving it is most of its cost.
@@ -237,35 +248,53 @@ class Builder:
 
     def _gather_markdown(self, errors: list[str]) -> tuple[list[Page], list[Release]]:
         docs, changelog = self.config.src / "docs", self.config.src / "changelog"
-        digests: dict[Path, str] = {}
+        digests: dict[str, str] = {}  # path -> digest of its text
         pending: dict[str, str] = {}
-        stats = {}
-        for path in [*sorted(docs.glob("*.md")), *sorted(changelog.glob("*.md"))]:
-            # A file whose size and modification time are unchanged is not read again.
-            info = path.stat()
-            known = self.state.stats.get(path)
-            if known is not None and known[:2] == (info.st_mtime_ns, info.st_size):
-                digests[path] = known[2]
-            else:
-                text = path.read_text(encoding="utf-8")
-                digests[path] = digest(text)
-                if digests[path] not in self.state.converted:
-                    pending[digests[path]] = text
-            stats[path] = (info.st_mtime_ns, info.st_size, digests[path])
+        stats: dict[str, tuple[int, int, str]] = {}
+        for folder in (docs, changelog):
+            for entry in sorted(_markdown_files(folder), key=lambda e: e.name):
+                # A file whose size and modification time are unchanged is not read again.
+                info = entry.stat()
+                known = self.state.stats.get(entry.path)
+                if known is not None and known[0] == info.st_mtime_ns and known[1] == info.st_size:
+                    key = known[2]
+                else:
+                    text = Path(entry.path).read_text(encoding="utf-8")
+                    key = digest(text)
+                    if key not in self.state.converted:
+                        pending[key] = text
+                digests[entry.path] = key
+                stats[entry.path] = (info.st_mtime_ns, info.st_size, key)
         self._dirty = self._dirty or stats != self.state.stats
         self.state.stats = stats
         for path, key in digests.items():
             if key not in self.state.converted and key not in pending:
-                pending[key] = path.read_text(encoding="utf-8")  # known by its stat, but not converted yet
+                pending[key] = Path(path).read_text(encoding="utf-8")  # known by its stat, not converted yet
         self.state.converted.update(_convert_all(pending, self.jobs))
         self._markdown_dirty = self._markdown_dirty or bool(pending)
-        pages = [page_from(p, digests[p], self.state.converted[digests[p]], errors) for p in digests if p.parent == docs]
-        releases = [release_from(p, self.state.converted[digests[p]], errors) for p in digests if p.parent == changelog]
-        if not any(p.parent == docs for p in digests):
+        # Page and Release objects are kept too: rebuilding 1,000 of them is most of an idle rebuild.
+        made: dict[tuple[str, str], Page | Release | None] = self._memo.setdefault("sources", {})
+        fresh: dict[tuple[str, str], Page | Release | None] = {}
+        pages: list[Page] = []
+        releases: list[Release] = []
+        docs_prefix = str(docs) + os.sep
+        for path, key in digests.items():
+            is_page = path.startswith(docs_prefix)
+            if (path, key) in made and made[(path, key)] is not None:
+                item = made[(path, key)]
+            else:
+                converted = self.state.converted[key]
+                item = page_from(Path(path), key, converted, errors) if is_page else release_from(Path(path), converted, errors)
+            fresh[(path, key)] = item
+            if item is not None:
+                (pages if is_page else releases).append(item)  # type: ignore[arg-type]
+        self._memo["sources"] = fresh
+        if not any(p.startswith(docs_prefix) for p in digests):
             errors.append(f"{docs}: no docs pages (*.md) found")
         used = set(digests.values())
-        self.state.converted = {d: c for d, c in self.state.converted.items() if d in used}
-        return [p for p in pages if p], sort_releases([r for r in releases if r], changelog, errors)
+        if len(self.state.converted) > len(used):
+            self.state.converted = {d: c for d, c in self.state.converted.items() if d in used}
+        return pages, sort_releases(releases, changelog, errors)
 
     def _registry(self, known: set[str], errors: list[str]) -> registry.Registry | None:
         path = self.config.registry_path
@@ -347,6 +376,14 @@ def build(config: BuildConfig) -> BuildReport:
 
 def check(config: BuildConfig) -> list[str]:
     return Builder(config).check()
+
+
+def _markdown_files(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return [e for e in entries if e.name.endswith(".md") and e.is_file()]
+    except FileNotFoundError:
+        return []
 
 
 def _convert_all(texts: dict[str, str], jobs: int) -> dict[str, Converted]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,18 +79,32 @@ def current_releases(releases: list[Release]) -> dict[str, Release]:
 
 
 def gather(widget_dir: Path, archive: Path, releases: list[Release], errors: list[str],
-           minified: Callable[[str, Path], str] = lambda name, path: minify(name, path.read_text(encoding="utf-8"))) -> Tree:
+           minified: Callable[[str, Path], str] = lambda name, path: minify(name, path.read_text(encoding="utf-8")),
+           archived: dict | None = None) -> Tree:
     """Every release's files, from the archive or (for a line's current release) from source.
 
     ``minified`` turns a source file into its published text; the builder passes a cached one.
+    ``archived`` keeps verified archive folders by their record's stat between builds.
     """
+    archived = {} if archived is None else archived
     lines = current_releases(releases)
     files: dict[str, bytes] = {}
     for release in releases:
         record_path = archive / release.version / RECORD
         folder = widget_dir / release.line
         if record_path.is_file():
-            files |= _archived(release, record_path, errors)
+            # Any change to the folder's files (their size or time) verifies it again.
+            with os.scandir(record_path.parent) as entries:
+                seen = (str(record_path.parent), *sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries))
+            if seen not in archived:
+                problems: list[str] = []
+                found = _archived(release, record_path, problems)
+                errors += problems
+                if not problems:
+                    archived[seen] = found  # only a verified folder is trusted next time
+            else:
+                found = archived[seen]
+            files |= found
             if lines[release.line] is release:
                 _check_unchanged(release, record_path, widget_sources(folder), errors)
         elif lines[release.line] is release:

@@ -33,13 +33,28 @@ def rewrite_links(html: str) -> str:
 
 
 def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releases: list[Release],
-                fingerprint: str, templates: Path, assets: list[Path]) -> None:
+                fingerprint: str, templates: Path, assets: list[Path], memo: dict | None = None) -> None:
+    """``memo`` (kept by the caller between builds) holds the rendered navigation by its key."""
+    memo = {} if memo is None else memo
+    for path in assets:
+        out.put(f"docs/{path.name}", path, path.read_bytes())
     pages = sorted(pages, key=lambda p: (p.order, p.title, p.slug))
+    # A page's digest covers its title and order, so these keys stand for the whole docs tree.
+    pages_key = digest(fingerprint, "".join(p.digest for p in pages))
+    release_key = digest(fingerprint, [(r.version, r.date, r.html) for r in releases])
+    group_key = pages_key + release_key
+    if out.reuse("docs", group_key):
+        return
     nav_items = [{"path": f"{p.slug}/", "title": p.title} for p in pages] + [{"path": "changelog/", "title": "Changelog"}]
     # Shared parts are rendered once; each page only marks its own entry as current.
     nav_key = digest(fingerprint, nav_items)
-    nav_html = {root: env.get_template("nav.html").render(nav=nav_items, root=root) for root in ("../", "./", "../../")}
+    if memo.get("nav_key") != nav_key:
+        template = env.get_template("nav.html")
+        memo["nav_key"] = nav_key
+        memo["nav"] = {root: template.render(nav=nav_items, root=root) for root in ("../", "./", "../../")}
+    nav_html: dict[str, str] = memo["nav"]
     doc = env.get_template("doc.html")
+    emitted = len(out.files)
 
     def nav(root: str, current: str | None = None) -> Markup:
         html = nav_html[root]
@@ -49,10 +64,10 @@ def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releas
 
     # Pages: one folder each, so URLs stay clean ("docs/deployment/").
     for page in pages:
-        toc = [h for h in page.headings if h.level in (2, 3)]
-        out.emit(f"docs/{page.slug}/index.html", digest(nav_key, page.digest), page.source,
-                 lambda page=page, toc=toc: doc.render(page=page, html=Markup(rewrite_links(page.html)), toc=toc,
-                                                        nav=nav("../", f"{page.slug}/"), root="../"))
+        out.emit(f"docs/{page.slug}/index.html", nav_key + page.digest, page.source,
+                 lambda page=page: doc.render(page=page, html=Markup(rewrite_links(page.html)),
+                                              toc=[h for h in page.headings if h.level in (2, 3)],
+                                              nav=nav("../", f"{page.slug}/"), root="../"))
     # The navigation repeats on every page; the link check reads one copy per depth.
     out.shared["docs/index.html"] = nav_html["./"].encode()
     if pages:
@@ -60,9 +75,9 @@ def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releas
     if releases:
         out.shared[f"docs/changelog/{releases[0].version}/index.html"] = nav_html["../../"].encode()
     latest = next((r.version for r in releases if r.stable), "")
-    # Keys from page digests: cheaper than the lists they stand for, and they change together.
-    pages_key = digest(nav_key, [p.digest for p in pages])
-    out.emit("docs/index.html", digest(pages_key, latest), templates / "docs_index.html",
+    # The home page lists titles and summaries only; a change deeper in a page leaves it alone.
+    cards_key = digest(nav_key, [(p.slug, p.title, p.summary) for p in pages], latest)
+    out.emit("docs/index.html", cards_key, templates / "docs_index.html",
              lambda: env.get_template("docs_index.html").render(pages=pages, latest=latest, nav=nav("./"), root="./"))
     out.emit("docs/404.html", digest(nav_key, "404"), templates / "404.html",
              # The 404 page is served at any depth, so its links are absolute.
@@ -70,33 +85,40 @@ def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releas
                  nav=nav_items, root=env.globals["site"].docs_url + "/")), root=env.globals["site"].docs_url + "/"))
 
     # Changelog: an index, a page per release and an Atom feed.
-    release_key = digest(nav_key, [(r.version, r.date, r.html) for r in releases])
-    out.emit("docs/changelog/index.html", release_key, templates / "changelog.html",
+    out.emit("docs/changelog/index.html", nav_key + release_key, templates / "changelog.html",
              lambda: env.get_template("changelog.html").render(releases=releases, nav=nav("../", "changelog/"), root="../"))
     release_page = env.get_template("release.html")
     for release in releases:
         out.emit(f"docs/changelog/{release.version}/index.html", digest(nav_key, release.version, release.date, release.html),
                  release.source, lambda release=release: release_page.render(release=release, nav=nav("../../"), root="../../"))
     updated = f"{releases[0].date}T00:00:00Z" if releases else dt.datetime(2000, 1, 1).isoformat() + "Z"
-    out.emit("docs/changelog/feed.xml", release_key, templates / "feed.xml",
+    out.emit("docs/changelog/feed.xml", release_key + "feed", templates / "feed.xml",
              lambda: env.get_template("feed.xml").render(releases=releases, updated=updated))
 
     # Search index, sitemap and the static files the pages use.
-    out.emit("docs/search.json", pages_key, templates / "doc.html", lambda: _search_index(pages))
+    out.emit("docs/search.json", pages_key, templates / "doc.html", lambda: _search_index(pages, memo))
     paths = ["", *(f"{p.slug}/" for p in pages), "changelog/", *(f"changelog/{r.version}/" for r in releases)]
     out.emit("docs/sitemap.xml", digest(fingerprint, paths), templates / "sitemap.xml",
              lambda: env.get_template("sitemap.xml").render(paths=paths))
-    for path in assets:
-        out.put(f"docs/{path.name}", path, path.read_bytes())
+    out.groups["docs"] = (group_key, tuple(list(out.files)[emitted:]))
 
 
-def _search_index(pages: list[Page]) -> str:
-    index = [{
-        "title": p.title, "url": f"{p.slug}/",
-        "headings": [{"id": h.id, "name": h.name} for h in p.headings if h.level in (2, 3)],
-        "search": " ".join([p.title, *(h.name for h in p.headings), p.text[:_SEARCH_TEXT]]).lower(),
-    } for p in pages]
-    return json.dumps({"pages": index}, separators=(",", ":"), ensure_ascii=False)
+def _search_index(pages: list[Page], memo: dict) -> str:
+    # Each page's entry is kept by the page's digest, so one changed page re-encodes one entry.
+    cache: dict[str, str] = memo.setdefault("search", {})
+    entries = []
+    for p in pages:
+        entry = cache.get(p.digest)
+        if entry is None:
+            entry = cache[p.digest] = json.dumps({
+                "title": p.title, "url": f"{p.slug}/",
+                "headings": [{"id": h.id, "name": h.name} for h in p.headings if h.level in (2, 3)],
+                "search": " ".join([p.title, *(h.name for h in p.headings), p.text[:_SEARCH_TEXT]]).lower(),
+            }, separators=(",", ":"), ensure_ascii=False)
+        entries.append(entry)
+    if len(cache) > 2 * len(pages):
+        memo["search"] = {p.digest: cache[p.digest] for p in pages}
+    return '{"pages":[' + ",".join(entries) + "]}"
 
 
 def pygments_css() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -36,25 +37,44 @@ def scan(data: bytes) -> Scan:
 Target = tuple[str, str, str | None]  # (output path or "", fragment, error); "" means not ours
 
 
+@dataclass(slots=True)
+class Memo:
+    """What one check learnt for the next, in the same process."""
+
+    targets: dict[tuple[str, str], Target] = field(default_factory=dict)  # (folder, link) -> target
+    shape: int = 0  # hash of every output path and every page's ids
+    clean: set[tuple[str, str]] = field(default_factory=set)  # (page, digest) with no broken link
+
+
 def check(files: dict[str, Output], scans: dict[str, Scan], site: SiteConfig, errors: list[str],
-          shared: dict[str, bytes] | None = None, memo: dict[tuple[str, str], Target] | None = None) -> None:
+          shared: dict[str, bytes] | None = None, memo: Memo | None = None) -> None:
     """``scans`` maps each HTML output path to what ``scan`` found in it; ``shared`` maps a page
     to a fragment whose links every page at its depth also has, to be checked once there.
-    ``memo`` keeps where each (folder, link) points, so a rebuild resolves only new links."""
+    With a ``memo``, a page checked clean before is skipped while no path or anchor changed."""
     roots = ((f"{site.cdn_url}/", "cdn/"), (f"{site.docs_url}/", "docs/"))
-    memo = {} if memo is None else memo
+    memo = Memo() if memo is None else memo
+    shape = hash((frozenset(files), frozenset((page, scan[1]) for page, scan in scans.items())))
+    if shape != memo.shape:
+        memo.shape, memo.clean = shape, set()
     problems: dict[Path, list[tuple[str, str]]] = {}
     extra = {page: _ATTRIBUTE.findall(fragment) for page, fragment in (shared or {}).items() if page in scans}
     for page, (links, _) in sorted(scans.items()):
+        seen = (page, files[page].digest)
+        if seen in memo.clean:
+            continue
         folder = page.rpartition("/")[0]
+        clean = True
         for link in [*links, *(m[1].decode() for m in extra.get(page, ()))]:
             key = (page if link.startswith(("#", "?")) else folder, link)
-            target = memo.get(key)
+            target = memo.targets.get(key)
             if target is None:
-                target = memo[key] = _target(page, link, roots)
+                target = memo.targets[key] = _target(page, link, roots)
             message = _verdict(page, link, target, files, scans)
             if message:
+                clean = False
                 problems.setdefault(files[page].source, []).append((link, f"{page}: {message}"))
+        if clean:
+            memo.clean.add(seen)
     for source, found in problems.items():
         try:
             lines = source.read_text(encoding="utf-8").splitlines()

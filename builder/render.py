@@ -46,9 +46,22 @@ class Outputs:
     """Every output file of one build. ``emit`` renders a file only when its inputs changed."""
 
     previous: dict[str, Output]
+    previous_groups: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     files: dict[str, Output] = field(default_factory=dict)
     rendered: int = 0
     shared: dict[str, bytes] = field(default_factory=dict)  # see builder.links.check
+    groups: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # name -> (key, paths)
+
+    def reuse(self, group: str, key: str) -> bool:
+        """Take a whole group of files (say, every client page) from the previous build when
+        the group's key is unchanged, without looking at each file's key."""
+        old = self.previous_groups.get(group)
+        if old is None or old[0] != key or any(path not in self.previous for path in old[1]):
+            return False
+        for path in old[1]:
+            self.files[path] = self.previous[path]
+        self.groups[group] = old
+        return True
 
     def emit(self, path: str, key: str, source: Path, make: Callable[[], str | bytes]) -> None:
         old = self.previous.get(path)
@@ -60,11 +73,13 @@ class Outputs:
         self.files[path] = Output(key, source, data, digest(data), len(data))
         self.rendered += 1
 
-    def put(self, path: str, source: Path, data: bytes) -> None:
-        """A file whose bytes are already at hand (assets): keyed by its content."""
-        key = digest(data)
+    def put(self, path: str, source: Path, data: bytes, key: str | None = None) -> None:
+        """A file whose bytes are already at hand (assets): keyed by its content, or by ``key``
+        when the caller already has a digest of it."""
+        key = key or digest(data)
         old = self.previous.get(path)
         if old is not None and old.key == key:
             self.files[path] = Output(key, source, old.data, old.digest, old.size)
             return
+        # The key identifies the bytes, so it serves as their digest too.
         self.files[path] = Output(key, source, data, key, len(data))
