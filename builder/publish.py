@@ -20,10 +20,11 @@ reader resolves the old tree or the new one, never a mix.
 
 An S3 target gets only the files whose MD5 differs from the object's ETag, or whose Content-Type
 or Cache-Control (the build's policy, ``builder.headers``) differs from what they went up with,
-which ``PREFIX/.publish-state.json`` records. ``.br`` and ``.gz`` files are uploaded
-under their own keys with ``Content-Encoding: br`` / ``gzip`` and the type of the uncompressed
-file, so a CDN in front can serve ``x.js.br`` for ``x.js`` when the browser accepts it; ``x.js``
-itself stays uncompressed for every other client. S3 publishing never deletes objects.
+which ``PREFIX/.publish-state.json`` records. ``_headers`` itself is not uploaded. ``.br`` and
+``.gz`` files go up under their own keys with ``Content-Encoding: br`` / ``gzip`` and the type of
+the uncompressed file, so a CDN in front can serve ``x.js.br`` for ``x.js`` when the browser
+accepts it; ``x.js`` itself stays uncompressed for every other client. S3 publishing never
+deletes objects.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def publish(source: Path, target: str, *, endpoint_url: str | None = None, dry_r
     started = time.perf_counter()
     try:
         destination = _destination(target, endpoint_url)
-        local = gather(source)
+        local = {path: file for path, file in gather(source).items() if destination.wants(path)}
         with destination.locked(dry_run):
             the_plan = plan(local, destination.published(), destination.md5_of)
             if the_plan.conflicts:
@@ -232,6 +233,9 @@ class _Folder:
     def exists(self) -> bool:
         return self.current.is_symlink()
 
+    def wants(self, path: str) -> bool:
+        return True  # a Netlify- or Cloudflare-Pages-style host reads cdn/_headers from the tree
+
     def needs_write(self, the_plan: Plan) -> bool:
         return bool(the_plan.put or the_plan.dropped) or not self.exists()
 
@@ -327,6 +331,10 @@ class _S3:
     def needs_write(self, the_plan: Plan) -> bool:
         return bool(the_plan.put)
 
+    def wants(self, path: str) -> bool:
+        # S3 applies the policy as object metadata; the rules file itself would only be public.
+        return path.rsplit("/", 1)[-1] != "_headers"
+
     @contextlib.contextmanager
     def locked(self, dry_run: bool) -> Iterator[None]:
         # S3 has no lock; two publishes of different builds at once are the operator's to avoid.
@@ -342,11 +350,12 @@ class _S3:
             for item in page.get("Contents", []):
                 etags[item["Key"][len(start):]] = item["ETag"].strip('"')
         stored = self._read_state() if etags.pop(_STATE, None) else {}
-        return {
+        found = {}
+        for path, etag in etags.items():
+            metadata = self._metadata(path)
             # A multipart upload's ETag is not the MD5 of the object.
-            path: Published(None if "-" in etag else etag, stored.get(path, self._metadata(path)) == self._metadata(path))
-            for path, etag in etags.items()
-        }
+            found[path] = Published(None if "-" in etag else etag, stored.get(path, metadata) == metadata)
+        return found
 
     def _read_state(self) -> dict[str, dict[str, str]]:
         body = self.client.get_object(Bucket=self.bucket, Key=self.key(_STATE))["Body"].read()

@@ -180,11 +180,14 @@ def test_a_second_publish_at_the_same_time_is_refused(dist, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("make_args, status, message", [
-    (lambda d, t: ["--from", str(t / "nope"), "--to", str(t / "www")], 2, "no such folder; run `python -m builder build` first"),
+    (lambda d, t: ["--from", str(t / "nope"), "--to", str(t / "www")], 2,
+     "no such folder; run `python -m builder build` first"),
     (lambda d, t: ["--from", str(d / "docs"), "--to", str(t / "www")], 2, "not a build output (no cdn/manifest.json)"),
-    (lambda d, t: ["--from", str(d), "--to", "ftp://host/site"], 2, "unsupported scheme 'ftp://'; give a folder path or s3://BUCKET/PREFIX"),
+    (lambda d, t: ["--from", str(d), "--to", "ftp://host/site"], 2,
+     "unsupported scheme 'ftp://'; give a folder path or s3://BUCKET/PREFIX"),
     (lambda d, t: ["--from", str(d), "--to", "s3:///prefix"], 2, "name a bucket, as in s3://BUCKET/PREFIX"),
-    (lambda d, t: ["--from", str(d), "--to", str(t / "www"), "--endpoint-url", "http://x"], 2, "--endpoint-url applies to s3:// targets only"),
+    (lambda d, t: ["--from", str(d), "--to", str(t / "www"), "--endpoint-url", "http://x"], 2,
+     "--endpoint-url applies to s3:// targets only"),
     (lambda d, t: ["--from", str(d), "--to", str(d)], 2, "holds files publish did not make (cdn, clients, docs)"),
     (lambda d, t: ["--from", str(d), "--to", str(d / "cdn/manifest.json")], 2, "is a file, not a folder"),
 ])
@@ -230,6 +233,11 @@ def s3(s3_endpoint, monkeypatch, tmp_path) -> Callable[..., tuple[str, object]]:
     return bucket, client
 
 
+def s3_tree(dist: Path) -> dict[str, bytes]:
+    """What goes to S3: the build without the _headers rules file, which S3 applies as metadata."""
+    return {path: data for path, data in tree(dist).items() if not path.endswith("_headers")}
+
+
 def objects(client, bucket: str) -> dict[str, bytes]:
     """The published files (without publish's own state object)."""
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])
@@ -240,7 +248,8 @@ def objects(client, bucket: str) -> dict[str, bytes]:
 def test_publishes_to_s3_with_the_cache_policy_types_and_encodings(dist, s3, s3_endpoint, capsys):
     bucket, client = s3
     assert publish(dist, f"s3://{bucket}/site", "--endpoint-url", s3_endpoint) == 0
-    assert objects(client, bucket) == {f"site/{p}": data for p, data in tree(dist).items()}
+    assert objects(client, bucket) == {f"site/{p}": data for p, data in s3_tree(dist).items()}
+    assert "cdn/_headers" in tree(dist) and "site/cdn/_headers" not in objects(client, bucket)
     state = json.loads(client.get_object(Bucket=bucket, Key="site/.publish-state.json")["Body"].read())
     assert state["metadata"][EXACT_JS]["CacheControl"] == "public, max-age=31536000, immutable"
 
@@ -261,7 +270,7 @@ def test_publishes_to_s3_with_the_cache_policy_types_and_encodings(dist, s3, s3_
     assert page["ContentType"] == "text/html; charset=utf-8" and "max-age=0" in page["CacheControl"]
 
     paths = progress_paths(capsys.readouterr().out)
-    assert sorted(paths) == sorted(tree(dist))
+    assert sorted(paths) == sorted(s3_tree(dist))
     # Every exact-version file is up before any alias, and every alias before any page.
     assert [phase(p) for p in paths] == sorted(phase(p) for p in paths)
 
@@ -274,7 +283,7 @@ def test_s3_uploads_only_changed_files_and_never_deletes(dist, s3, s3_endpoint, 
     capsys.readouterr()
     assert publish(dist, to, "--endpoint-url", s3_endpoint) == 0
     out = capsys.readouterr().out
-    assert progress_paths(out) == [] and f"is up to date ({len(tree(dist))} files)" in out
+    assert progress_paths(out) == [] and f"is up to date ({len(s3_tree(dist))} files)" in out
 
     (dist / "docs/index.html").write_text("<p>edited</p>")
     assert publish(dist, to, "--endpoint-url", s3_endpoint) == 0
@@ -298,7 +307,7 @@ def test_s3_uploads_the_same_bytes_again_when_their_cache_policy_changes(dist, s
     capsys.readouterr()
     assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
     paths = progress_paths(capsys.readouterr().out)
-    assert sorted(paths) == sorted(p for p in tree(dist) if p.startswith("cdn/v1/"))
+    assert sorted(paths) == sorted(p for p in s3_tree(dist) if p.startswith("cdn/v1/"))
     assert client.head_object(Bucket=bucket, Key="cdn/v1/retell-widget.js")["CacheControl"] == "public, max-age=60"
     assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
     assert "is up to date" in capsys.readouterr().out
@@ -323,11 +332,11 @@ def test_s3_endpoint_comes_from_the_environment_and_dry_run_uploads_nothing(dist
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
     assert publish(dist, f"s3://{bucket}/site", "--dry-run") == 0
     out = capsys.readouterr().out
-    assert f"publish to s3://{bucket}/site at {s3_endpoint}: {len(tree(dist))} to put" in out
+    assert f"publish to s3://{bucket}/site at {s3_endpoint}: {len(s3_tree(dist))} to put" in out
     assert f"    put {EXACT_JS}  (Cache-Control: public, max-age=31536000, immutable; " in out
     assert objects(client, bucket) == {}
     assert publish(dist, f"s3://{bucket}/site") == 0
-    assert len(objects(client, bucket)) == len(tree(dist))
+    assert len(objects(client, bucket)) == len(s3_tree(dist))
 
 
 def test_s3_reports_a_missing_bucket(dist, s3, s3_endpoint, capsys):
