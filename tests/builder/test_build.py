@@ -262,3 +262,31 @@ def test_an_unsaved_rebuild_never_leaves_a_stale_cache(make_site):
     report = Builder(config(root)).build()
     assert "Changed steps." not in (root / "dist/docs/guide/index.html").read_text()
     assert report.written >= 2
+
+
+def test_a_rebuild_still_finds_a_link_broken_by_another_page(make_site):
+    root = make_site()
+    builder = Builder(config(root))
+    builder.build()
+    # getting-started.md links to guide.md#install; only guide.md changes.
+    guide = root / "site_src/docs/guide.md"
+    guide.write_text(guide.read_text().replace("## Install", "## Setup"))
+    with pytest.raises(BuildError) as info:
+        builder.rebuild([guide])
+    assert any("getting-started.md" in e and "has no anchor #install" in e for e in info.value.errors)
+
+
+def test_a_rebuild_follows_registry_and_archive_changes(make_site):
+    root = make_site()
+    builder = Builder(config(root))
+    assert builder.freeze() == ["1.0.0"]
+    builder.build()
+    registry = root / "site_src/clients.toml"
+    registry.write_text(registry.read_text().replace('name = "Bolt Bikes"', 'name = "Bolt Cycles"'))
+    report = builder.rebuild([registry])
+    assert "Bolt Cycles" in (root / "dist/clients/client-b/index.html").read_text()
+    assert report.written == 2  # that client's page and the index
+    archived = root / "site_src/releases/1.0.0/retell-widget.css"
+    archived.write_bytes(archived.read_bytes() + b" ")
+    with pytest.raises(BuildError, match="no longer matches the integrity"):
+        builder.rebuild([archived])
