@@ -92,3 +92,26 @@ def test_release_file_must_be_named_after_its_version(make_site, capsys):
     err = capsys.readouterr().err
     assert "1.0.1.md:1: the file of version 1.0.2 must be named 1.0.2.md" in err
     assert "1.0.3.md:2: 'date:' must be YYYY-MM-DD, got '27 Nov'" in err
+
+
+def test_the_real_docs_match_the_code(tmp_path):
+    # Examples in the builder's own docs pages, compared with what the code does.
+    import registry
+    from builder.headers import IMMUTABLE, MOVING, REVALIDATE
+    from tests.conftest import REPO
+
+    docs = REPO / "site_src/docs"
+    deployment = (docs / "deployment.md").read_text()
+    for policy in (IMMUTABLE, MOVING, REVALIDATE):
+        assert f"`{policy}`" in deployment
+    versioning = (docs / "versioning.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)```", versioning, re.S)[1])
+    assert set(example) == {"latest", "lines", "changelog", "releases", "files"}
+    assert set(next(iter(example["files"].values()))) == {"version", "bytes", "gzip", "brotli", "integrity", "module"}
+    assert set(next(iter(example["releases"].values()))) == {"line", "date", "stable", "changelog"}
+    # The registry example is valid, and the field table names every field a client has.
+    integration = (docs / "client-integration.md").read_text()
+    (tmp_path / "clients.toml").write_text(re.search(r"```toml\n(.*?)```", integration, re.S)[1])
+    registry.load(tmp_path / "clients.toml", known_versions=["1.0.0"])
+    for field in registry.Client.__dataclass_fields__:
+        assert f"| `{field}` |" in integration, field
