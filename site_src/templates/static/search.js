@@ -14,11 +14,30 @@
     return index;
   }
 
+  // How many query words a text contains.
+  function hits(text, words) {
+    const lower = text.toLowerCase();
+    return words.filter((w) => lower.includes(w)).length;
+  }
+
+  // The section that matches most words, if any; results rank title hits, then section hits.
+  function rank(page, words) {
+    let heading = null;
+    let best = 0;
+    for (const h of page.headings) {
+      const n = hits(h.name, words);
+      if (n > best) { best = n; heading = h; }
+    }
+    return { page, heading, score: 3 * hits(page.title, words) + 2 * best };
+  }
+
   function show(pages, words) {
     list.replaceChildren();
-    const found = pages.filter((p) => words.every((w) => p.search.includes(w))).slice(0, 10);
-    for (const page of found) {
-      const heading = page.headings.find((h) => words.some((w) => h.name.toLowerCase().includes(w)));
+    const found = pages.filter((p) => words.every((w) => p.search.includes(w)))
+      .map((p) => rank(p, words))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, 10);
+    for (const { page, heading } of found) {
       const link = document.createElement('a');
       link.href = root + page.url + (heading ? '#' + heading.id : '');
       link.textContent = page.title;
