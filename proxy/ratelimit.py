@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
 from limits.storage import storage_from_string
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
 from proxy.settings import Network
@@ -66,7 +66,10 @@ async def _nothing() -> None:
 class RateLimits:
     def __init__(self, per_ip: str, per_agent: str, storage: tuple[Storage, Callable[[], Awaitable[None]]]) -> None:
         self.storage, self.aclose = storage
-        self._limiter = MovingWindowRateLimiter(self.storage)
+        # A sliding window counter: two counters per key, so a hit costs the same at 10/minute
+        # and at 10,000/minute. (The moving window keeps a timestamp per hit: here it went from
+        # ~8 to ~95 us per check after 50,000 hits on one key.)
+        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
         self._per_ip = parse_many(per_ip)
         self._per_agent = parse_many(per_agent)
 
