@@ -183,6 +183,17 @@ def test_bad_options_throw_errors_that_name_the_option(page: Page, sandbox):
     assert errors[3].startswith('RangeError: RetellWidget: option "theme"')
     assert errors[4].startswith('TypeError: RetellWidget: option "proxyEndpoint" (attribute proxy-endpoint) is not a valid URL')
     assert page.locator("retell-widget").count() == 1
+    # An element is configured when connected: a bad attribute is reported, and it stays hidden.
+    with page.expect_event("pageerror") as error:
+        page.evaluate("""() => {
+          const w = document.createElement('retell-widget');
+          w.setAttribute('agent-id', 'a');
+          w.setAttribute('proxy-endpoint', 'https://p.example');
+          w.setAttribute('position', 'middle');
+          document.body.append(w);
+        }""")
+    assert 'option "position" (attribute position) must be one of' in error.value.message
+    expect(page.locator("retell-widget").nth(1).locator(".launcher")).to_be_hidden()
 
 
 @pytest.mark.parametrize(("mic", "code", "text"), [

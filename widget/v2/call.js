@@ -37,6 +37,9 @@ function stopTracks(stream) {
 export function createController({ host, root, options, events }) {
   const t = messages(options.lang, options.strings);
   const announcer = root.querySelector('[role=status]');
+  // During a call the launcher says so, for when the panel is minimized.
+  const label = root.querySelector('.launcher .label');
+  const launchText = label.textContent;
   let state = 'idle';
   let attempt = 0; // bumped whenever an attempt's late callbacks must be ignored
   let abort = null; // the token request in flight
@@ -65,6 +68,7 @@ export function createController({ host, root, options, events }) {
     state = next;
     const message = code ? t(code, seconds) : t(next);
     host.setAttribute('data-state', next);
+    label.textContent = next === 'in-call' ? t('in-call') : launchText;
     if (code) host.setAttribute('data-error', code);
     else host.removeAttribute('data-error');
     panel.show(next, message, code === 'rate-limited' ? seconds : 0);
