@@ -89,8 +89,9 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
         raise _Refusal(403, "origin_not_allowed", NO_ORIGIN)
     if attempt.origin is not None:
         attempt.headers |= cors.response_headers(attempt.origin)
-
-    _apply(attempt, await state.limits.check_ip(attempt.ip))
+        # Browsers are budgeted per IP. A server holding the credential calls for many visitors
+        # from one address, so only the client/agent budget below applies to it.
+        _apply(attempt, await state.limits.check_ip(attempt.ip))
 
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":

@@ -111,6 +111,16 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy(proxy_factory, fake_re
     assert create(trusted, **{"X-Forwarded-For": "198.51.100.1"}).status_code == 429
 
 
+def test_the_server_credential_skips_the_ip_budget_but_not_the_agent_budget(proxy_factory, fake_retell):
+    from proxy.settings import Secret
+
+    token = "server-token-0123456789abcdef"
+    proxy = proxy_factory(fake_retell[1], rate_limit_ip="1/hour", rate_limit_agent="2/hour", server_token=Secret(token))
+    server = {"Authorization": f"Bearer {token}"}
+    statuses = [proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=server).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+
+
 # Budgets in these tests are per hour: sliding windows weigh the previous window in, so a test
 # that crossed a window's edge could see one call fewer; with an hour, that is very unlikely.
 
