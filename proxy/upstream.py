@@ -61,7 +61,7 @@ async def create_web_call(client: httpx.AsyncClient, body: dict[str, Any], timeo
         result = "ok"
         return call
     except TimeoutError:
-        result = "timeout"
+        result = "upstream_timeout"
         raise UpstreamError(504, "upstream_timeout", "The voice service took too long to answer.") from None
     except UpstreamError as exc:
         result = exc.code

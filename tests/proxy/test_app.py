@@ -244,3 +244,16 @@ def test_an_upstream_that_drops_the_connection_is_a_502_and_not_retried(proxy_fa
         thread.join(10)
     assert response.status_code == 502 and response.json()["error"] == "upstream_unavailable"
     assert len(seen) == 1
+
+
+def test_upstream_latency_is_labelled_by_result(proxy_factory):
+    stub = StubUpstream()
+    stub.hold = True
+    with running(stub.app()) as port:
+        proxy = proxy_factory(f"http://127.0.0.1:{port}", timeout=0.3)
+        try:
+            create(proxy)
+        finally:
+            stub.release.set()
+        metrics = proxy.get("/metrics").text
+    assert 'proxy_upstream_seconds_count{result="upstream_timeout"} 1.0' in metrics
