@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ def text_report(summary: Summary) -> str:
 
 def svg_chart(summary: Summary, width: int = 720, height: int = 220) -> str:
     """A stacked bar per bucket: created calls at the bottom, everything else on top."""
-    buckets = max(1, int((summary.until - summary.since) // summary.bucket) + 1)
+    buckets = max(1, math.ceil((summary.until - summary.since) / summary.bucket))
     points = {b: (ok, no) for b, ok, no in summary.series}
     peak = max((ok + no for ok, no in points.values()), default=0) or 1
     bar = (width - 40) / buckets

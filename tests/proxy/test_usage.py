@@ -139,7 +139,7 @@ def test_report_counts_by_client_and_outcome(tmp_path):
     text = text_report(summary)
     assert "3 create attempts" in text and "created 2, refused or failed 1" in text
     svg = svg_chart(summary)
-    assert svg.startswith("<svg") and svg.count("<rect") == 2 * 25
+    assert svg.startswith("<svg") and svg.count("<rect") == 2 * 24  # a bar per hour
     assert "<script" not in html_page(summary, "24h")
     store.close()
 
