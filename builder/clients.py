@@ -25,13 +25,18 @@ def render_clients(env: jinja2.Environment, out: Outputs, clients: Registry, man
     """``client_keys`` (client id -> digest of its entry) saves hashing unchanged entries again."""
     site = env.globals["site"]
     keys = client_keys if client_keys is not None else {c.id: digest(c) for c in clients.clients}
-    out.emit("clients/index.html", digest(fingerprint, sorted(keys.items())), templates / "clients.html",
-             lambda: env.get_template("clients.html").render(clients=clients.clients))
-    demo = env.get_template("demo.html")
     by_folder: dict[str, list[tuple[str, dict]]] = {}
     for path, entry in manifest["files"].items():
         by_folder.setdefault(path.split("/", 1)[0], []).append((path, entry))
     folder_keys = {folder: digest(entries) for folder, entries in by_folder.items()}
+    registry_key = digest(sorted(keys.items()))
+    group_key = digest(fingerprint, registry_key, folder_keys, manifest["lines"])
+    if out.reuse("clients", group_key):
+        return
+    out.emit("clients/index.html", digest(fingerprint, registry_key), templates / "clients.html",
+             lambda: env.get_template("clients.html").render(clients=clients.clients))
+    out.groups["clients"] = (group_key, ("clients/index.html", *(f"clients/{c.id}/index.html" for c in clients.clients)))
+    demo = env.get_template("demo.html")
     for client in clients.clients:
         line = f"v{client.widget_version.split('.')[0]}"
         # A page changes only when its client, its files' hashes or the templates change.
