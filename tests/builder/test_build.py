@@ -290,3 +290,10 @@ def test_a_rebuild_follows_registry_and_archive_changes(make_site):
     archived.write_bytes(archived.read_bytes() + b" ")
     with pytest.raises(BuildError, match="no longer matches the integrity"):
         builder.rebuild([archived])
+
+
+def test_converting_in_two_processes_gives_the_same_pages():
+    from builder.build import _PARALLEL_FROM, _convert_all
+
+    texts = {str(i): f"title: Page {i}\n\n# Page {i}\n\n## Part\n\n```python\nx = {i}\n```\n" for i in range(_PARALLEL_FROM)}
+    assert _convert_all(texts, jobs=2) == _convert_all(texts, jobs=1)
