@@ -1,4 +1,5 @@
 import contextlib
+import html
 import json
 import re
 import signal
@@ -88,6 +89,13 @@ def states(url: str) -> Iterator[dict]:
                 yield json.loads(line.removeprefix("data: "))
 
 
+def with_page(root: Path) -> Path:
+    """Add a docs page of the tests' own (so they don't depend on the real pages' wording); return its source."""
+    page = root / "site_src/docs/live-reload.md"
+    page.write_text("title: Live reload test\norder: 99\n\n# Live reload test\n\nThe marker says original.\n")
+    return page
+
+
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text
@@ -103,12 +111,14 @@ def test_inject_puts_the_script_before_the_closing_body_tag():
 
 def test_serves_the_build_with_local_urls_and_injects_the_script_into_pages(site_factory):
     root = site_factory()
+    with_page(root)
     with serving(root) as serve:
-        page = httpx.get(f"{serve.url}/docs/getting-started/")
+        page = httpx.get(f"{serve.url}/docs/live-reload/")
         assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
-        assert page.text.endswith('<script src="/__livereload.js" data-generation="1"></script>\n</body>\n</html>')
+        assert "The marker says original." in page.text
+        assert '<script src="/__livereload.js" data-generation="1"></script>\n</body>' in page.text
         assert int(page.headers["content-length"]) == len(page.content)
-        head = httpx.head(f"{serve.url}/docs/getting-started/")
+        head = httpx.head(f"{serve.url}/docs/live-reload/")
         assert int(head.headers["content-length"]) == len(page.content)
         # Assets are served as built: the script goes into HTML responses only.
         built_into = Path(serve.wait_for(r"building into (\S+)")[1])
@@ -125,15 +135,15 @@ def test_serves_the_build_with_local_urls_and_injects_the_script_into_pages(site
 
 def test_rebuilds_on_change_and_keeps_the_last_good_build_on_failure(site_factory):
     root = site_factory()
-    doc = root / "site_src/docs/getting-started.md"
+    doc = with_page(root)
     with serving(root) as serve:
         stream = states(serve.url)
         assert next(stream) == {"generation": 1, "errors": []}
 
-        edit(doc, "Three parts work together", "Three parts (edited) work together")
+        edit(doc, "says original", "says edited")
         assert next(stream) == {"generation": 2, "errors": []}
-        assert "Three parts (edited) work together" in httpx.get(f"{serve.url}/docs/getting-started/").text
-        serve.wait_for(r"rebuilt in [\d.]+s after a change to .*getting-started\.md")
+        assert "The marker says edited." in httpx.get(f"{serve.url}/docs/live-reload/").text
+        serve.wait_for(r"rebuilt in [\d.]+s after a change to .*live-reload\.md")
 
         # A burst of changes settles into far fewer rebuilds than files.
         for n in range(12):
@@ -146,18 +156,18 @@ def test_rebuilds_on_change_and_keeps_the_last_good_build_on_failure(site_factor
 
         marker = len(serve.lines)
         (root / "site_src/docs/Bad Name.md").write_text("# Bad\n")
-        edit(doc, "Three parts (edited)", "Three parts (broken)")
+        edit(doc, "says edited", "says broken")
         state = next(stream)
         assert state["generation"] == generation and len(state["errors"]) == 1
-        assert re.match(r".*Bad Name\.md:1: page file names are lower-case", state["errors"][0])
-        serve.wait_for(r"Bad Name\.md:1: page file names", after=marker)
+        assert re.match(r".*Bad Name\.md:1: ", state["errors"][0])
+        serve.wait_for(r"Bad Name\.md:1: ", after=marker)
         serve.wait_for(r"build failed: 1 error\(s\); still serving the last good build", after=marker)
-        assert "Three parts (edited) work together" in httpx.get(f"{serve.url}/docs/getting-started/").text
+        assert "The marker says edited." in httpx.get(f"{serve.url}/docs/live-reload/").text
 
         (root / "site_src/docs/Bad Name.md").unlink()
         # The two edits above may have come as two batches, so two failed rebuilds.
         assert next(s for s in stream if not s["errors"]) == {"generation": generation + 1, "errors": []}
-        assert "Three parts (broken) work together" in httpx.get(f"{serve.url}/docs/getting-started/").text
+        assert "The marker says broken." in httpx.get(f"{serve.url}/docs/live-reload/").text
 
 
 def test_a_failed_first_build_serves_its_errors_until_fixed(site_factory):
@@ -167,9 +177,9 @@ def test_a_failed_first_build_serves_its_errors_until_fixed(site_factory):
         serve.wait_for(r"build failed: 1 error\(s\); no good build to serve yet")
         stream = states(serve.url)
         state = next(stream)
-        assert state["generation"] == 0 and "name must be a non-empty string" in state["errors"][0]
+        assert state["generation"] == 0 and re.match(r".*site\.toml.*\bname\b", state["errors"][0])
         page = httpx.get(f"{serve.url}/docs/")
-        assert page.status_code == 503 and "name must be a non-empty string" in page.text
+        assert page.status_code == 503 and html.escape(state["errors"][0]) in page.text
         assert 'data-generation="0"' in page.text
 
         edit(root / "site_src/site.toml", 'name = ""', 'name = "Fixed"')
