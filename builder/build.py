@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
-import tempfile
 import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -25,12 +23,14 @@ import jinja2
 import registry
 from builder import cdn, links
 from builder.assets import COMPRESSED, Encoded, encode, minify
+from builder.budgets import check_budgets
 from builder.clients import render_clients
 from builder.config import BuildConfig
 from builder.content import Converted, Page, Release, convert, doc_assets, page_from, release_from, sort_releases
 from builder.docs import pygments_css, render_docs
 from builder.headers import headers_file
 from builder.render import Output, Outputs, digest, environment
+from builder.write import write as write_files
 
 # Markdown converts in a second process only past this many pages. With cmark-gfm a page takes
 # about 0.4 ms, so forking and shipping results back eat most of the gain: measured on a shared
@@ -39,7 +39,8 @@ _PARALLEL_FROM = 400
 
 
 # The modules whose code decides the output; a change to any of them invalidates the cache.
-_OUTPUT_MODULES = ("assets", "build", "cdn", "clients", "config", "content", "docs", "headers", "links", "render", "snippet")
+_OUTPUT_MODULES = ("assets", "budgets", "build", "cdn", "clients", "config", "content", "docs", "headers", "links",
+                   "render", "snippet", "write")
 
 
 class BuildError(Exception):
@@ -174,7 +175,7 @@ class Builder:
         # Render: every output file, reusing the previous build's where the inputs are the same.
         out = Outputs(state.outputs, state.groups)
         encoded = {key: self._encode(data) for key, data in tree.files.items()}
-        budget_lines, over = _check_budgets(config, tree, encoded)
+        budget_lines, over = check_budgets(config, tree, encoded)
         errors += over
         for path, data in tree.paths().items():
             enc = encoded[f"{_folder_release(tree, path).version}/{path.split('/', 1)[1]}"]
@@ -225,7 +226,7 @@ class Builder:
                 # The output is about to differ from what the saved cache describes; a stale
                 # cache would make the next process skip files it must write.
                 (self.cache_path / "state.pickle").unlink(missing_ok=True)
-            written = _write(config.out, out.files, state.outputs)
+            written = write_files(config.out, out.files, state.outputs)
             if written or out.rendered or set(out.files) != set(state.outputs) or state.out != str(config.out.resolve()):
                 self._dirty = True
             state.out = str(config.out.resolve())
@@ -413,72 +414,3 @@ def _template_location(exc: jinja2.TemplateError, templates: Path) -> str:
 def _folder_release(tree: cdn.Tree, path: str) -> Release:
     name = path.split("/", 1)[0]
     return next(f.release for f in tree.folders if f.name == name)
-
-
-def _check_budgets(config: BuildConfig, tree: cdn.Tree, encoded: dict[str, Encoded]) -> tuple[list[str], list[str]]:
-    """Every budget as 'path: size / budget gzip bytes', and an error for each one exceeded."""
-    lines, errors = [], []
-    for budget in config.budgets:
-        folder, _, name = budget.path.partition("/")
-        match = next((f for f in tree.folders if f.name == folder), None)
-        enc = encoded.get(f"{match.release.version}/{name}") if match else None
-        if enc is None:
-            errors.append(f"{config.site_path}:{budget.line}: budget for {budget.path}, which the build does not produce")
-            continue
-        size = len(enc.gzip)
-        verdict = "ok" if size <= budget.max_gzip else "OVER"
-        lines.append(f"{budget.path}: {size:,} / {budget.max_gzip:,} gzip bytes {verdict}")
-        if size > budget.max_gzip:
-            errors.append(f"{config.site_path}:{budget.line}: {budget.path} is {size:,} gzip bytes, "
-                          f"over its budget of {budget.max_gzip:,}")
-    return lines, errors
-
-
-def _write(out: Path, files: dict[str, Output], on_disk: dict[str, Output]) -> int:
-    if not on_disk:
-        _write_atomically(out, {p: o.data for p, o in files.items()})  # type: ignore[misc]
-        return len(files)
-    written = 0
-    folders: set[Path] = set()
-    for path, output in files.items():
-        old = on_disk.get(path)
-        if old is not None and old.digest == output.digest:
-            continue
-        target = out / path
-        if target.parent not in folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            folders.add(target.parent)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(output.data)  # type: ignore[arg-type]
-        tmp.replace(target)  # a reader sees the old file or the new one, never half of one
-        written += 1
-    for path in set(on_disk) - set(files):
-        (out / path).unlink(missing_ok=True)
-        parent = (out / path).parent
-        while parent != out and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
-    return written
-
-
-def _write_atomically(out: Path, files: dict[str, bytes]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        folders: set[Path] = set()
-        for path, data in files.items():
-            target = staging / path
-            if target.parent not in folders:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                folders.add(target.parent)
-            target.write_bytes(data)
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}-old-{os.getpid()}")
-            out.rename(old)
-        staging.rename(out)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
