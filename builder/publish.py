@@ -135,6 +135,8 @@ def publish(source: Path, target: str, *, endpoint_url: str | None = None, dry_r
     started = time.perf_counter()
     try:
         destination = _destination(target, endpoint_url)
+        if isinstance(destination, _Folder) and destination.root.resolve().is_relative_to(source.resolve()):
+            raise PublishError([f"error: --to {target} is inside --from {source}; publish elsewhere"], 2)
         local = {path: file for path, file in gather(source).items() if destination.wants(path)}
         with destination.locked(dry_run):
             the_plan = plan(local, destination.published(), destination.md5_of)
@@ -388,15 +390,19 @@ class _S3:
 
     def write(self, the_plan: Plan, progress: Callable[[str], None]) -> None:
         # Each phase finishes before the next starts, so nothing points at a file not yet up.
-        with self._errors(), ThreadPoolExecutor(_UPLOAD_THREADS) as pool:
-            for phase in (0, 1, 2):
-                futures = [pool.submit(self._put, f) for f in the_plan.put if f.phase == phase]
-                pending = set(futures)
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for future in finished:
-                        progress(future.result())
-            self._write_state([*the_plan.unchanged, *the_plan.put])
+        pool = ThreadPoolExecutor(_UPLOAD_THREADS)
+        try:
+            with self._errors():
+                for phase in (0, 1, 2):
+                    pending = {pool.submit(self._put, f) for f in the_plan.put if f.phase == phase}
+                    while pending:
+                        finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                        for future in finished:
+                            progress(future.result())
+                self._write_state([*the_plan.unchanged, *the_plan.put])
+        finally:
+            # After a failure or Ctrl-C, start no more uploads; the ones under way finish.
+            pool.shutdown(cancel_futures=True)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:

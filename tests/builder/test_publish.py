@@ -10,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 import builder.publish
@@ -188,8 +189,11 @@ def test_a_second_publish_at_the_same_time_is_refused(dist, tmp_path, capsys):
     (lambda d, t: ["--from", str(d), "--to", "s3:///prefix"], 2, "name a bucket, as in s3://BUCKET/PREFIX"),
     (lambda d, t: ["--from", str(d), "--to", str(t / "www"), "--endpoint-url", "http://x"], 2,
      "--endpoint-url applies to s3:// targets only"),
-    (lambda d, t: ["--from", str(d), "--to", str(d)], 2, "holds files publish did not make (cdn, clients, docs)"),
-    (lambda d, t: ["--from", str(d), "--to", str(d / "cdn/manifest.json")], 2, "is a file, not a folder"),
+    (lambda d, t: ["--from", str(d), "--to", str(d)], 2, "is inside --from"),
+    (lambda d, t: ["--from", str(d), "--to", str(d / "www")], 2, "is inside --from"),
+    (lambda d, t: ["--from", str(d), "--to", str(d.parent)], 2, "holds files publish did not make (dist, site_src"),
+    (lambda d, t: (t.joinpath("a-file").write_text("x"), ["--from", str(d), "--to", str(t / "a-file")])[1], 2,
+     "is a file, not a folder"),
 ])
 def test_rejects_bad_input(dist, tmp_path, capsys, make_args, status, message):
     assert main(["publish", *make_args(dist, tmp_path)]) == status
@@ -311,6 +315,30 @@ def test_s3_uploads_the_same_bytes_again_when_their_cache_policy_changes(dist, s
     assert client.head_object(Bucket=bucket, Key="cdn/v1/retell-widget.js")["CacheControl"] == "public, max-age=60"
     assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
     assert "is up to date" in capsys.readouterr().out
+
+
+def test_a_failed_s3_upload_stops_before_anything_points_at_the_missing_file(dist, s3, s3_endpoint, capsys,
+                                                                             monkeypatch):
+    bucket, client = s3
+    put = builder.publish._S3._put
+
+    def refuse_an_alias(self, file):
+        if file.path == "cdn/v1/retell-widget.js":
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
+                              "PutObject")
+        return put(self, file)
+
+    monkeypatch.setattr(builder.publish._S3, "_put", refuse_an_alias)
+    assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 1
+    assert "error: S3 refused (SlowDown): Please reduce your request rate.; files already uploaded stay" \
+        in capsys.readouterr().err
+    uploaded = objects(client, bucket)
+    assert {p for p in s3_tree(dist) if phase(p) == 0} <= set(uploaded)
+    assert not any(phase(p) == 2 for p in uploaded)
+
+    monkeypatch.setattr(builder.publish._S3, "_put", put)
+    assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
+    assert objects(client, bucket) == s3_tree(dist)
 
 
 def test_s3_refuses_to_change_a_published_exact_version(dist, s3, s3_endpoint, capsys):
