@@ -124,6 +124,8 @@ def test_serves_the_build_with_local_urls_and_injects_the_script_into_pages(site
         built_into = Path(serve.wait_for(r"building into (\S+)")[1])
         asset = httpx.get(f"{serve.url}/cdn/v1.0.0/retell-widget.js")
         assert asset.content == (built_into / "site/cdn/v1.0.0/retell-widget.js").read_bytes()
+        # The script is added on the way out; the built page itself is what build would write.
+        assert "__livereload" not in (built_into / "site/docs/live-reload/index.html").read_text()
         demo = httpx.get(f"{serve.url}/clients/client-a/").text
         assert f'src="{serve.url}/cdn/v1.0.0/retell-widget.js"' in demo
         assert httpx.get(f"{serve.url}/").headers["location"] == "/docs/"
