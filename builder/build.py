@@ -204,6 +204,10 @@ class Builder:
         except jinja2.TemplateError as exc:
             raise BuildError([f"{_template_location(exc, templates)}: template error: {exc}"]) from None
 
+        # The docs get the same cache policy when hosted on Netlify or Cloudflare Pages.
+        docs_paths = [p.removeprefix("docs/") for p in out.files if p.startswith("docs/")]
+        out.put("docs/_headers", config.src / "site.toml", headers_file(docs_paths).encode())
+
         # Check: every internal link, anchor and asset resolves.
         scans = {}
         for path, output in out.files.items():

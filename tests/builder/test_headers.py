@@ -49,3 +49,17 @@ def test_headers_file_has_one_rule_per_file():
     assert "/_headers" not in text
     # No rule repeats Access-Control-Allow-Origin: hosts would merge two into an invalid "*, *".
     assert "Access-Control-Allow-Origin" not in text
+
+
+def test_the_build_writes_headers_for_the_cdn_and_the_docs(make_site):
+    from builder.__main__ import main
+
+    root = make_site()
+    assert main(["build", "--src", str(root / "site_src"), "--widget", str(root / "widget"), "--out", str(root / "dist")]) == 0
+    cdn = (root / "dist/cdn/_headers").read_text()
+    assert "/v1.0.0/retell-widget.js.br\n  Cache-Control: public, max-age=31536000, immutable\n" \
+           "  Content-Type: text/javascript; charset=utf-8\n  Content-Encoding: br\n" in cdn
+    assert "/manifest.json\n  Cache-Control: public, max-age=300, stale-while-revalidate=86400\n" in cdn
+    docs = (root / "dist/docs/_headers").read_text()
+    assert "/guide/index.html\n  Cache-Control: public, max-age=0, must-revalidate\n  Content-Type: text/html; charset=utf-8\n" in docs
+    assert "/search.json\n  Cache-Control: public, max-age=300" in docs
