@@ -548,3 +548,15 @@ def test_on_a_strict_csp_page_inline_shadow_styles_are_blocked_but_adopted_sheet
     }""")
     assert colours[0] != "rgb(1, 2, 3)" and colours[1] == "rgb(1, 2, 3)"
     page.wait_for_function("window.__retell.violations.some(v => v.startsWith('style-src'))")
+
+
+@pytest.mark.parametrize("folder", ["latest", "v2.0.0"])
+def test_latest_and_the_exact_version_serve_v2(page: Page, sandbox, folder):
+    """latest/ is v2 now; v2.0.0/ is loaded with Subresource Integrity, and its chunks still load."""
+    host = visit(page, sandbox, folder=folder)
+    if folder == "v2.0.0":
+        assert page.locator("script[integrity]").count() == 1
+    host.locator(".launcher").click()
+    expect(host).to_have_attribute("data-state", "in-call")
+    names = page.evaluate("performance.getEntriesByType('resource').map(r => r.name)")
+    assert any(n.endswith(f"/{folder}/call.js") for n in names)
