@@ -9,6 +9,7 @@ import platform
 import socket
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ def machine() -> dict:
     except OSError:
         pass
     return {
+        "_sampler": _Sampler(),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "nproc": os.cpu_count(),
         "cpu": model,
@@ -39,7 +41,30 @@ def machine() -> dict:
 
 def finish_machine(info: dict) -> dict:
     info["load_after"] = _loadavg()
+    info["during"] = info.pop("_sampler").stop()
     return info
+
+
+class _Sampler:
+    """The 1-minute load average and other pytest processes, every few seconds of a benchmark."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self._samples: list[tuple[float, int]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while not self._done.wait(every):
+            self._samples.append(((_loadavg() or [0.0])[0], _other_pytests()))
+
+    def stop(self) -> dict:
+        self._done.set()
+        self._thread.join(10)
+        loads = [s[0] for s in self._samples] or (_loadavg() or [0.0])[:1]
+        others = [s[1] for s in self._samples] or [_other_pytests()]
+        return {"samples": len(self._samples), "load1_mean": round(sum(loads) / len(loads), 2),
+                "load1_max": max(loads), "other_pytest_max": max(others)}
 
 
 def _loadavg() -> list[float]:

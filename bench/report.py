@@ -19,8 +19,10 @@ def _x(value: float | None) -> str:
 
 def _machine(data: dict) -> str:
     m = data["machine"]
-    return (f"{m['date']}, {m['nproc']} CPUs ({m['cpu']}), load average {m['load_before'][0]:g} before / "
-            f"{m['load_after'][0]:g} after, {m['other_pytest_processes']} other pytest processes")
+    during = m.get("during") or {}
+    return (f"{m['date']}, {m['nproc']} CPUs ({m['cpu']}); 1-min load average {m['load_before'][0]:g} before, "
+            f"mean {during.get('load1_mean', '?')} / max {during.get('load1_max', '?')} during; "
+            f"other pytest processes {m['other_pytest_processes']} at start, at most {during.get('other_pytest_max', '?')} during")
 
 
 def builder(data: dict) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MACHINE_KEYS = {"date", "nproc", "cpu", "load_before", "load_after", "other_pytest_processes"}
+MACHINE_KEYS = {"date", "nproc", "cpu", "load_before", "load_after", "other_pytest_processes", "during"}
 
 
 def _run(module: str, results: Path, *flags: str, timeout: float = 60) -> dict:
