@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -194,7 +194,12 @@ def _no_build_yet(errors: tuple[str, ...]) -> ASGIApp:
                         f"<ul>{lines}</ul></body>", status_code=503)
 
 
-def create_app(root: Path, channel: LiveChannel, lifespan=None) -> ASGIApp:  # noqa: ANN001
+def live_reload(app: ASGIApp, channel: LiveChannel, lifespan=None) -> ASGIApp:  # noqa: ANN001
+    """``app`` with the live-reload stream and script added, and the script injected into its pages.
+
+    The sandbox's ``--watch`` wraps its HTML origins with this too.
+    """
+
     async def events(request: Request) -> Response:
         async def stream() -> AsyncIterator[str]:
             yield "retry: 500\n\n"  # reconnect quickly after the server restarts
@@ -207,18 +212,21 @@ def create_app(root: Path, channel: LiveChannel, lifespan=None) -> ASGIApp:  # n
     async def script(request: Request) -> Response:
         return Response(_CLIENT_JS, media_type="text/javascript")
 
+    routes = [Route(EVENTS_PATH, events), Route(SCRIPT_PATH, script), Mount("/", app)]
+    return _LiveReload(Starlette(routes=routes, lifespan=lifespan), channel)
+
+
+def create_app(root: Path, channel: LiveChannel, lifespan=None) -> ASGIApp:  # noqa: ANN001
     async def home(request: Request) -> Response:
         return RedirectResponse("/docs/")
 
     # The folders are swapped by every build, so they are looked up per request, not checked now.
     routes = [
         Route("/", home),
-        Route(EVENTS_PATH, events),
-        Route(SCRIPT_PATH, script),
         *(Mount(f"/{part}", StaticFiles(directory=root / part, html=True, check_dir=False))
           for part in ("cdn", "clients", "docs")),
     ]
-    return _LiveReload(Starlette(routes=routes, lifespan=lifespan), channel)
+    return live_reload(Starlette(routes=routes), channel, lifespan)
 
 
 class _Server(uvicorn.Server):
@@ -242,7 +250,7 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
-async def rebuild(rebuilder: Rebuilder, channel: LiveChannel, changed: set[Path]) -> None:
+async def rebuild(rebuilder: Callable[[set[Path]], list[str]], channel: LiveChannel, changed: set[Path]) -> None:
     """Build once; publish the new generation, or keep the last one and publish the errors."""
     started = time.perf_counter()
     from builder.build import BuildError
@@ -271,7 +279,9 @@ async def rebuild(rebuilder: Rebuilder, channel: LiveChannel, changed: set[Path]
     channel.publish(LiveState(channel.state.generation, tuple(errors)))
 
 
-async def _watch(paths: list[Path], rebuilder: Rebuilder, channel: LiveChannel, stop: asyncio.Event) -> None:
+async def watch(paths: list[Path], rebuilder: Callable[[set[Path]], list[str]], channel: LiveChannel,
+                stop: asyncio.Event) -> None:
+    """Rebuild after every settled burst of changes under ``paths`` until ``stop`` is set."""
     from watchfiles import awatch
 
     # Events that arrive during a rebuild are kept by the watcher and come as the next batch.
@@ -279,8 +289,8 @@ async def _watch(paths: list[Path], rebuilder: Rebuilder, channel: LiveChannel, 
         async for changes in awatch(*paths, stop_event=stop, step=_STEP_MS, debounce=_DEBOUNCE_MS):
             await rebuild(rebuilder, channel, {Path(path) for _, path in changes})
     except Exception as exc:  # noqa: BLE001 - say so now, not at shutdown; the last build stays served
-        print(f"error: watching {' and '.join(map(str, paths))} stopped: {exc}; restart serve", file=sys.stderr,
-              flush=True)
+        print(f"error: watching {' and '.join(map(str, paths))} stopped: {exc}; restart to watch again",
+              file=sys.stderr, flush=True)
 
 
 async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, overrides: Mapping[str, str]) -> None:
@@ -290,7 +300,7 @@ async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, override
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        watcher = asyncio.create_task(_watch([src, widget], rebuilder, channel, stop))
+        watcher = asyncio.create_task(watch([src, widget], rebuilder, channel, stop))
         try:
             yield
         finally:

@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--domain", default="localhost",
                         help="parent domain of every origin (default: localhost, which browsers resolve to "
                              "this machine; others need e.g. Chromium's --host-resolver-rules)")
+    parser.add_argument("--watch", action="store_true",
+                        help="rebuild incrementally when --src or --widget changes, and reload open pages")
     parser.add_argument("--state", type=Path, metavar="FILE",
                         help="write every origin's URL, the clients and the proxy's URL to FILE as JSON")
     return parser
@@ -55,7 +57,8 @@ async def _main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    config = SandboxConfig(src=args.src, widget=args.widget, port_base=args.port_base, domain=args.domain, https=args.https)
+    config = SandboxConfig(src=args.src, widget=args.widget, port_base=args.port_base, domain=args.domain, https=args.https,
+                           watch=args.watch)
     await run_sandbox(config, stop, lambda state: _print_ready(state, args.state))
 
 
@@ -65,11 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", args.domain):
         parser.error(f"--domain {args.domain!r} is not a lower-case DNS name")
     from builder.build import BuildError
+    from builder.config import ConfigError
     from registry import RegistryError
 
     try:
         asyncio.run(_main(args))
-    except (BuildError, RegistryError) as exc:
+    except (BuildError, ConfigError, RegistryError) as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
     print("sandbox stopped")

@@ -57,7 +57,15 @@ def cdn_app(root: Path, tampered: Callable[[], bool] = lambda: False) -> Starlet
     """``tampered`` says when to serve altered JavaScript, as a compromised CDN would."""
     root = root.resolve()
     headers_file = root / "_headers"
-    rules = parse_headers_file(headers_file.read_text()) if headers_file.is_file() else []
+    cached: dict[str, object] = {"stamp": None, "rules": []}
+
+    def current_rules() -> list[tuple[re.Pattern[str], list[tuple[str, str]]]]:
+        # Read again after a rebuild (python -m harness --watch) changes the file.
+        stamp = headers_file.stat().st_mtime_ns if headers_file.is_file() else None
+        if stamp != cached["stamp"]:
+            cached["stamp"] = stamp
+            cached["rules"] = parse_headers_file(headers_file.read_text()) if stamp is not None else []
+        return cached["rules"]  # type: ignore[return-value]
 
     async def serve(request: Request) -> Response:
         path = "/" + request.path_params["path"]
@@ -66,7 +74,7 @@ def cdn_app(root: Path, tampered: Callable[[], bool] = lambda: False) -> Starlet
         if not target.is_relative_to(root) or not target.is_file() or target.name == "_headers":
             return PlainTextResponse("not found", status_code=404, headers={"Access-Control-Allow-Origin": "*"})
         headers = {"Access-Control-Allow-Origin": "*", "Vary": "Accept-Encoding"}
-        for pattern, values in rules:
+        for pattern, values in current_rules():
             if pattern.match(path):
                 for name, value in values:
                     # Netlify merges a header set by several matching rules into one list.

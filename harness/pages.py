@@ -42,7 +42,7 @@ class PageSettings:
     cdn_url: str
     proxy_endpoint: str
     sdk_url: str
-    manifest: dict
+    manifest_path: Path  # read per request: a rebuild under --watch may change it
     strict_csp: str | None = None  # a policy template with {nonce}, or None for no CSP
     hostile_css: bool = False
 
@@ -53,7 +53,7 @@ def _attribute(option: str) -> str:
 
 
 def render(settings: PageSettings, client: Client, folder: str, query: dict[str, str], nonce: str) -> str:
-    files = settings.manifest.get("files", {})
+    files = json.loads(settings.manifest_path.read_text()).get("files", {})
     exact = bool(re.match(r"^v\d+\.\d+\.\d+$", folder))
     agent = query.get("agent", client.agents[0])
     proxy_endpoint = settings.proxy_endpoint

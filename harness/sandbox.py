@@ -18,8 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import registry
-from builder.build import build
-from builder.config import load_config
+from builder.serve import LiveChannel, LiveState, Rebuilder, live_reload, watch
 from harness import pages, sites
 from harness.cdn import cdn_app
 from harness.control import control_app
@@ -41,6 +40,7 @@ class SandboxConfig:
     port_base: int = 0  # 0 picks free ports; otherwise origins take consecutive ports from here
     domain: str = "localhost"
     https: bool = False  # every browser-facing origin on https://, from a local CA
+    watch: bool = False  # rebuild on changes to src and widget, and reload open pages
 
 
 class _Origin:
@@ -111,26 +111,49 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
     sdk_url = f"{urls['retell']}/sdk/retell-web-client.js"
     work = Path(tempfile.mkdtemp(prefix="retell-sandbox-"))
     origins: dict[str, _Origin] = {}
+    channel = LiveChannel() if config.watch else None
+    stop_watching = asyncio.Event()
+    watcher: asyncio.Task[None] | None = None
     try:
-        report = build(load_config(config.src, config.widget, work / "dist", {
+        dist = work / "dist"
+        # The build goes through the same incremental path as `builder serve`, so --watch rebuilds
+        # only what a change touches. It raises ConfigError or BuildError listing every problem.
+        rebuilder = Rebuilder(config.src, config.widget, dist, {
             "cdn_url": urls["cdn"], "docs_url": urls["docs"], "proxy_url": proxy_endpoint, "sdk_url": sdk_url,
-        }))
-        dist = report.out
+        })
+        rebuilder(set())
         # The strict-CSP and hostile-CSS sites belong to the first client, so its agent works there.
         allowed = {c.id: [urls[c.id]] for c in clients.clients}
         allowed[first.id] += [urls["csp"], urls["css"], *([urls["insecure"]] if config.https else [])]
         _write_registry(clients, allowed, work / "registry.toml")
+
+        def rebuild_and_rederive(changed: set[Path]) -> list[str]:
+            summary = rebuilder(changed)
+            # The build has validated the registry; the proxy picks up the rewritten copy itself.
+            fresh = registry.load(registry_path)
+            for client in fresh.clients:
+                if client.id not in allowed:
+                    print(f"note: client '{client.id}' is new; restart the sandbox to give it an origin", flush=True)
+            _write_registry(registry.Registry(tuple(c for c in fresh.clients if c.id in allowed)), allowed,
+                            work / "registry.toml")
+            return summary
+
+        def live(make: Callable[[], ASGIApp]) -> Callable[[], ASGIApp]:
+            # Under --watch, HTML origins reload their open pages after each good rebuild. (Not the
+            # strict-CSP site: its policy rightly refuses the injected script.)
+            return (lambda: live_reload(make(), channel)) if channel is not None else make
+
         api_key = "key_sandbox_" + secrets.token_hex(16)
         fake = FakeRetell.for_agents(api_key, (a for c in clients.clients for a in c.agents))
         page_settings = pages.PageSettings(
             cdn_url=urls["cdn"], proxy_endpoint=proxy_endpoint, sdk_url=sdk_url,
-            manifest=json.loads((dist / "cdn" / "manifest.json").read_text()),
+            manifest_path=dist / "cdn" / "manifest.json",
         )
         csp = replace(page_settings, strict_csp=pages.strict_policy(urls["cdn"], urls["proxy"], urls["retell"]))
         css = replace(page_settings, hostile_css=True)
         factories: dict[str, Callable[[], ASGIApp]] = {
             "cdn": lambda: cdn_app(dist / "cdn", lambda: fake.faults.cdn_tamper),
-            "docs": lambda: sites.static_site(dist / "docs"),
+            "docs": live(lambda: sites.static_site(dist / "docs")),
             "proxy": lambda: create_app(ProxySettings(
                 retell_api_key=Secret(api_key),
                 retell_base_url=f"http://127.0.0.1:{ports['retell-internal' if config.https else 'retell']}",
@@ -146,18 +169,21 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
             "control": lambda: control_app(fake, origins["proxy"]),
             # The hostile site serves a copy of the first client's page: same snippet, same
             # agent id, wrong origin. The proxy must refuse it.
-            "hostile": lambda: sites.static_site(dist / "clients" / first.id),
+            "hostile": live(lambda: sites.static_site(dist / "clients" / first.id)),
             "csp": lambda: pages.site(csp, first, None),
-            "css": lambda: pages.site(css, first, None),
-            **{c.id: _client_site(page_settings, c, dist) for c in clients.clients},
+            "css": live(lambda: pages.site(css, first, None)),
+            **{c.id: live(_client_site(page_settings, c, dist)) for c in clients.clients},
         }
         tls = _certificates(work, [f"{n}.{config.domain}" for n in names]) if config.https else {}
         origins = {name: _Origin(sockets[name], factories[name], **tls) for name in names}
         if config.https:
-            factories["insecure"] = lambda: pages.site(replace(page_settings, proxy_endpoint=proxy_endpoint), first, None)
+            factories["insecure"] = live(lambda: pages.site(page_settings, first, None))
             origins["retell-internal"] = _Origin(sockets["retell-internal"], fake.app)
             origins["insecure"] = _Origin(sockets["insecure"], factories["insecure"])
         await asyncio.gather(*(o.start() for o in origins.values()))
+        if channel is not None:
+            channel.publish(LiveState(1))  # the first good build
+            watcher = asyncio.create_task(watch([config.src, config.widget], rebuild_and_rederive, channel, stop_watching))
         on_ready({
             "origins": urls,
             "ports": ports,
@@ -175,6 +201,11 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         })
         await stop.wait()
     finally:
+        stop_watching.set()
+        if watcher is not None:
+            await watcher
+        if channel is not None:
+            channel.close()  # ends the open live-reload streams, so the servers can stop
         await asyncio.gather(*(o.stop() for o in origins.values()), return_exceptions=True)
         for sock in sockets.values():
             sock.close()
