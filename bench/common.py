@@ -75,18 +75,29 @@ def _loadavg() -> list[float]:
 
 
 def _other_pytests() -> int:
-    """pytest processes on the machine that are not ours: a sign someone else is loading it."""
+    """pytest processes that are neither ours nor our children's: a sign someone else loads the machine."""
     try:
-        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, timeout=5).stdout
+        out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, timeout=5).stdout
     except (OSError, subprocess.SubprocessError):
         return -1
+    parents, pytests = {}, []
+    for line in out.splitlines():
+        pid, ppid, *args = line.split(None, 2)
+        parents[int(pid)] = int(ppid)
+        if args and "pytest" in args[0]:
+            pytests.append(int(pid))
     mine = {os.getpid(), os.getppid()}
-    count = 0
-    for line in out.splitlines()[1:]:
-        pid, _, args = line.strip().partition(" ")
-        if "pytest" in args and pid.isdigit() and int(pid) not in mine:
-            count += 1
-    return count
+
+    def ours(pid: int) -> bool:
+        for _ in range(64):  # up the process tree; depth-bounded against a cycle
+            if pid in mine:
+                return True
+            if pid not in parents or pid <= 1:
+                return False
+            pid = parents[pid]
+        return False
+
+    return sum(1 for pid in pytests if not ours(pid))
 
 
 def median(values: Sequence[float]) -> float:
