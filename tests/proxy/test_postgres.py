@@ -13,6 +13,7 @@ import pytest
 from harness.server import bind
 from proxy.report import summarise
 from proxy.usage import PostgresStore, UsageRecorder, UsageRow
+from tests.conftest import run_async
 
 
 def _binaries() -> str | None:
@@ -58,7 +59,7 @@ def test_usage_rows_go_to_postgres_and_report_from_there(postgres_url):
                                for i in range(20)))
 
     try:
-        asyncio.run(run())
+        run_async(run())
     finally:
         recorder.close()
     store = PostgresStore(postgres_url)

@@ -100,7 +100,7 @@ def test_a_database_still_down_at_shutdown_is_given_up_on_and_counted(tmp_path, 
         for _ in range(3):
             recorder.record(row())
 
-    asyncio.run(run())
+    run_async(run())
     recorder.close()  # returns although the rows could not be written
     assert recorder.dropped == 3 and recorder.committed == 0
     assert "usage rows lost at shutdown" in caplog.text
