@@ -2,8 +2,9 @@
 
 ``/sandbox/<folder>/`` embeds ``<cdn>/<folder>/retell-widget.js`` with the v1-style constructor;
 ``?embed=element`` uses ``<retell-widget>`` instead. ``theme``, ``position``, ``lang`` and
-``agent`` query parameters vary the page for a test, and ``proxy=insecure`` points an https
-page at its proxy over plain http. The client demo page stays at ``/``.
+``agent`` and ``scheme`` query parameters vary the page for a test; ``proxy=insecure`` points an
+https page at its proxy over plain http, and ``trusted_types=1`` adds Trusted Types to a strict
+CSP. The client demo page stays at ``/``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def render(settings: PageSettings, client: Client, folder: str, query: dict[str,
         "theme": query.get("theme", client.theme),
         "sdkUrl": settings.sdk_url,
     }
+    if "scheme" in query:  # v2's light/dark/auto option
+        options["scheme"] = query["scheme"]
 
     def asset(name: str) -> str:
         # Exact versions get SRI; moving aliases cannot have it.
@@ -117,7 +120,11 @@ def site(settings: PageSettings, client: Client, demo_root: Path | None) -> Star
         nonce = secrets.token_urlsafe(16)
         headers = {"Cache-Control": "no-store"}
         if settings.strict_csp:
-            headers["Content-Security-Policy"] = settings.strict_csp.format(nonce=nonce)
+            policy = settings.strict_csp.format(nonce=nonce)
+            if query.get("trusted_types") == "1":
+                # Trusted Types: the page refuses string-to-DOM sinks such as innerHTML.
+                policy += "; require-trusted-types-for 'script'"
+            headers["Content-Security-Policy"] = policy
         return HTMLResponse(render(settings, client, folder, query, nonce), headers=headers)
 
     routes = [Route("/sandbox/{folder}/", page)]

@@ -167,9 +167,9 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
             )),
             "retell": fake.app,
             "control": lambda: control_app(fake, origins["proxy"]),
-            # The hostile site serves a copy of the first client's page: same snippet, same
-            # agent id, wrong origin. The proxy must refuse it.
-            "hostile": live(lambda: sites.static_site(dist / "clients" / first.id)),
+            # The hostile site is a copy of the first client's site, demo page and test pages alike:
+            # same snippets, same agent id, wrong origin. The proxy must refuse it.
+            "hostile": live(_client_site(page_settings, first, dist)),
             "csp": lambda: pages.site(csp, first, None),
             "css": live(lambda: pages.site(css, first, None)),
             **{c.id: live(_client_site(page_settings, c, dist)) for c in clients.clients},

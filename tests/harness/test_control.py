@@ -74,3 +74,17 @@ def test_the_strict_csp_site_allows_scripts_only_by_nonce_or_origin(sandbox):
 def test_the_hostile_css_site_ships_its_css(sandbox):
     page = httpx.get(sandbox.local("css") + "/sandbox/v1/").text
     assert "all: unset !important" in page and "button { display: none !important; }" in page
+
+
+def test_the_hostile_origin_copies_the_first_clients_test_pages(sandbox):
+    page = httpx.get(sandbox.local("hostile") + "/sandbox/v2/?scheme=dark")
+    assert page.status_code == 200
+    assert f'"agentId": "{sandbox.client("client-a")["agents"][0]}"' in page.text
+    assert '"scheme": "dark"' in page.text
+
+
+def test_trusted_types_can_be_required_on_the_strict_csp_site(sandbox):
+    plain = httpx.get(sandbox.local("csp") + "/sandbox/v2/").headers["content-security-policy"]
+    strict = httpx.get(sandbox.local("csp") + "/sandbox/v2/?trusted_types=1").headers["content-security-policy"]
+    assert "require-trusted-types-for" not in plain
+    assert strict.endswith("; require-trusted-types-for 'script'")
