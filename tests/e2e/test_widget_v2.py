@@ -482,13 +482,13 @@ def test_reduced_motion_stops_the_animations(page: Page, sandbox):
     assert host.locator(".dot").evaluate("d => getComputedStyle(d).animationName") == "none"
 
 
-def test_footprint_lazy_loading_no_layout_shift_no_long_task(page: Page, sandbox):
+def test_footprint_lazy_loading_and_no_layout_shift(page: Page, sandbox):
+    # Main-thread task lengths depend on how busy the machine is, so they are measured by
+    # `python -m bench.widget`, not asserted here.
     page.add_init_script("""
-      window.__perf = { shift: 0, long: [] };
+      window.__perf = { shift: 0 };
       new PerformanceObserver((l) => { for (const e of l.getEntries()) if (!e.hadRecentInput) window.__perf.shift += e.value; })
         .observe({ type: 'layout-shift', buffered: true });
-      new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__perf.long.push(e.duration); })
-        .observe({ type: 'longtask', buffered: true });
     """)
     host = visit(page, sandbox)
     cdn, retell = sandbox.state["origins"]["cdn"], sandbox.state["retell"]
@@ -508,9 +508,7 @@ def test_footprint_lazy_loading_no_layout_shift_no_long_task(page: Page, sandbox
     assert any(n.startswith("/sdk/retell-web-client.js") for n in loaded())
     host.get_by_role("button", name="Hang up").click()
     expect(host).to_have_attribute("data-state", "ended")
-    perf = page.evaluate("window.__perf")
-    assert perf["shift"] == 0
-    assert perf["long"] == [], "main-thread tasks over 50 ms: %s" % perf["long"]
+    assert page.evaluate("window.__perf.shift") == 0
 
 
 def test_the_widget_recovers_when_its_own_chunk_fails_to_load(page: Page, sandbox):
