@@ -1,6 +1,7 @@
 import io
 import json
 import logging
+import threading
 
 import pytest
 
@@ -11,18 +12,37 @@ SHOP = "https://shop.example"
 ENDPOINT = "/api/create-web-call"
 
 
+class CapturedLog(logging.StreamHandler):
+    """Log lines as the CLI formats them; a test can wait for a line the server writes later."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.setFormatter(JsonFormatter())
+        self._written = threading.Condition()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        with self._written:
+            self._written.notify_all()
+
+    def getvalue(self) -> str:
+        return self.stream.getvalue()
+
+    def wait_for(self, predicate, timeout: float = 10) -> bool:
+        with self._written:
+            return self._written.wait_for(lambda: predicate(lines(self)), timeout)
+
+
 @pytest.fixture
 def json_log():
     """Everything logged while the test runs, formatted as the CLI formats it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
+    handler = CapturedLog()
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
-        yield stream
+        yield handler
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
@@ -35,6 +55,8 @@ def lines(stream):
 def test_log_lines_are_json_with_the_request_id_of_the_response(proxy, json_log):
     response = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP})
     rid = response.headers["x-request-id"]
+    # The access line is written once the response has been sent, so it may come after it.
+    assert json_log.wait_for(lambda log: any(e["request_id"] == rid and e["logger"] == "proxy.access" for e in log))
     entries = [e for e in lines(json_log) if e["request_id"] == rid]
     # One line per request; a create adds what it decided.
     access = next(e for e in entries if e["logger"] == "proxy.access")
