@@ -144,6 +144,7 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
             return (lambda: live_reload(make(), channel)) if channel is not None else make
 
         api_key = "key_sandbox_" + secrets.token_hex(16)
+        admin_token = secrets.token_urlsafe(24)
         fake = FakeRetell.for_agents(api_key, (a for c in clients.clients for a in c.agents))
         page_settings = pages.PageSettings(
             cdn_url=urls["cdn"], proxy_endpoint=proxy_endpoint, sdk_url=sdk_url,
@@ -164,6 +165,8 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
                 upstream_timeout=2.0,  # so an injected upstream delay of a few seconds times out
                 usage_database=str(work / "usage.sqlite3"),
                 manifest_path=dist / "cdn" / "manifest.json",
+                admin_token=Secret(admin_token),  # opens /usage; written to the state file
+                reload_interval=0,  # registry edits under --watch apply at the next request
             )),
             "retell": fake.app,
             "control": lambda: control_app(fake, origins["proxy"]),
@@ -176,6 +179,9 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         }
         tls = _certificates(work, [f"{n}.{config.domain}" for n in names]) if config.https else {}
         origins = {name: _Origin(sockets[name], factories[name], **tls) for name in names}
+        # As `python -m proxy serve` runs: the proxy, not uvicorn, decides whom to believe
+        # about X-Forwarded-For.
+        origins["proxy"] = _Origin(sockets["proxy"], factories["proxy"], proxy_headers=False, **tls)
         if config.https:
             factories["insecure"] = live(lambda: pages.site(page_settings, first, None))
             origins["retell-internal"] = _Origin(sockets["retell-internal"], fake.app)
@@ -193,6 +199,7 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
             "control": urls["control"],
             "hostile": urls["hostile"],
             "scheme": scheme,
+            "admin_token": admin_token,
             "ca_file": str(work / "ca.pem") if config.https else None,
             "clients": [
                 {"id": c.id, "name": c.name, "origin": urls[c.id], "agents": list(c.agents), "widget_version": c.widget_version}

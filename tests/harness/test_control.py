@@ -88,3 +88,11 @@ def test_trusted_types_can_be_required_on_the_strict_csp_site(sandbox):
     strict = httpx.get(sandbox.local("csp") + "/sandbox/v2/?trusted_types=1").headers["content-security-policy"]
     assert "require-trusted-types-for" not in plain
     assert strict.endswith("; require-trusted-types-for 'script'")
+
+
+def test_the_usage_page_opens_with_the_state_files_admin_token(sandbox):
+    create(sandbox)
+    usage = sandbox.http.get(sandbox.local("proxy") + "/usage",
+                             headers={"Authorization": f"Bearer {sandbox.state['admin_token']}"})
+    assert usage.status_code == 200 and "<svg" in usage.text
+    assert sandbox.http.get(sandbox.local("proxy") + "/usage").status_code in (401, 403)
