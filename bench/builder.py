@@ -99,8 +99,8 @@ def run(size: SiteSize, runs: int, cold_runs: int, work: Path, mkdocs: bool) -> 
         times["one_client"].append(common.timed(lambda: builder.rebuild([registry])))
 
     report = builder.rebuild([])
-    medians = {name: round(common.median(values), 4) for name, values in times.items()}
-    peer = medians.get("mkdocs_cold") or None
+    medians = {name: round(common.median(values), 4) for name, values in times.items() if values}
+    peer = medians.get("mkdocs_cold")
     rows = []
     for name, label in (("cold", "cold build (process)"), ("cli_unchanged", "unchanged rebuild (process, cached)"),
                         ("unchanged", "unchanged rebuild (API)"), ("one_page", "one changed page (API)"),
