@@ -58,8 +58,13 @@ def _ours_cold(root: Path, out: Path) -> None:
 
 
 def _clean(out: Path) -> None:
+    """No output and no cache: the next build is cold (the cache is a file or a folder beside ``out``)."""
     shutil.rmtree(out, ignore_errors=True)
-    (out.parent / f".{out.name}.buildcache").unlink(missing_ok=True)
+    cache = out.parent / f".{out.name}.buildcache"
+    if cache.is_dir():
+        shutil.rmtree(cache)
+    else:
+        cache.unlink(missing_ok=True)
 
 
 def run(size: SiteSize, runs: int, cold_runs: int, work: Path, mkdocs: bool) -> dict:
