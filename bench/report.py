@@ -35,7 +35,8 @@ def builder(data: dict) -> list[str]:
     for row in data["rows"]:
         if row["case"] == "mkdocs_cold":
             continue
-        lines.append(f"| {row['label']} | {row['median_s']:.3f} | {row['mkdocs_s'] or '-'} | {_x(row['mkdocs_over_ours'])} "
+        mkdocs = f"{row['mkdocs_s']:.2f}" if row["mkdocs_s"] else "-"
+        lines.append(f"| {row['label']} | {row['median_s']:.3f} | {mkdocs} | {_x(row['mkdocs_over_ours'])} "
                      f"| {targets.get(row['case'], '')} |")
     return lines
 
@@ -56,14 +57,15 @@ def proxy(data: dict) -> list[str]:
 def widget(data: dict) -> list[str]:
     lines = [f"**Widget** (`python -m bench.widget`): a client's sandbox page, fresh Chromium context per visit, "
              f"medians of {data['runs']} visits; {_machine(data)}.", "",
-             "| widget | requests | gzip | transferred (br) | raw | script start -> button visible |",
-             "| --- | --: | --: | --: | --: | --: |"]
+             "| widget | requests | gzip | transferred (br) | raw | script start -> button visible | peer / ours (latest) |",
+             "| --- | --: | --: | --: | --: | --: | --: |"]
     kb = lambda n: "-" if n is None else f"{n / 1024:.1f} KB"  # noqa: E731
     for row in data["rows"]:
         lines.append(f"| {row['label']} | {row['requests']} | {kb(row['gzip_bytes'])} | {kb(row['transferred_bytes'])} "
-                     f"| {kb(row['raw_bytes'])} | {row['script_to_button_ms']:.0f} ms |")
+                     f"| {kb(row['raw_bytes'])} | {row['script_to_button_ms']:.0f} ms | |")
     for peer in data["peers"]:
-        lines.append(f"| {peer['label']} | - | {kb(peer['gzip_bytes'])} | - | {kb(peer['raw_bytes'])} | - |")
+        lines.append(f"| {peer['label']} | - | {kb(peer['gzip_bytes'])} | - | {kb(peer['raw_bytes'])} | - "
+                     f"| {_x(peer.get('times_latest'))} |")
     return lines
 
 
