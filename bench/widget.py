@@ -39,9 +39,13 @@ PEERS = [
 FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
 # Polls every frame for the widget's button (in the page or in an open shadow root) and notes
-# when it first has a box; the script's own request start comes from Resource Timing.
+# when it first has a box; the script's own request start comes from Resource Timing. Also keeps
+# every main-thread task of 50 ms or more (the Long Tasks API reports no shorter ones).
 PROBE = """
 (() => {
+  window.__longTasks = [];
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(e.duration); })
+    .observe({ type: 'longtask', buffered: true });
   const find = () => {
     for (const el of document.querySelectorAll('*')) {
       const scope = el.shadowRoot || (el.className && String(el.className).includes('retell-widget') ? el : null);
@@ -113,7 +117,8 @@ def _visit(browser, url: str, cdn: str, manifest: dict) -> dict:
         page.wait_for_load_state("networkidle")
         timing = page.evaluate("""() => {
           const script = performance.getEntriesByType('resource').find(e => /retell-widget\\.m?js/.test(e.name));
-          return {visible: window.__buttonVisibleAt, scriptStart: script ? script.startTime : null};
+          return {visible: window.__buttonVisibleAt, scriptStart: script ? script.startTime : null,
+                  longTasks: window.__longTasks};
         }""")
         files, transferred, other = [], 0, 0
         for request in finished:
@@ -136,6 +141,7 @@ def _visit(browser, url: str, cdn: str, manifest: dict) -> dict:
             "other_bytes": other,
             "script_to_button_ms": round(timing["visible"] - timing["scriptStart"], 1) if timing["scriptStart"] is not None else None,
             "navigation_to_button_ms": round(timing["visible"], 1),
+            "long_tasks_ms": [round(t, 1) for t in timing["longTasks"]],
         }
     finally:
         context.close()
@@ -173,6 +179,8 @@ def run(runs: int) -> dict:
             "script_to_button_ms": round(common.median([v["script_to_button_ms"] for v in visits[folder]
                                                         if v["script_to_button_ms"] is not None]), 1),
             "navigation_to_button_ms": round(common.median([v["navigation_to_button_ms"] for v in visits[folder]]), 1),
+            # Tasks of 50 ms or more in any visit, while the page and the widget load.
+            "long_tasks_ms": sorted(t for v in visits[folder] for t in v["long_tasks_ms"]),
             "runs": visits[folder],
         })
     for row in rows:
@@ -209,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     print(common.table(["widget", "requests", "gzip", "transferred (br)", "raw", "script start -> button ms",
                         "peer / ours (latest)"], rows))
     print(f"target: {TARGET}: " + ", ".join(f"{r['case']} {'met' if r['meets_target'] else 'not met'}" for r in data["rows"]))
+    print("main-thread tasks of 50 ms or more while loading: " + ", ".join(
+        f"{r['case']} {r['long_tasks_ms'] or 'none'}" for r in data["rows"]))
     print(f"wrote {path}")
     return 0
 
