@@ -14,15 +14,8 @@ sizes, given as reference rows; they are not measured here.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 from bench import common
@@ -62,33 +55,6 @@ PROBE = """
   requestAnimationFrame(tick);
 })();
 """
-
-
-@contextlib.contextmanager
-def sandbox(folder: Path) -> Iterator[dict]:
-    """The real ``python -m harness`` until it says it is ready; Ctrl-C it afterwards."""
-    state_file = folder / "state.json"
-    process = subprocess.Popen([sys.executable, "-m", "harness", "--state", str(state_file)], cwd=common.REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    watchdog = threading.Timer(120, process.kill)  # ends the read below if it never gets ready
-    watchdog.start()
-    output = []
-    for line in process.stdout:  # type: ignore[union-attr]
-        output.append(line)
-        if line.startswith("sandbox ready"):
-            break
-    watchdog.cancel()
-    try:
-        if not state_file.exists():
-            raise RuntimeError("the sandbox did not start:\n" + "".join(output))
-        yield json.loads(state_file.read_text())
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
 
 
 def _chromium() -> str | None:
@@ -150,7 +116,10 @@ def _visit(browser, url: str, cdn: str, manifest: dict) -> dict:
 def run(runs: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="bench-widget-") as tmp, sandbox(Path(tmp)) as state:
+    from harness.launch import launched
+
+    with tempfile.TemporaryDirectory(prefix="bench-widget-") as tmp, launched(Path(tmp), cwd=common.REPO,
+                                                                               start_timeout=120) as state:
         cdn = state["origins"]["cdn"]
         import httpx
 

@@ -2,12 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
-import signal
 import ssl
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -17,6 +13,7 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 
+from harness.launch import SandboxFailed, launched
 from harness.server import Server, bind
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,39 +119,15 @@ class Sandbox:
 @contextlib.contextmanager
 def start_sandbox(folder: Path, *args: str) -> Iterator[Sandbox]:
     """Run the real ``python -m harness`` CLI until it says it is ready; Ctrl-C it afterwards."""
-    state_file = folder / "state.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness", "--state", str(state_file), *args],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    # A watchdog, not a sleep: if the sandbox never says it is ready, end it so the read below stops.
-    watchdog = threading.Timer(60, process.kill)
-    watchdog.start()
-    output = []
-    for line in process.stdout:  # type: ignore[union-attr]
-        output.append(line)
-        if line.startswith("sandbox ready"):
-            break
-    watchdog.cancel()
-    if not state_file.exists():
-        process.kill()
-        rest, _ = process.communicate()  # also closes the pipe
-        pytest.fail("the sandbox did not start:\n" + "".join(output) + rest)
-    sandbox = None
     try:
-        sandbox = Sandbox(json.loads(state_file.read_text()))
-        yield sandbox
-    finally:
-        if sandbox is not None:
-            sandbox.http.close()
-        process.send_signal(signal.SIGINT)
-        try:
-            rest, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-        assert process.returncode == 0, "".join(output) + rest
-        assert "sandbox stopped" in rest
+        with launched(folder, *args, cwd=REPO) as state:
+            sandbox = Sandbox(state)
+            try:
+                yield sandbox
+            finally:
+                sandbox.http.close()
+    except SandboxFailed as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

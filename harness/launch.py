@@ -1,0 +1,52 @@
+"""Run the sandbox as its real command line from another program (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class SandboxFailed(RuntimeError):
+    """The sandbox did not start, or did not stop cleanly; the message holds its output."""
+
+
+@contextlib.contextmanager
+def launched(folder: Path, *args: str, cwd: Path | None = None, start_timeout: float = 60) -> Iterator[dict]:
+    """Run ``python -m harness --state FOLDER/state.json ARGS`` until it says it is ready; yield its
+    state; then Ctrl-C it, and raise ``SandboxFailed`` unless it stopped cleanly."""
+    state_file = folder / "state.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", "--state", str(state_file), *args],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    # A watchdog, not a sleep: if the sandbox never says it is ready, end it so the read below stops.
+    watchdog = threading.Timer(start_timeout, process.kill)
+    watchdog.start()
+    output = []
+    for line in process.stdout:  # type: ignore[union-attr]
+        output.append(line)
+        if line.startswith("sandbox ready"):
+            break
+    watchdog.cancel()
+    if not state_file.exists():
+        process.kill()
+        rest, _ = process.communicate()  # also closes the pipe
+        raise SandboxFailed("the sandbox did not start:\n" + "".join(output) + rest)
+    try:
+        yield json.loads(state_file.read_text())
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            rest, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise SandboxFailed("the sandbox did not stop within 30 s of Ctrl-C:\n" + "".join(output)) from None
+        if process.returncode != 0 or "sandbox stopped" not in rest:
+            raise SandboxFailed(f"the sandbox exited with {process.returncode}:\n" + "".join(output) + rest)
