@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--watch", action="store_true",
                         help="rebuild incrementally when --src or --widget changes, and reload open pages")
     parser.add_argument("--state", type=Path, metavar="FILE",
-                        help="write every origin's URL, the clients and the proxy's URL to FILE as JSON")
+                        help="write every origin's URL and port, the clients, the proxy's URL and its /usage admin token "
+                             "to FILE as JSON")
     return parser
 
 
@@ -67,14 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", args.domain):
         parser.error(f"--domain {args.domain!r} is not a lower-case DNS name")
+    if args.port_base and not 1024 <= args.port_base <= 65000:
+        parser.error(f"--port-base {args.port_base} must be 0 (free ports) or from 1024 to 65000")
     from builder.build import BuildError
     from builder.config import ConfigError
+    from harness.sandbox import SandboxError
     from registry import RegistryError
 
     try:
         asyncio.run(_main(args))
     except (BuildError, ConfigError, RegistryError) as exc:
         print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     print("sandbox stopped")
     return 0

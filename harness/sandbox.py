@@ -33,6 +33,10 @@ from starlette.types import ASGIApp
 _SERVICES = ("cdn", "docs", "proxy", "retell", "control", "hostile", "csp", "css")
 
 
+class SandboxError(Exception):
+    """The sandbox cannot start; the message says why."""
+
+
 @dataclass(frozen=True, slots=True)
 class SandboxConfig:
     src: Path = Path("site_src")
@@ -102,7 +106,15 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
     # Over HTTPS, two more listeners: Retell's API in plain HTTP for the proxy (server-to-server
     # on loopback), and a plain-HTTP client site, which is not a secure context on a real domain.
     extra = ["retell-internal", "insecure"] if config.https else []
-    sockets = {name: bind(config.port_base + i if config.port_base else 0) for i, name in enumerate(names + extra)}
+    sockets: dict[str, socket.socket] = {}
+    for i, name in enumerate(names + extra):
+        port = config.port_base + i if config.port_base else 0
+        try:
+            sockets[name] = bind(port)
+        except OSError as exc:
+            for sock in sockets.values():
+                sock.close()
+            raise SandboxError(f"cannot listen on 127.0.0.1:{port} for the {name} origin: {exc.strerror}") from None
     ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
     urls = {name: f"{scheme}://{name}.{config.domain}:{ports[name]}" for name in names}
     if config.https:

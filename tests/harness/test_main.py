@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -10,4 +12,31 @@ def test_a_missing_registry_is_a_clear_error(tmp_path):
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "clients.toml: the client registry is missing" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--domain", "Evil Domain"], "--domain 'Evil Domain' is not a lower-case DNS name"),
+    (["--port-base", "70000"], "--port-base 70000 must be 0 (free ports) or from 1024 to 65000"),
+    (["--port-base", "80"], "must be 0 (free ports) or from 1024 to 65000"),
+])
+def test_bad_flags_are_refused_with_a_reason(args, message):
+    result = subprocess.run([sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_busy_port_is_a_clear_error():
+    from harness.server import bind
+
+    busy = bind()
+    try:
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "harness", "--port-base", str(port)], cwd=REPO,
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        busy.close()
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port} for the cdn origin" in result.stderr
     assert "Traceback" not in result.stderr
