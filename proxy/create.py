@@ -7,7 +7,6 @@ refused request never reaches the upstream.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import time
@@ -155,14 +154,12 @@ async def _record(state: ProxyState, request: Request, attempt: _Attempt, outcom
     assert state.usage is not None
     row = UsageRow(time.time(), attempt.client, attempt.agent, str(attempt.origin) if attempt.origin else "-",
                    outcome, status, anonymise_ip(attempt.ip), request.headers.get("user-agent", "")[:256])
-    committed = state.usage.record(row)
-    if state.settings.usage_commit_wait > 0:
-        # Wait for the commit so an answered request is on disk, but never longer than the
-        # configured bound: a slow database delays answers a little, it never stops them.
-        try:
-            await asyncio.wait_for(asyncio.shield(committed), state.settings.usage_commit_wait)
-        except TimeoutError:
-            log.warning("usage commit is slow; answering before it", extra={"backlog": state.usage.backlog})
+    wait = state.settings.usage_commit_wait
+    # Wait for the commit so an answered request is on disk, but never longer than the
+    # configured bound: a slow database delays answers a little, it never stops them.
+    committed = state.usage.record(row, wait or None)
+    if wait and await committed is False:
+        log.warning("usage commit is slow; answering before it", extra={"backlog": state.usage.backlog})
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str]) -> JSONResponse:

@@ -8,16 +8,15 @@ SQLite in WAL mode by default; Postgres when the database is a ``postgresql://``
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ipaddress
 import logging
-import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import astuple, dataclass
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 log = logging.getLogger("proxy.usage")
 _BATCH = 500
@@ -28,8 +27,9 @@ _COLUMNS_SQL = ("time DOUBLE PRECISION NOT NULL, client TEXT NOT NULL, agent TEX
                 "outcome TEXT NOT NULL, status INTEGER NOT NULL, ip TEXT NOT NULL, user_agent TEXT NOT NULL")
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRow:
+class UsageRow(NamedTuple):
+    """One create attempt; a tuple, so the database drivers take it as it is."""
+
     time: float
     client: str
     agent: str
@@ -74,7 +74,7 @@ class SqliteStore:
     def write(self, rows: list[UsageRow]) -> None:
         with self._db:  # one transaction per batch
             self._db.execute("BEGIN")
-            self._db.executemany(f"INSERT INTO usage ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", map(astuple, rows))
+            self._db.executemany(f"INSERT INTO usage ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self._db.execute(sql.replace("%s", "?"), params).fetchall()
@@ -96,7 +96,7 @@ class PostgresStore:
 
     def write(self, rows: list[UsageRow]) -> None:
         with self._db.transaction(), self._db.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO usage ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", [astuple(r) for r in rows])
+            cursor.executemany(f"INSERT INTO usage ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
 
     def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._db.transaction():
@@ -113,12 +113,17 @@ def open_store(database: str) -> Store:
 
 
 class UsageRecorder:
-    """Takes rows from the event loop and writes them in batches on its own thread."""
+    """Takes rows from the event loop and writes them in batches on its own thread.
+
+    The hot path is cheap on purpose: a row is an append to a deque, the writer is woken only
+    when it sleeps, and the futures of a whole batch are completed by one call into the loop.
+    """
 
     def __init__(self, database: str, opener: Callable[[str], Store] = open_store,
                  shutdown_grace: float = _SHUTDOWN_GRACE) -> None:
         self._database, self._opener, self._grace = database, opener, shutdown_grace
-        self._queue: queue.Queue[tuple[UsageRow, asyncio.Future[None] | None] | None] = queue.Queue(_QUEUE_LIMIT)
+        self._rows: collections.deque[_Item] = collections.deque()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
@@ -132,27 +137,35 @@ class UsageRecorder:
         if self._open_error is not None:
             raise self._open_error
 
-    def record(self, row: UsageRow) -> asyncio.Future[None]:
-        """Queue ``row``; the future completes once it is committed. Never blocks."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        try:
-            self._queue.put_nowait((row, done))
-        except queue.Full:
+    def record(self, row: UsageRow, timeout: float | None = None) -> asyncio.Future[bool | None]:
+        """Queue ``row`` without blocking.
+
+        The future's result is True once the row is committed, False if ``timeout`` seconds
+        passed first (the row is still written later), None if the row had to be dropped.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool | None] = loop.create_future()
+        if len(self._rows) >= _QUEUE_LIMIT:
             # Only when the database has been away for a long time: say so, keep serving.
             self.dropped += 1
             log.error("usage queue full; a row was dropped", extra={"dropped": self.dropped})
             done.set_result(None)
+            return done
+        timer = loop.call_later(timeout, _expire, done) if timeout else None
+        self._rows.append((row, done, timer))
+        if not self._wake.is_set():
+            self._wake.set()
         return done
 
     @property
     def backlog(self) -> int:
-        return self._queue.qsize()
+        return len(self._rows)
 
     def close(self) -> None:
         """Write everything still queued (trying for at most a few seconds), then stop the writer."""
         if self._thread.is_alive():
             self._closing.set()
-            self._queue.put(None)
+            self._wake.set()
             self._thread.join()
 
     def _run(self) -> None:
@@ -165,39 +178,27 @@ class UsageRecorder:
             return
         self._opened.set()
         try:
-            for batch in self._batches():
-                store = self._write(store, batch)
+            while True:
+                self._wake.wait()
+                # Cleared before draining: a row queued from here on sets it again.
+                self._wake.clear()
+                while self._rows:
+                    batch = [self._rows.popleft() for _ in range(min(_BATCH, len(self._rows)))]
+                    store = self._write(store, batch)
+                if self._closing.is_set():
+                    return
         finally:
             if store is not None:
                 store.close()
 
-    def _batches(self) -> Iterator[list[tuple[UsageRow, asyncio.Future[None] | None]]]:
-        while True:
-            first = self._queue.get()
-            batch = [first] if first is not None else []
-            stop = first is None
-            while not stop and len(batch) < _BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                else:
-                    batch.append(item)
-            if batch:
-                yield batch  # type: ignore[misc]
-            if stop:
-                return
-
-    def _write(self, store: Store | None, batch: list[tuple[UsageRow, asyncio.Future[None] | None]]) -> Store | None:
+    def _write(self, store: Store | None, batch: list[_Item]) -> Store | None:
         """Write ``batch``, reconnecting and retrying until it is written; return the store to use next."""
         delay, give_up = 0.05, None
         while True:
             try:
                 if store is None:
                     store = self._opener(self._database)
-                store.write([row for row, _ in batch])
+                store.write([row for row, _, _ in batch])
                 self.committed += len(batch)
                 break
             except Exception as exc:
@@ -217,15 +218,29 @@ class UsageRecorder:
                         break
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
-        for _, done in batch:
-            if done is not None:
-                try:
-                    done.get_loop().call_soon_threadsafe(_resolve, done)
-                except RuntimeError:
-                    pass  # the loop has closed; nobody waits for this row any more
+        # One call into each waiting loop per batch, not one per row: every call wakes the loop.
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
+        for item in batch:
+            by_loop.setdefault(item[1].get_loop(), []).append(item)
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_commit, items)
+            except RuntimeError:
+                pass  # the loop has closed; nobody waits for these rows any more
         return store
 
 
-def _resolve(done: asyncio.Future[None]) -> None:
+_Item = tuple[UsageRow, "asyncio.Future[bool | None]", "asyncio.TimerHandle | None"]
+
+
+def _commit(items: list[_Item]) -> None:
+    for _, done, timer in items:
+        if timer is not None:
+            timer.cancel()
+        if not done.done():
+            done.set_result(True)
+
+
+def _expire(done: asyncio.Future[bool | None]) -> None:
     if not done.done():
-        done.set_result(None)
+        done.set_result(False)
