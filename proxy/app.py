@@ -21,7 +21,7 @@ from proxy.metrics import Metrics
 from proxy.ratelimit import RateLimits, storage_for
 from proxy.settings import ProxySettings
 from proxy.state import ProxyState, load_manifest
-from proxy.upstream import make_client
+from proxy.upstream import open_retell
 from proxy.usage import UsageRecorder
 from proxy.watched import WatchedFile
 
@@ -56,7 +56,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 usage.start()
                 # Runs last: every row the requests above queued is written before we exit.
                 stack.callback(usage.close)
-            client = await stack.enter_async_context(make_client(
+            retell = await stack.enter_async_context(open_retell(
                 settings.retell_base_url, settings.retell_api_key.reveal(), settings.upstream_timeout, transport))
             limits = RateLimits(settings.rate_limit_ip, settings.rate_limit_agent, storage_for(settings.rate_limit_storage))
             stack.push_async_callback(limits.aclose)
@@ -64,7 +64,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 settings=settings,
                 registry_file=registry_file,
                 manifest_file=WatchedFile(settings.manifest_path, load_manifest, settings.reload_interval),
-                upstream=client,
+                upstream=retell,
                 limits=limits,
                 usage=usage,
                 metrics=Metrics(),

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from proxy.allowlist import Allowlist
 from proxy.metrics import Metrics
 from proxy.ratelimit import RateLimits
 from proxy.settings import ProxySettings
+from proxy.upstream import Retell
 from proxy.usage import UsageRecorder
 from proxy.watched import WatchedFile
 
@@ -22,7 +21,7 @@ class ProxyState:
     settings: ProxySettings
     registry_file: WatchedFile[Allowlist]
     manifest_file: WatchedFile[dict[str, Any]]
-    upstream: httpx.AsyncClient
+    upstream: Retell
     limits: RateLimits
     usage: UsageRecorder | None
     metrics: Metrics
