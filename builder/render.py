@@ -25,11 +25,13 @@ def environment(templates: Path, site: SiteConfig) -> jinja2.Environment:
 
 
 def digest(*parts: object) -> str:
-    h = hashlib.blake2b(digest_size=16)
+    # SHA-256 rather than BLAKE2b: every output's bytes are hashed (~77 MB for 1,000 pages), and
+    # with the CPU's SHA extensions (used by OpenSSL) it is about twice as fast here.
+    h = hashlib.sha256()
     for part in parts:
         h.update(part if isinstance(part, bytes) else repr(part).encode())
         h.update(b"\0")
-    return h.hexdigest()
+    return h.hexdigest()[:32]
 
 
 @dataclass(slots=True)

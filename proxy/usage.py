@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Protocol
 log = logging.getLogger("proxy.usage")
 _BATCH = 500
 _QUEUE_LIMIT = 100_000  # rows held in memory while the database is slow or away
+_GATHER_SECONDS = 0.005  # how long the writer lets rows gather before a transaction
 _SHUTDOWN_GRACE = 10.0  # seconds to keep retrying queued rows once the proxy is stopping
 _COLUMNS = "time, client, agent, origin, outcome, status, ip, user_agent"
 _COLUMNS_SQL = ("time DOUBLE PRECISION NOT NULL, client TEXT NOT NULL, agent TEXT NOT NULL, origin TEXT NOT NULL, "
@@ -180,6 +181,10 @@ class UsageRecorder:
         try:
             while True:
                 self._wake.wait()
+                # Group commit: let a busy proxy gather rows for a moment, so one transaction
+                # (and one wake-up of this thread) carries many of them rather than one each.
+                if len(self._rows) < _BATCH and not self._closing.is_set():
+                    self._closing.wait(_GATHER_SECONDS)
                 # Cleared before draining: a row queued from here on sets it again.
                 self._wake.clear()
                 while self._rows:
