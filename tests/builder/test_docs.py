@@ -115,3 +115,19 @@ def test_the_real_docs_match_the_code(tmp_path):
     registry.load(tmp_path / "clients.toml", known_versions=["1.0.0"])
     for field in registry.Client.__dataclass_fields__:
         assert f"| `{field}` |" in integration, field
+
+
+def test_navigation_is_spliced_in_byte_for_byte_as_jinja_would_render_it():
+    from builder.docs import _Nav, _with_nav
+
+    nav = _Nav.of("../", '<ul data-shared>\n  <li><a href="../a/">Ä</a></li>\n  <li><a href="../b/">B</a></li>\n'
+                         '  <li><a href="../b/">B again</a></li>\n</ul>')
+
+    def page(nav):
+        return f"<title>é</title><nav>{nav}</nav>"
+
+    for current in (None, "a/", "b/", "missing/"):
+        assert _with_nav(page, nav, current) == page(nav.markup(current)).encode()
+    # A template that changes the navigation, or prints it twice, is rendered the plain way.
+    for other in (lambda nav: f"<nav>{nav.upper()}</nav>", lambda nav: f"{nav}{nav}", lambda nav: "no navigation"):
+        assert _with_nav(other, nav, "b/") == other(nav.markup("b/")).encode()
