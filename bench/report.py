@@ -46,11 +46,13 @@ def proxy(data: dict) -> list[str]:
     lines = [f"**Proxy** (`python -m bench.proxy`): {load['tool']}, {load['threads']} thread, {load['connections']} "
              f"connections, {load['seconds']:g} s per run, medians of {load['runs']} rounds; successful creates against "
              f"one fake upstream; {_machine(data)}.", "",
-             "| setup | req/s | p50 ms | p99 ms | req/s vs Express | p99 vs Express | errors |",
-             "| --- | --: | --: | --: | --: | --: | --: |"]
+             "| setup | req/s | p50 ms | p99 ms | req/s vs Express | p99 vs Express | errors | >= 2x, lower p99 |",
+             "| --- | --: | --: | --: | --: | --: | --: | --- |"]
+    met = {True: "met", False: "**not met**", None: ""}
     for row in data["rows"]:
         lines.append(f"| {row['label']} | {row['rps']:,.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
-                     f"| {_x(row['rps_vs_express'])} | {_x(row['p99_vs_express'])} | {row['errors']} |")
+                     f"| {_x(row['rps_vs_express'])} | {_x(row['p99_vs_express'])} | {row['errors']} "
+                     f"| {met[row.get('meets_target')]} |")
     return lines
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -19,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = verbs.add_parser("serve", help="serve the token API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8787, help="port to listen on (default 8787)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="processes sharing the port (default 1; 1 to 64); with memory:// rate limits "
+                            "each process keeps its own budget")
     usage = verbs.add_parser("usage", help="print a usage report from PROXY_USAGE_DB")
     usage.add_argument("--since", default="7d", help="how far back: 30m, 24h, 7d, 2w (default 7d)")
     return parser
@@ -55,20 +59,34 @@ def _preflight(settings) -> bool:  # settings: ProxySettings
     return True
 
 
-def serve(host: str, port: int) -> int:
+def serve(host: str, port: int, workers: int = 1) -> int:
     import uvicorn
 
     from proxy.app import create_app
     from proxy.settings import configure_logging
 
+    if not 1 <= workers <= 64:
+        print(f"error: --workers must be between 1 and 64, not {workers}", file=sys.stderr)
+        return 2
     settings = _settings()
     if settings is None or not _preflight(settings):
         return 2
     configure_logging(settings.log_level)
     # proxy_headers=False: X-Forwarded-For is believed only from PROXY_TRUSTED_PROXIES, by us.
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, proxy_headers=False,
-                                           access_log=False, log_config=None))
-    server.run()
+    options = {"host": host, "port": port, "proxy_headers": False, "access_log": False, "log_config": None}
+    if workers == 1:
+        uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    if settings.rate_limit_storage == "memory://":
+        logging.getLogger("proxy").warning(
+            "each of the %d workers keeps its own rate-limit budget, so a client may get up to %d times "
+            "the configured limits; set PROXY_RATE_LIMIT_STORAGE to a redis:// URL to share one budget",
+            workers, workers)
+    # Each worker is a new process that imports the app and reads the same environment.
+    config = uvicorn.Config("proxy.app:from_environment", factory=True, workers=workers, **options)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
     return 0
 
 
@@ -104,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.verb == "usage":
         return usage(args.since)
-    return serve(args.host, args.port)
+    return serve(args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

@@ -87,3 +87,14 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
     )
     return RequestId(app)
 
+
+
+def from_environment() -> ASGIApp:
+    """The app configured from the environment: what each worker of ``serve --workers N`` imports."""
+    import os
+
+    from proxy.settings import configure_logging, load_settings
+
+    settings = load_settings(os.environ)
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -52,3 +52,55 @@ def test_serve_refuses_a_broken_registry_or_usage_database_plainly(capsys, monke
     monkeypatch.setenv("PROXY_USAGE_DB", str(tmp_path / "no" / "such" / "dir" / "usage.sqlite3"))
     assert main(["serve"]) == 2
     assert "error: PROXY_USAGE_DB: cannot open" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_worker_count_out_of_range(capsys):
+    for bad in ("0", "65", "-2"):
+        assert main(["serve", "--workers", bad]) == 2
+        assert f"error: --workers must be between 1 and 64, not {bad}" in capsys.readouterr().err
+
+
+def test_several_workers_share_one_port_and_warn_about_per_process_budgets(tmp_path, registry_file, fake_retell):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    import httpx
+
+    from harness.server import bind
+    from tests.conftest import REPO
+    from tests.proxy.conftest import API_KEY
+
+    sock = bind()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "RETELL_API_KEY": API_KEY, "RETELL_BASE_URL": fake_retell[1], "PROXY_REGISTRY": str(registry_file),
+           "PROXY_USAGE_DB": str(tmp_path / "usage.sqlite3"), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "proxy", "serve", "--port", str(port), "--workers", "2"],
+                            env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    both_started = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+            if sum("proxy started" in seen for seen in lines) == 2:
+                both_started.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert both_started.wait(60), "".join(lines)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            statuses = {client.post("/api/create-web-call", json={"agent_id": "agent_shop"},
+                                    headers={"Origin": "https://shop.example"}).status_code for _ in range(4)}
+        assert statuses == {201}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        reader.join(10)
+        proc.stderr.close()
+    assert any("each of the 2 workers keeps its own rate-limit budget" in line for line in lines)
+    assert API_KEY not in "".join(lines)
