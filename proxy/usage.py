@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, Protocol
 log = logging.getLogger("proxy.usage")
 _BATCH = 500
 _QUEUE_LIMIT = 100_000  # rows held in memory while the database is slow or away
-_GATHER_SECONDS = 0.005  # how long the writer lets rows gather before a transaction
+_GATHER_SECONDS = 0.001  # how long the writer lets rows gather before a transaction (1 ms measured best: 5 ms added more latency than it saved CPU)
 _SHUTDOWN_GRACE = 10.0  # seconds to keep retrying queued rows once the proxy is stopping
 _COLUMNS = "time, client, agent, origin, outcome, status, ip, user_agent"
 _COLUMNS_SQL = ("time DOUBLE PRECISION NOT NULL, client TEXT NOT NULL, agent TEXT NOT NULL, origin TEXT NOT NULL, "
