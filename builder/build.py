@@ -33,8 +33,9 @@ from builder.render import Output, Outputs, digest, environment
 from builder.write import write as write_files
 
 # Markdown converts in a second process only past this many pages. With cmark-gfm a page takes
-# about 0.4 ms, so forking and shipping results back eat most of the gain: measured on a shared
-# 2-core machine, 1,050 pages took 0.38-0.49 s in one process and 0.36-0.43 s in two.
+# about 0.35 ms, so forking and shipping results back eat much of the gain below a few hundred
+# pages: measured on a shared 2-core machine, 1,050 pages took 0.36 s in one process and
+# 0.23-0.26 s split with a forked child (which inherits the imported converter, see below).
 _PARALLEL_FROM = 400
 
 
