@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -44,7 +44,7 @@ class Retell:
     transport: httpx.AsyncBaseTransport
     base_url: httpx.URL
     create_url: httpx.URL
-    headers: httpx.Headers
+    headers: httpx.Headers = field(repr=False)  # carries the API key
     extensions: dict[str, Any]
 
     async def send(self, method: str, url: httpx.URL, content: bytes = b"", headers: httpx.Headers | None = None) -> httpx.Response:
