@@ -55,7 +55,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
             if usage is not None:
                 usage.start()
                 # Runs last: every row the requests above queued is written before we exit.
-                stack.callback(usage.close)
+                stack.push_async_callback(usage.aclose)
             retell = await stack.enter_async_context(open_retell(
                 settings.retell_base_url, settings.retell_api_key.reveal(), settings.upstream_timeout, transport))
             limits = RateLimits(settings.rate_limit_ip, settings.rate_limit_agent, storage_for(settings.rate_limit_storage))

@@ -63,6 +63,38 @@ def test_rows_are_committed_before_the_future_completes(tmp_path):
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_rows_commit_within_the_wait_while_the_event_loop_is_busy(tmp_path):
+    # A writer thread starved here: a loop that lets go of the GIL on every turn kept it from
+    # ever running, and each row only came back when its one-second wait ran out (False).
+    recorder = UsageRecorder(str(tmp_path / "usage.sqlite3"))
+    recorder.start()
+
+    async def run():
+        stop = asyncio.Event()
+
+        async def busy():  # a saturated proxy: short stretches of work, then a turn of the loop
+            while not stop.is_set():
+                started = time.perf_counter()
+                while time.perf_counter() - started < 0.0003:
+                    pass
+                await asyncio.sleep(0)
+
+        async def client():
+            return [await recorder.record(row(), 1.0) for _ in range(10)]
+
+        spinner = asyncio.create_task(busy())
+        results = await asyncio.gather(*(client() for _ in range(4)))
+        stop.set()
+        await spinner
+        return [r for rs in results for r in rs]
+
+    try:
+        assert run_async(run()) == [True] * 40
+    finally:
+        run_async(recorder.aclose())
+    assert recorder.committed == 40
+
+
 def test_a_failing_database_is_retried_without_losing_rows(tmp_path, caplog):
     path = tmp_path / "usage.sqlite3"
     failures = [2]
