@@ -95,6 +95,29 @@ def test_rows_commit_within_the_wait_while_the_event_loop_is_busy(tmp_path):
     assert recorder.committed == 40
 
 
+def test_a_slow_database_answers_after_the_wait_and_still_writes_the_row(tmp_path):
+    path = tmp_path / "usage.sqlite3"
+    gate: list[asyncio.Event] = []
+
+    class Slow(SqliteStore):
+        async def awrite(self, rows):
+            await gate[0].wait()  # a database that takes its time
+            self.write(rows)
+
+    recorder = UsageRecorder(str(path), opener=Slow)
+    recorder.start()
+
+    async def run():
+        gate.append(asyncio.Event())
+        timed_out = await recorder.record(row(), 0.05)
+        gate[0].set()
+        return timed_out, await recorder.record(row(), 5)
+
+    assert run_async(run()) == (False, True)
+    recorder.close()
+    assert count(path) == 2
+
+
 def test_a_failing_database_is_retried_without_losing_rows(tmp_path, caplog):
     path = tmp_path / "usage.sqlite3"
     failures = [2]
