@@ -14,7 +14,9 @@ from pathlib import Path
 
 from registry.origin import Origin, OriginPattern
 
-THEMES = ("purple", "blue", "green", "dark")
+THEMES = ("purple", "blue", "green", "dark", "rose", "teal")
+# Themes that arrived after 1.x: a client pinned to an older line would get a RangeError.
+_THEME_SINCE_MAJOR = {"rose": 2, "teal": 2}
 POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left")
 _CLIENT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -157,6 +159,9 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
             problems.append((key, f"'{key}' is {len(value)} characters long; at most {limit} fit the demo page"))
     if version and known_versions is not None and version not in known_versions and _VERSION.match(version):
         problems.append(("widget_version", f"widget_version '{version}' is not a released version"))
+    since = _THEME_SINCE_MAJOR.get(theme, 1)
+    if _VERSION.match(version) and int(version.split(".")[0]) < since:
+        problems.append(("theme", f"theme '{theme}' needs widget_version {since}.0.0 or later, not '{version}'"))
     patterns: list[OriginPattern] = []
     for raw in strings("origins"):
         try:

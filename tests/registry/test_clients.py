@@ -78,10 +78,19 @@ def test_reports_every_error_at_once_with_file_and_line(tmp_path):
     (lambda t: t.replace('name = "Acme"', 'name = "Acme"\nowner = "x"'), "unknown field 'owner'"),
     (lambda t: t.replace('brand_color = "#0F766E"', 'brand_color = "teal"'), "'brand_color' value 'teal' is malformed"),
     (lambda t: t.replace('id = "client-a"', 'id = "Client A"'), "'id' value 'Client A' is malformed"),
+    # v1 has four themes; rose and teal came with v2.
+    (lambda t: t.replace('theme = "purple"', 'theme = "rose"'), "theme 'rose' needs widget_version 2.0.0 or later, not '1.0.0'"),
 ])
 def test_rejects_invalid_entries(tmp_path, edit, message):
     with pytest.raises(registry.RegistryError, match=message):
         registry.load(write(tmp_path, edit(GOOD)))
+
+
+def test_themes_that_v2_added_are_accepted_for_clients_pinned_to_v2(tmp_path):
+    text = GOOD.replace('theme = "blue"', 'theme = "teal"').replace(
+        'widget_version = "1.0.0"\nbrand_color = "#b91c1c"', 'widget_version = "2.0.0"\nbrand_color = "#b91c1c"')
+    loaded = registry.load(write(tmp_path, text))
+    assert [(c.theme, c.widget_version) for c in loaded.clients] == [("purple", "1.0.0"), ("teal", "2.0.0")]
 
 
 def test_rejects_invalid_toml_with_its_line(tmp_path):
