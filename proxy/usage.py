@@ -201,7 +201,8 @@ class UsageRecorder:
             return done
         timer = loop.call_later(timeout, _expire, done) if timeout else None
         self._rows.append((row, done, timer))
-        if self._writing is None or self._writing.done():
+        if self._writing is None or self._writing.done() or self._writing.get_loop() is not loop:
+            # (A task of a loop that has since closed never finishes: start one on this loop.)
             self._writing = loop.create_task(self._write_queued())
         return done
 

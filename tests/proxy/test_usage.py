@@ -288,3 +288,30 @@ def test_no_acknowledged_request_is_lost_when_the_proxy_is_killed(tmp_path, regi
         proc.stderr.close()
     # Every answered request, created or refused, has its row on disk.
     assert count(database) == 60
+
+
+def test_a_recorder_keeps_writing_when_a_new_event_loop_takes_over(tmp_path):
+    path = tmp_path / "usage.sqlite3"
+    recorder = UsageRecorder(str(path))
+    recorder.start()
+
+    async def left_pending():
+        recorder.record(row())  # the loop is closed before its writing task has run
+
+    def on_a_loop_closed_without_cancelling() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(left_pending())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=on_a_loop_closed_without_cancelling)
+    thread.start()
+    thread.join()
+
+    async def later():
+        return await recorder.record(row(), 5)
+
+    assert run_async(later()) is True  # not False: a writing task started on this loop
+    recorder.close()
+    assert count(path) == 2
