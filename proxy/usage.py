@@ -242,16 +242,24 @@ class UsageRecorder:
             self._store = None
 
     async def aclose(self) -> None:
-        """Stop the writing task (a batch it had not committed stays queued), then ``close``."""
+        """Let the writing task drain the queue (for at most the grace period), then ``close``.
+
+        Not cancelled straight away: a Postgres batch cancelled while its commit is on the wire
+        might be committed and then written again by ``close``.
+        """
+        give_up = time.monotonic() + self._grace
         if self._writing is not None and not self._writing.done():
+            await asyncio.wait({self._writing}, timeout=self._grace)
             self._writing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writing
-        self.close()
+        self._flush(give_up)
 
     def close(self) -> None:
         """Write everything still queued (trying for at most a few seconds), then close the store."""
-        give_up = time.monotonic() + self._grace
+        self._flush(time.monotonic() + self._grace)
+
+    def _flush(self, give_up: float) -> None:
         delay = _FIRST_RETRY
         while self._rows:
             batch = self._rows[:_BATCH]
