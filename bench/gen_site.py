@@ -1,7 +1,7 @@
 """A synthetic site source for the builder benchmark: docs pages, registry clients and releases.
 
 ``generate(root)`` writes ``root/site_src`` and ``root/widget`` (the repository's templates,
-site settings and widget sources, with generated content), deterministic for a given size, so
+site settings, v1 widget sources and vendored SDK, with generated content), deterministic for a given size, so
 two runs and two machines build the same thing. ``python -m bench.gen_site DIR`` does the same.
 """
 
@@ -48,6 +48,8 @@ def generate(root: Path, size: SiteSize = SiteSize(), seed: int = 7) -> Path:
     shutil.copytree(REPO / "site_src" / "templates", src / "templates")
     (src / "site.toml").write_text(_site_toml(), encoding="utf-8")
     shutil.copytree(REPO / "widget" / "v1", root / "widget" / "v1")
+    # Retell's SDK is part of every build of the product: the vendored bundle, as it is.
+    shutil.copytree(REPO / "widget" / "sdk", root / "widget" / "sdk")
     versions = _releases(src, size.releases)
     (src / "docs").mkdir()
     for number in range(1, size.pages + 1):
@@ -57,10 +59,10 @@ def generate(root: Path, size: SiteSize = SiteSize(), seed: int = 7) -> Path:
 
 
 def _site_toml() -> str:
-    """The repository's site settings, with the size budgets of the one line generated (v1)."""
+    """The repository's site settings, with the size budgets of the one line generated (v1) and the SDK."""
     document = tomllib.loads((REPO / "site_src" / "site.toml").read_text(encoding="utf-8"))
     lines = ["[site]", *(f"{key} = {json.dumps(value)}" for key, value in document["site"].items()), "", "[budgets]"]
-    lines += [f"{json.dumps(key)} = {value}" for key, value in document.get("budgets", {}).items() if key.startswith("v1/")]
+    lines += [f"{json.dumps(key)} = {value}" for key, value in document.get("budgets", {}).items() if key.startswith(("v1/", "sdk/"))]
     return "\n".join(lines) + "\n"
 
 

@@ -47,3 +47,8 @@ def encode(data: bytes) -> Encoded:
 
     # mtime=0 keeps the .gz bytes identical from one build to the next.
     return Encoded(data, gzip.compress(data, compresslevel=9, mtime=0), brotli.compress(data, quality=11), sri(data))
+
+
+def encode_precompressed(data: bytes, brotli_data: bytes) -> Encoded:
+    """As ``encode``, with a brotli copy made ahead (and checked) by whoever supplies ``data``."""
+    return Encoded(data, gzip.compress(data, compresslevel=9, mtime=0), brotli_data, sri(data))

@@ -7,13 +7,15 @@ from builder.assets import Encoded
 from builder.config import BuildConfig
 
 
-def check_budgets(config: BuildConfig, tree: cdn.Tree, encoded: dict[str, Encoded]) -> tuple[list[str], list[str]]:
-    """Every budget as 'path: size / budget gzip bytes', and an error for each one exceeded."""
+def check_budgets(config: BuildConfig, tree: cdn.Tree, encoded: dict[str, Encoded],
+                  other: dict[str, Encoded] | None = None) -> tuple[list[str], list[str]]:
+    """Every budget as 'path: size / budget gzip bytes', and an error for each one exceeded.
+    ``other`` holds CDN files outside the widget folders (the SDK), by their CDN path."""
     lines, errors = [], []
     for budget in config.budgets:
         folder, _, name = budget.path.partition("/")
         match = next((f for f in tree.folders if f.name == folder), None)
-        enc = encoded.get(f"{match.release.version}/{name}") if match else None
+        enc = encoded.get(f"{match.release.version}/{name}") if match else (other or {}).get(budget.path)
         if enc is None:
             errors.append(f"{config.site_path}:{budget.line}: budget for {budget.path}, which the build does not produce")
             continue

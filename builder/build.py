@@ -22,7 +22,8 @@ import jinja2
 
 import registry
 from builder import cdn, links, registry_file
-from builder.assets import COMPRESSED, Encoded, encode, minify
+from builder import sdk as vendored
+from builder.assets import COMPRESSED, Encoded, encode, encode_precompressed, minify
 from builder.budgets import check_budgets
 from builder.clients import render_clients
 from builder.config import BuildConfig
@@ -41,7 +42,7 @@ _PARALLEL_FROM = 400
 
 # The modules whose code decides the output; a change to any of them invalidates the cache.
 _OUTPUT_MODULES = ("assets", "budgets", "build", "cdn", "clients", "config", "content", "docs", "headers", "links",
-                   "registry_file", "render", "snippet", "write")
+                   "registry_file", "render", "sdk", "snippet", "write")
 
 
 class BuildError(Exception):
@@ -162,6 +163,9 @@ class Builder:
         pages, releases = self._gather_markdown(errors)
         tree = cdn.gather(config.widget, config.archive, releases, errors, self._minified,
                           self._memo.setdefault("archived", {}))
+        sdk = self._sdk(errors)
+        for release in tree.lines.values():
+            vendored.check_pins(sdk, cdn.widget_sources(config.widget / release.line), errors)
         known = {r.version for r in releases}
         clients = self._registry(known, errors)
         templates = config.src / "templates"
@@ -176,7 +180,8 @@ class Builder:
         # Render: every output file, reusing the previous build's where the inputs are the same.
         out = Outputs(state.outputs, state.groups)
         encoded = {key: self._encode(data) for key, data in tree.files.items()}
-        budget_lines, over = check_budgets(config, tree, encoded)
+        sdk_files = self._sdk_files(sdk)
+        budget_lines, over = check_budgets(config, tree, encoded, sdk_files)
         errors += over
         for path, data in tree.paths().items():
             enc = encoded[f"{_folder_release(tree, path).version}/{path.split('/', 1)[1]}"]
@@ -185,10 +190,15 @@ class Builder:
             if path.endswith(COMPRESSED):
                 out.put(f"cdn/{path}.gz", config.widget, enc.gzip, "gz" + enc.integrity)
                 out.put(f"cdn/{path}.br", config.widget, enc.brotli, "br" + enc.integrity)
+        for path, enc in sdk_files.items():
+            out.put(f"cdn/{path}", sdk.source if sdk else config.widget, enc.data, enc.integrity)
+            if path.endswith(COMPRESSED):
+                out.put(f"cdn/{path}.gz", sdk.source if sdk else config.widget, enc.gzip, "gz" + enc.integrity)
+                out.put(f"cdn/{path}.br", sdk.source if sdk else config.widget, enc.brotli, "br" + enc.integrity)
         manifest_key = digest([(f.name, f.release) for f in tree.folders], [(k, e.integrity) for k, e in encoded.items()],
-                              config.site.docs_url)
+                              config.site.docs_url, [(p, e.integrity) for p, e in sdk_files.items()])
         if self._memo.get("manifest", ("",))[0] != manifest_key:
-            made = cdn.manifest(tree, encoded, config.site.docs_url)
+            made = cdn.manifest(tree, encoded, config.site.docs_url, sdk, sdk_files)
             self._memo["manifest"] = (manifest_key, made, json.dumps(made, indent=2).encode())
         _, cdn_manifest, manifest_bytes = self._memo["manifest"]
         out.put("cdn/manifest.json", config.src / "changelog", manifest_bytes, manifest_key)
@@ -324,6 +334,39 @@ class Builder:
         self.state.registry = (key, clients, {c.id: digest(c) for c in clients.clients})
         self._dirty = True
         return clients
+
+    def _sdk(self, errors: list[str]) -> vendored.Sdk | None:
+        folder = self.config.widget / vendored.FOLDER
+        if not folder.is_dir():
+            if not self.config.site.sdk_url:
+                errors.append(f"{folder}: missing, and site.toml sets no sdk_url: the widget's default SDK URL "
+                              f"(cdn/{vendored.FOLDER}/...) would not exist; vendor the SDK (widget/sdk/build.sh) or set sdk_url")
+            return None
+        # Reading and checking the 0.6 MB bundle costs ~5 ms: only again when a file changed.
+        with os.scandir(folder) as entries:
+            seen = tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries if e.is_file()))
+        known = self._memo.get("sdk")
+        if known is not None and known[0] == seen:
+            return known[1]
+        problems: list[str] = []
+        found = vendored.gather(folder, problems)
+        errors += problems
+        if found is not None:
+            self._memo["sdk"] = (seen, found)
+        return found
+
+    def _sdk_files(self, sdk: vendored.Sdk | None) -> dict[str, Encoded]:
+        if sdk is None:
+            return {}
+        files = {}
+        for path, data in sdk.files().items():
+            key = digest(data)
+            if key not in self.state.encoded:
+                # The bundle comes with its brotli copy: quality 11 on it would take a second.
+                self.state.encoded[key] = encode_precompressed(data, sdk.brotli) if data is sdk.data else encode(data)
+                self._dirty = True
+            files[path] = self.state.encoded[key]
+        return files
 
     def _headers(self, paths: list[str]) -> bytes:
         # A rebuild rarely adds or removes a file, and the rules for 2,000 paths take ~10 ms.

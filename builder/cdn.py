@@ -19,6 +19,7 @@ from pathlib import Path
 
 from builder.assets import Encoded, minify, sri
 from builder.content import Release
+from builder.sdk import Sdk, manifest_entry
 
 # What a widget folder may publish; anything else there (demos, tests, notes) stays private.
 _PUBLISHED = (".js", ".mjs", ".css", ".d.ts")
@@ -203,9 +204,15 @@ def freeze(tree: Tree, widget_dir: Path, archive: Path) -> list[str]:
     return written
 
 
-def manifest(tree: Tree, encoded: dict[str, Encoded], docs_url: str) -> dict:
-    """The widget-version data: ``latest``, ``lines``, ``releases``, ``changelog`` and ``files``."""
+def manifest(tree: Tree, encoded: dict[str, Encoded], docs_url: str, sdk: Sdk | None = None,
+             sdk_files: dict[str, Encoded] | None = None) -> dict:
+    """The widget-version data: ``latest``, ``lines``, ``releases``, ``changelog``, ``sdk`` and
+    ``files`` (each widget file and the SDK's, with sizes and SRI)."""
     entries = {}
+    for path, enc in (sdk_files or {}).items():
+        if path.endswith(".js"):  # the licences are named by "sdk", not listed as assets
+            entries[path] = {"version": sdk.version, "bytes": len(enc.data), "gzip": len(enc.gzip),  # type: ignore[union-attr]
+                             "brotli": len(enc.brotli), "integrity": enc.integrity, "module": True}
     for folder in tree.folders:
         prefix = f"{folder.release.version}/"
         for key in sorted(k for k in tree.files if k.startswith(prefix)):
@@ -225,6 +232,7 @@ def manifest(tree: Tree, encoded: dict[str, Encoded], docs_url: str) -> dict:
         "latest": tree.latest.version if tree.latest else "",
         "lines": {line: r.version for line, r in sorted(tree.lines.items())},
         "changelog": f"{docs_url}/changelog/",
+        **({"sdk": manifest_entry(sdk)} if sdk is not None else {}),
         "releases": {
             r.version: {"line": r.line, "date": r.date.isoformat(), "stable": r.stable,
                         "changelog": f"{docs_url}/changelog/{r.version}/"}

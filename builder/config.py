@@ -10,6 +10,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 _URL_KEYS = ("cdn_url", "docs_url", "proxy_url", "sdk_url")
+# sdk_url may be left out: the widget then loads the SDK the build publishes under cdn/sdk/.
+_OPTIONAL = {"sdk_url"}
 
 
 class ConfigError(Exception):
@@ -24,7 +26,7 @@ class SiteConfig:
     cdn_url: str
     docs_url: str
     proxy_url: str
-    sdk_url: str
+    sdk_url: str | None = None  # None: snippets leave sdkUrl out and the widget uses the CDN's copy
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ def load_config(src: Path, widget: Path, out: Path, overrides: Mapping[str, str]
         errors.append(f"{path}: [site] name must be a non-empty string")
     for key in _URL_KEYS:
         value = values.get(key)
+        if key in _OPTIONAL and value in (None, ""):
+            continue
         parts = urlsplit(value) if isinstance(value, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             errors.append(f"{path}: [site] {key} must be an absolute http(s) URL, got {value!r}")
@@ -97,7 +101,7 @@ def load_config(src: Path, widget: Path, out: Path, overrides: Mapping[str, str]
         cdn_url=values["cdn_url"].rstrip("/"),
         docs_url=values["docs_url"].rstrip("/"),
         proxy_url=values["proxy_url"],
-        sdk_url=values["sdk_url"],
+        sdk_url=values.get("sdk_url") or None,
     )
     return BuildConfig(src=src, widget=widget, out=out, site=site, budgets=budgets)
 

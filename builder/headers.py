@@ -15,6 +15,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 MOVING = "public, max-age=300, stale-while-revalidate=86400"
 REVALIDATE = "public, max-age=0, must-revalidate"
 _EXACT = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
+_EXACT_SDK = re.compile(r"^sdk/\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?/")
 _TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".mjs": "text/javascript; charset=utf-8",
@@ -45,7 +46,7 @@ def cache_control(path: str) -> str:
     first = path.split("/", 1)[0]
     if path.endswith((".html", "/")) or path == "" or path.endswith((".html.gz", ".html.br")):
         return REVALIDATE
-    if _EXACT.match(first) and "/" in path:
+    if (_EXACT.match(first) and "/" in path) or _EXACT_SDK.match(path):
         return IMMUTABLE
     return MOVING
 

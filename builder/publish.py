@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-_EXACT = re.compile(r"^cdn/v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?/")
+# Exact widget versions and exact SDK versions: published once, never changed.
+_EXACT = re.compile(r"^cdn/(?:v|sdk/)\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?/")
 _POINTERS = (".html", ".xml", ".json")  # pages, feeds, manifest and search index name other files: last
 _KEEP_SNAPSHOTS = 3
 _STATE = ".publish-state.json"  # on S3: the metadata each file was last uploaded with

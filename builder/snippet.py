@@ -17,13 +17,16 @@ def _script_json(value: object) -> str:
 
 
 def options(client: Client, site: SiteConfig) -> dict[str, str]:
-    return {
+    chosen = {
         "agentId": client.agents[0],
         "proxyEndpoint": site.proxy_url,
         "position": client.position,
         "theme": client.theme,
-        "sdkUrl": site.sdk_url,
     }
+    if site.sdk_url:
+        # Only for teams that host the SDK themselves; by default the widget loads the CDN's copy.
+        chosen["sdkUrl"] = site.sdk_url
+    return chosen
 
 
 def snippet(client: Client, site: SiteConfig, manifest: dict, folder: str | None = None) -> str:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import re
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -31,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _LABELS = {
-    "cdn": "widget CDN", "docs": "docs site", "proxy": "token proxy", "retell": "fake Retell API and SDK",
+    "cdn": "widget CDN", "docs": "docs site", "proxy": "token proxy", "retell": "fake Retell API",
     "control": "test control: /calls, /faults", "hostile": "a hostile copy of a client page",
     "csp": "a client site with a strict CSP (/sandbox/<cdn folder>/)",
     "css": "a client site with hostile CSS (/sandbox/<cdn folder>/)",
@@ -44,6 +45,10 @@ def _print_ready(state: dict, state_file: Path | None) -> None:
     for name, url in state["origins"].items():
         label = names.get(name, _LABELS.get(name, ""))
         print(f"  {name:<10} {url:<36} {label}")
+    media = state["media"]
+    print(f"  {'media':<10} {'https://127.0.0.1:' + str(media['port']):<36} Retell's media server, as wss://{media['host']}")
+    print("Try a call in Chromium, which needs these flags to reach the media server:")
+    print("  " + shlex.join(state["chromium_command"]))
     if state_file is not None:
         tmp = state_file.with_name(state_file.name + ".tmp")
         tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")

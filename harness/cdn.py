@@ -53,8 +53,9 @@ def _accepts(header: str, coding: str) -> bool:
     return False
 
 
-def cdn_app(root: Path, tampered: Callable[[], bool] = lambda: False) -> Starlette:
-    """``tampered`` says when to serve altered JavaScript, as a compromised CDN would."""
+def cdn_app(root: Path, tampered: Callable[[], bool] = lambda: False, sdk_down: Callable[[], bool] = lambda: False) -> Starlette:
+    """``tampered`` says when to serve altered JavaScript, as a compromised CDN would;
+    ``sdk_down`` when to answer 503 for Retell's SDK (``sdk/``), as a CDN with an outage would."""
     root = root.resolve()
     headers_file = root / "_headers"
     cached: dict[str, object] = {"stamp": None, "rules": []}
@@ -74,6 +75,9 @@ def cdn_app(root: Path, tampered: Callable[[], bool] = lambda: False) -> Starlet
         if not target.is_relative_to(root) or not target.is_file() or target.name == "_headers":
             return PlainTextResponse("not found", status_code=404, headers={"Access-Control-Allow-Origin": "*"})
         headers = {"Access-Control-Allow-Origin": "*", "Vary": "Accept-Encoding"}
+        if sdk_down() and path.startswith("/sdk/"):
+            # no-store: the browser must ask again when the test clears the fault.
+            return PlainTextResponse("injected fault", 503, headers={**headers, "Cache-Control": "no-store"})
         for pattern, values in current_rules():
             if pattern.match(path):
                 for name, value in values:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from harness.fake_retell import FakeRetell
 from harness.faults import FaultError, Faults
+from harness.media_server import MediaServer
 
 
 class Restartable(Protocol):
@@ -19,7 +20,7 @@ class Restartable(Protocol):
     async def stop(self) -> None: ...
 
 
-def control_app(fake: FakeRetell, proxy: Restartable) -> Starlette:
+def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer) -> Starlette:
     async def apply(faults: Faults) -> None:
         previous, fake.faults = fake.faults, faults
         if faults.proxy_down or faults.rate_limit != previous.rate_limit:
@@ -30,6 +31,13 @@ def control_app(fake: FakeRetell, proxy: Restartable) -> Starlette:
 
     async def calls(request: Request) -> Response:
         return JSONResponse(fake.records())
+
+    async def hang_up(request: Request) -> Response:
+        # The agent ends the call (a signalling leave), as Retell's agent does when it is done.
+        call_id = request.path_params["call_id"]
+        if await media.hang_up(call_id):
+            return JSONResponse({"call_id": call_id, "hung_up": True})
+        return JSONResponse({"error": f"no call {call_id!r} is in progress"}, status_code=404)
 
     async def faults(request: Request) -> Response:
         if request.method == "GET":
@@ -47,5 +55,6 @@ def control_app(fake: FakeRetell, proxy: Restartable) -> Starlette:
 
     return Starlette(routes=[
         Route("/calls", calls, methods=["GET"]),
+        Route("/calls/{call_id}/hangup", hang_up, methods=["POST"]),
         Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
     ])

@@ -1,34 +1,36 @@
-"""A fake of Retell's public API: ``POST /v2/create-web-call``, a call channel and the call SDK.
+"""A fake of Retell's public API: ``POST /v2/create-web-call``, and the record of every call.
 
 It follows the documented v2 contract (bearer key, known agents, 201 with ``call_type``,
-``access_token``, ``call_id``, ``agent_id`` and ``call_status``). Access tokens are single-use
-and expire 30 seconds after creation. Every request and call is recorded for tests at
-``GET /__harness/calls``.
+``access_token``, ``call_id``, ``agent_id`` and ``call_status``). The access token is a LiveKit
+room token, as Retell's is; the sandbox's media server (``harness.media_server``) accepts it
+once, within 30 seconds of creation. What each call did is kept as Retell's call object keeps it
+(``disconnection_reason``, ``start_timestamp``, ``duration_ms``) plus what the media server
+measured; the control origin's ``GET /calls`` shows it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from harness.faults import Faults
 
+log = logging.getLogger("harness.media")
+
 TOKEN_TTL_SECONDS = 30.0
-_SDK = Path(__file__).parent / "static" / "retell-web-client.js"
-# What the fake agent says once the call starts, so the widget has a transcript to show.
-_GREETING = "Hello! Thanks for calling. How can I help you today?"
 
 
 @dataclass
@@ -36,11 +38,50 @@ class Call:
     call_id: str
     agent_id: str
     access_token: str
-    created_at: float
-    call_status: str = "registered"
-    end_reason: str | None = None
+    created_at: float  # on the fake's clock, for the token's 30 s
+    call_status: str = "registered"  # then ongoing, and ended or error, as in Retell's call object
+    disconnection_reason: str | None = None  # user_hangup, agent_hangup, error_..., as Retell reports it
+    detail: str | None = None  # why the call ended, in words, when it was not a plain hang-up
+    start_timestamp: int | None = None  # milliseconds since the epoch
+    end_timestamp: int | None = None
     metadata: dict | None = None
     transcript: list[dict[str, str]] = field(default_factory=list)
+    microphone: dict | None = None  # what the media server heard from the caller (harness.voice)
+    agent_audio_frames: int = 0  # 20 ms frames of the agent's voice sent, speech and silence
+    ice: dict | None = None  # every address the server's ICE gathered, accepted, dropped and paired
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.start_timestamp is None or self.end_timestamp is None:
+            return None
+        return self.end_timestamp - self.start_timestamp
+
+    def begin(self) -> None:
+        self.call_status, self.start_timestamp = "ongoing", _now_ms()
+
+    def end(self, reason: str, detail: str | None = None) -> None:
+        """Ends the call once; later reasons (a socket closing after a hang-up) are ignored."""
+        if self.call_status in ("ended", "error"):
+            return
+        self.call_status = "error" if reason.startswith("error_") or reason == "registered_call_timeout" else "ended"
+        self.disconnection_reason, self.detail = reason, detail
+        self.end_timestamp = _now_ms()
+        log.info("call %s %s: %s%s", self.call_id, self.call_status, reason, f" ({detail})" if detail else "")
+
+    def record(self) -> dict:
+        # Never the token: it is a credential, even in a sandbox.
+        return asdict(self) | {"access_token": None, "duration_ms": self.duration_ms}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a token cannot join: LiveKit answers 401 with a message like these."""
+
+    message: str
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @dataclass
@@ -51,18 +92,15 @@ class FakeRetell:
     calls: dict[str, Call] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)  # every create attempt, refused or not
     faults: Faults = field(default_factory=Faults)  # what the control origin asked us to break
+    # Signs the room tokens, as a LiveKit API secret does; the sandbox's media server checks it.
+    token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     @classmethod
     def for_agents(cls, api_key: str, agents: Iterable[str]) -> FakeRetell:
         return cls(api_key, frozenset(agents))
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/v2/create-web-call", self._create_web_call, methods=["POST"]),
-            WebSocketRoute("/v2/web-call", self._web_call),
-            Route("/sdk/retell-web-client.js", self._sdk, methods=["GET"]),
-            Route("/__harness/calls", self._records, methods=["GET"]),
-        ])
+        return Starlette(routes=[Route("/v2/create-web-call", self._create_web_call, methods=["POST"])])
 
     async def _create_web_call(self, request: Request) -> Response:
         raw = await request.body()
@@ -97,13 +135,9 @@ class FakeRetell:
         agent_id = payload["agent_id"]
         if agent_id not in self.agents:
             return 404, {"error_message": f"Agent {agent_id} not found", "agent_id": agent_id}
-        call = Call(
-            call_id="call_" + secrets.token_hex(12),
-            agent_id=agent_id,
-            access_token="eyFake." + secrets.token_urlsafe(24),
-            created_at=self.clock(),
-            metadata=payload.get("metadata"),
-        )
+        call_id = "call_" + secrets.token_hex(12)
+        call = Call(call_id=call_id, agent_id=agent_id, access_token=self._room_token(call_id),
+                    created_at=self.clock(), metadata=payload.get("metadata"))
         self.calls[call.call_id] = call
         body = {
             "call_type": "web_call",
@@ -117,59 +151,54 @@ class FakeRetell:
                 body[name] = payload[name]
         return 201, body
 
-    def redeem(self, token: str) -> Call | None:
-        """The registered call for a fresh, unused token; a token works once, within 30 s."""
-        call = next((c for c in self.calls.values() if hmac.compare_digest(c.access_token, token)), None)
-        if call is None or call.call_status != "registered":
+    def _room_token(self, call_id: str) -> str:
+        """A LiveKit access token (HS256 JWT) for the call's room, as Retell returns one."""
+        now = int(time.time())
+        claims = {
+            "iss": "APIsandbox", "sub": "caller_" + call_id.removeprefix("call_"), "nbf": now,
+            "exp": now + int(TOKEN_TTL_SECONDS), "jti": secrets.token_hex(8),
+            "video": {"room": call_id, "roomJoin": True, "canPublish": True, "canSubscribe": True, "canPublishData": True},
+        }
+        segments = [_b64(json.dumps(part, separators=(",", ":")).encode()) for part in ({"alg": "HS256", "typ": "JWT"}, claims)]
+        signature = hmac.new(self.token_secret, ".".join(segments).encode(), hashlib.sha256).digest()
+        return ".".join([*segments, _b64(signature)])
+
+    def _call_for(self, token: str) -> Call | None:
+        # The signature first: a forged token never reaches the lookup.
+        head, _, signature = token.rpartition(".")
+        expected = _b64(hmac.new(self.token_secret, head.encode(), hashlib.sha256).digest())
+        if not head or not hmac.compare_digest(signature.encode(), expected.encode()):
             return None
-        if self.faults.token_expired or self.clock() - call.created_at > TOKEN_TTL_SECONDS:
-            call.call_status, call.end_reason = "error", "access_token_expired"
-            return None
-        call.call_status = "ongoing"
+        return next((c for c in self.calls.values() if hmac.compare_digest(c.access_token, token)), None)
+
+    def check(self, token: str) -> Refusal | None:
+        """Why ``token`` cannot join now, or None if it can; changes nothing (``/rtc/v1/validate``)."""
+        call = self._call_for(token)
+        if call is None:
+            return Refusal("invalid token: signature is invalid or the token is unknown")
+        if call.call_status != "registered" and call.disconnection_reason != "registered_call_timeout":
+            return Refusal("invalid token: this token was already used to join its call")
+        if call.disconnection_reason == "registered_call_timeout" or self._expired(call):
+            return Refusal("invalid token: token is expired (exp)")
+        return None
+
+    def redeem(self, token: str) -> Call | Refusal:
+        """The registered call for a fresh, unused token, now ongoing; a token works once, within 30 s."""
+        refusal = self.check(token)
+        call = self._call_for(token)
+        if refusal is not None or call is None:
+            if call is not None and call.call_status == "registered" and self._expired(call):
+                call.end("registered_call_timeout", "the access token was not used within 30 s")
+            return refusal or Refusal("invalid token")
+        call.begin()
         return call
 
-    async def _web_call(self, websocket: WebSocket) -> None:
-        await websocket.accept()
-        call = self.redeem(websocket.query_params.get("access_token", ""))
-        if call is None:
-            await websocket.send_json({"event": "error", "message": "invalid, used or expired access token"})
-            await websocket.close(code=4001)
-            return
-        try:
-            await websocket.send_json({"event": "call_started", "call_id": call.call_id})
-            await websocket.send_json({"event": "call_ready"})
-            if self.faults.call_drop:
-                # The connection is lost mid-call: no call_ended, just a closed socket.
-                call.call_status, call.end_reason = "error", "dropped"
-                await websocket.close(code=1011)
-                return
-            await websocket.send_json({"event": "agent_start_talking"})
-            call.transcript.append({"role": "agent", "content": _GREETING})
-            await websocket.send_json({"event": "update", "transcript": call.transcript})
-            await websocket.send_json({"event": "agent_stop_talking"})
-            while True:
-                message = await websocket.receive_json()
-                if message.get("event") == "hangup":
-                    call.call_status, call.end_reason = "ended", "user_hangup"
-                    await websocket.send_json({"event": "call_ended", "reason": call.end_reason})
-                    await websocket.close()
-                    return
-        except WebSocketDisconnect:
-            call.call_status, call.end_reason = "ended", "client_disconnected"
-        except ValueError:
-            call.call_status, call.end_reason = "error", "malformed_message"
-            await websocket.close(code=1003)
-
-    async def _sdk(self, request: Request) -> Response:
-        if self.faults.sdk_fail:
-            return Response("injected fault", 503, headers={"Cache-Control": "no-store"})
-        # Module scripts are fetched with CORS, so the SDK must be readable from every origin.
-        # no-store: a test that makes the SDK fail must not be served a cached copy.
-        return FileResponse(_SDK, media_type="text/javascript",
-                            headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"})
+    def _expired(self, call: Call) -> bool:
+        return self.faults.token_expired or self.clock() - call.created_at > TOKEN_TTL_SECONDS
 
     def records(self) -> dict:
-        return {"requests": self.requests, "calls": [asdict(c) | {"access_token": None} for c in self.calls.values()]}
+        return {"requests": self.requests, "calls": [c.record() for c in self.calls.values()]}
 
-    async def _records(self, request: Request) -> Response:
-        return JSONResponse(self.records())
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 _CREATE_KEYS = {"status", "retry_after", "delay"}
-_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit"}
+_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent"}
 _RATE = re.compile(r"^[1-9]\d{0,5}/(second|minute|hour)$")
 
 
@@ -25,11 +25,12 @@ class CreateFault:
 class Faults:
     create: CreateFault | None = None
     token_expired: bool = False  # tokens are refused by the call channel as expired
-    call_drop: bool = False      # the call channel closes right after the call starts
-    sdk_fail: bool = False       # the call SDK answers 503
+    call_drop: bool = False      # the media server drops the call right after it connects
+    sdk_fail: bool = False       # the CDN answers 503 for the call SDK
     proxy_down: bool = False     # the proxy's port refuses connections
     cdn_tamper: bool = False     # the CDN serves JavaScript that differs from what was published
     rate_limit: str | None = None  # the proxy's per-IP limit, e.g. "3/minute" (restarts the proxy)
+    hangup_after: float | None = None  # the agent hangs up this many seconds into each call
 
     @classmethod
     def parse(cls, data: object) -> Faults:
@@ -46,6 +47,7 @@ class Faults:
             proxy_down=_choice(data, "proxy", "down"),
             cdn_tamper=_choice(data, "cdn", "tamper"),
             rate_limit=_rate(data.get("rate_limit")),
+            hangup_after=_agent(data["agent"]) if "agent" in data else None,
         )
 
 
@@ -74,3 +76,12 @@ def _create(data: object) -> CreateFault:
     if not isinstance(delay, int | float) or not 0 <= delay <= 60:
         raise FaultError("'create.delay' must be seconds from 0 to 60")
     return CreateFault(status, retry_after, float(delay))
+
+
+def _agent(data: object) -> float:
+    if not isinstance(data, dict) or set(data) != {"hangup_after"}:
+        raise FaultError("'agent' is an object with 'hangup_after' (seconds into the call)")
+    seconds = data["hangup_after"]
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 600:
+        raise FaultError("'agent.hangup_after' must be seconds from 0 to 600")
+    return float(seconds)

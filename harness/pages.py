@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from builder.sdk import MEDIA_ORIGINS
 from registry import Client
 
 _FOLDER = re.compile(r"^(latest|v\d+|v\d+\.\d+\.\d+)$")
@@ -42,7 +43,6 @@ h1 { display: block !important; position: fixed !important; inset: 0 !important;
 class PageSettings:
     cdn_url: str
     proxy_endpoint: str
-    sdk_url: str
     manifest_path: Path  # read per request: a rebuild under --watch may change it
     strict_csp: str | None = None  # a policy template with {nonce}, or None for no CSP
     hostile_css: bool = False
@@ -66,7 +66,6 @@ def render(settings: PageSettings, client: Client, folder: str, query: dict[str,
         "proxyEndpoint": proxy_endpoint,
         "position": query.get("position", client.position),
         "theme": query.get("theme", client.theme),
-        "sdkUrl": settings.sdk_url,
     }
     if "scheme" in query:  # v2's light/dark/auto option
         options["scheme"] = query["scheme"]
@@ -138,12 +137,12 @@ def site(settings: PageSettings, client: Client, demo_root: Path | None) -> Star
     return Starlette(routes=routes)
 
 
-def strict_policy(cdn_url: str, proxy_url: str, retell_url: str) -> str:
-    """A CSP with no 'unsafe-inline' and no 'unsafe-eval': scripts only by nonce or from the CDN
-    and the call SDK's origin; connections only to the proxy and the call channel."""
-    channel = retell_url.replace("http", "ws", 1)
+def strict_policy(cdn_url: str, proxy_url: str) -> str:
+    """The CSP the docs give a client page, with a nonce for the page's own inline script: no
+    'unsafe-inline', no 'unsafe-eval'; scripts (the widget and Retell's SDK) only from the CDN;
+    connections only to the proxy and Retell's media servers (https: and wss:)."""
     return ("default-src 'none'; "
-            f"script-src 'nonce-{{nonce}}' {cdn_url} {retell_url}; "
+            f"script-src 'nonce-{{nonce}}' {cdn_url}; "
             f"style-src {cdn_url}; "
-            f"connect-src {proxy_url} {retell_url} {channel}; "
+            f"connect-src {proxy_url} {' '.join(MEDIA_ORIGINS)}; "
             "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")

@@ -20,9 +20,14 @@ from pathlib import Path
 import registry
 from builder.serve import LiveChannel, LiveState, Rebuilder, live_reload, watch
 from harness import pages, sites
+from harness.browser import chromium_args
 from harness.cdn import cdn_app
+from harness.certificates import Certificates, issue
 from harness.control import control_app
 from harness.fake_retell import FakeRetell
+from harness.greeting import speak
+from harness.media_server import HOST as MEDIA_HOST
+from harness.media_server import MediaServer
 from harness.server import Server, bind
 from proxy.app import create_app
 from proxy.settings import ProxySettings, Secret
@@ -31,6 +36,9 @@ from starlette.types import ASGIApp
 # The product's own origins, then the test origins: a hostile copy of a client page, a strict-CSP
 # client site and a client site with hostile CSS. Client origins follow, one per registry client.
 _SERVICES = ("cdn", "docs", "proxy", "retell", "control", "hostile", "csp", "css")
+# Retell's media server is not an origin of ours: Retell's SDK dials wss://retell-ai-....livekit.cloud,
+# which the browser maps to this listener (see harness.browser).
+_MEDIA = "media"
 
 
 class SandboxError(Exception):
@@ -105,7 +113,7 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
     names = [*_SERVICES, *(c.id for c in clients.clients)]
     # Over HTTPS, two more listeners: Retell's API in plain HTTP for the proxy (server-to-server
     # on loopback), and a plain-HTTP client site, which is not a secure context on a real domain.
-    extra = ["retell-internal", "insecure"] if config.https else []
+    extra = [_MEDIA, *(["retell-internal", "insecure"] if config.https else [])]
     sockets: dict[str, socket.socket] = {}
     for i, name in enumerate(names + extra):
         port = config.port_base + i if config.port_base else 0
@@ -120,7 +128,6 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
     if config.https:
         urls["insecure"] = f"http://insecure.{config.domain}:{ports['insecure']}"
     proxy_endpoint = f"{urls['proxy']}/api/create-web-call"
-    sdk_url = f"{urls['retell']}/sdk/retell-web-client.js"
     work = Path(tempfile.mkdtemp(prefix="retell-sandbox-"))
     origins: dict[str, _Origin] = {}
     channel = LiveChannel() if config.watch else None
@@ -130,8 +137,9 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         dist = work / "dist"
         # The build goes through the same incremental path as `builder serve`, so --watch rebuilds
         # only what a change touches. It raises ConfigError or BuildError listing every problem.
+        # No sdk_url: the widget loads Retell's SDK from the sandbox CDN, as a default embed does.
         rebuilder = Rebuilder(config.src, config.widget, dist, {
-            "cdn_url": urls["cdn"], "docs_url": urls["docs"], "proxy_url": proxy_endpoint, "sdk_url": sdk_url,
+            "cdn_url": urls["cdn"], "docs_url": urls["docs"], "proxy_url": proxy_endpoint,
         })
         rebuilder(set())
         # The strict-CSP and hostile-CSS sites belong to the first client, so its agent works there.
@@ -158,14 +166,14 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         api_key = "key_sandbox_" + secrets.token_hex(16)
         admin_token = secrets.token_urlsafe(24)
         fake = FakeRetell.for_agents(api_key, (a for c in clients.clients for a in c.agents))
+        media = MediaServer(fake, speak())
         page_settings = pages.PageSettings(
-            cdn_url=urls["cdn"], proxy_endpoint=proxy_endpoint, sdk_url=sdk_url,
-            manifest_path=dist / "cdn" / "manifest.json",
+            cdn_url=urls["cdn"], proxy_endpoint=proxy_endpoint, manifest_path=dist / "cdn" / "manifest.json",
         )
-        csp = replace(page_settings, strict_csp=pages.strict_policy(urls["cdn"], urls["proxy"], urls["retell"]))
+        csp = replace(page_settings, strict_csp=pages.strict_policy(urls["cdn"], urls["proxy"]))
         css = replace(page_settings, hostile_css=True)
         factories: dict[str, Callable[[], ASGIApp]] = {
-            "cdn": lambda: cdn_app(dist / "cdn", lambda: fake.faults.cdn_tamper),
+            "cdn": lambda: cdn_app(dist / "cdn", lambda: fake.faults.cdn_tamper, lambda: fake.faults.sdk_fail),
             "docs": live(lambda: sites.static_site(dist / "docs")),
             "proxy": lambda: create_app(ProxySettings(
                 retell_api_key=Secret(api_key),
@@ -181,7 +189,7 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
                 reload_interval=0,  # registry edits under --watch apply at the next request
             )),
             "retell": fake.app,
-            "control": lambda: control_app(fake, origins["proxy"]),
+            "control": lambda: control_app(fake, origins["proxy"], media),
             # The hostile site is a copy of the first client's site, demo page and test pages alike:
             # same snippets, same agent id, wrong origin. The proxy must refuse it.
             "hostile": live(_client_site(page_settings, first, dist)),
@@ -189,8 +197,12 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
             "css": live(lambda: pages.site(css, first, None)),
             **{c.id: live(_client_site(page_settings, c, dist)) for c in clients.clients},
         }
-        tls = _certificates(work, [f"{n}.{config.domain}" for n in names]) if config.https else {}
+        # One certificate from a fresh local CA names the media server's host (always on TLS: the
+        # SDK dials wss://) and, with --https, every origin; Chromium pins its key (harness.browser).
+        certificates = issue(work, [MEDIA_HOST, *([f"{n}.{config.domain}" for n in names] if config.https else [])])
+        tls = certificates.uvicorn_options() if config.https else {}
         origins = {name: _Origin(sockets[name], factories[name], **tls) for name in names}
+        origins[_MEDIA] = _Origin(sockets[_MEDIA], media.app, **certificates.uvicorn_options())
         # As `python -m proxy serve` runs: the proxy, not uvicorn, decides whom to believe
         # about X-Forwarded-For.
         origins["proxy"] = _Origin(sockets["proxy"], factories["proxy"], proxy_headers=False, **tls)
@@ -212,7 +224,14 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
             "hostile": urls["hostile"],
             "scheme": scheme,
             "admin_token": admin_token,
-            "ca_file": str(work / "ca.pem") if config.https else None,
+            "ca_file": str(certificates.ca_file) if config.https else None,
+            "media": {"host": MEDIA_HOST, "port": ports[_MEDIA]},
+            # Every flag a Chromium needs to use this sandbox; pass them as they are.
+            "chromium_args": chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain),
+            # For a person: their own microphone, in a fresh profile.
+            "chromium_command": ["chromium", f"--user-data-dir={work / 'chromium-profile'}",
+                                 *chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain,
+                                                fake_media=False), urls[first.id] + "/"],
             "clients": [
                 {"id": c.id, "name": c.name, "origin": urls[c.id], "agents": list(c.agents), "widget_version": c.widget_version}
                 for c in clients.clients
@@ -229,20 +248,6 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         for sock in sockets.values():
             sock.close()
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _certificates(work: Path, hostnames: list[str]) -> dict[str, str]:
-    """A local CA, saved as ca.pem for clients to trust, and one certificate naming every origin."""
-    import trustme
-
-    ca = trustme.CA()
-    cert = ca.issue_cert(*hostnames, "127.0.0.1")
-    ca.cert_pem.write_to_path(str(work / "ca.pem"))
-    cert.private_key_pem.write_to_path(str(work / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(work / "cert.pem"))
-    for extra in cert.cert_chain_pems[1:]:
-        extra.write_to_path(str(work / "cert.pem"), append=True)
-    return {"ssl_certfile": str(work / "cert.pem"), "ssl_keyfile": str(work / "key.pem")}
 
 
 def _client_site(settings: pages.PageSettings, client: registry.Client, dist: Path) -> Callable[[], ASGIApp]:

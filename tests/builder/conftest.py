@@ -63,6 +63,27 @@ DOCS = {
 }
 
 
+# A stand-in for the vendored SDK (widget/sdk/): the real one is 0.6 MB, and these tests are
+# about the builder. It carries what the build checks: its hash, its brotli copy, the pins.
+TINY_SDK = ('var c=class{startCall(){return new WebSocket("wss://retell-ai-4ihahnq7.livekit.cloud/rtc/v1")}};'
+            "export{c as RetellWebClient};\n")
+
+
+def write_sdk(folder: Path, code: str = TINY_SDK, version: str = "2.0.8") -> None:
+    import hashlib
+    import json
+
+    import brotli
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "retell-web-client.js").write_text(code)
+    (folder / "retell-web-client.js.br").write_bytes(brotli.compress(code.encode()))
+    (folder / "retell-web-client.js.sha256").write_text(f"{hashlib.sha256(code.encode()).hexdigest()}  retell-web-client.js\n")
+    (folder / "package.json").write_text(json.dumps({"dependencies": {"retell-client-js-sdk": version}}))
+    (folder / "package-lock.json").write_text(json.dumps({"packages": {"node_modules/livekit-client": {"version": "2.23.0"}}}))
+    (folder / "THIRD_PARTY_LICENSES").write_text("retell-client-js-sdk 2.0.8\nLicense: ISC\n")
+
+
 def release(version: str, date: str = "2026-11-26", body: str = "Changes.") -> str:
     return f"version: {version}\ndate: {date}\n\n{body}\n"
 
@@ -70,7 +91,8 @@ def release(version: str, date: str = "2026-11-26", body: str = "Changes.") -> s
 @pytest.fixture
 def make_site(tmp_path: Path) -> Callable[..., Path]:
     def make(*, widget: dict[str, str] | None = None, releases: dict[str, str] | None = None,
-             docs: dict[str, str] | None = None, clients: str = CLIENTS, site_toml_extra: str = "") -> Path:
+             docs: dict[str, str] | None = None, clients: str = CLIENTS, site_toml_extra: str = "",
+             sdk: bool = True) -> Path:
         root = tmp_path / "site"
         src = root / "site_src"
         shutil.copytree(REPO / "site_src" / "templates", src / "templates")
@@ -86,6 +108,8 @@ def make_site(tmp_path: Path) -> Callable[..., Path]:
             (root / "widget" / name).parent.mkdir(parents=True, exist_ok=True)
             (root / "widget" / name).write_text(text)
         (root / "widget").mkdir(exist_ok=True)
+        if sdk:
+            write_sdk(root / "widget" / "sdk")
         return root
 
     return make

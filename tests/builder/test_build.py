@@ -54,10 +54,11 @@ def test_manifest_lists_every_file_with_sizes_and_sri(make_site):
     assert manifest["changelog"] == "http://docs.test:9/changelog/"
     assert manifest["releases"]["1.0.0"] == {"line": "v1", "date": "2026-11-26", "stable": True,
                                              "changelog": "http://docs.test:9/changelog/1.0.0/"}
-    assert set(manifest["files"]) == {f"{folder}/retell-widget.{ext}" for folder in ("v1", "v1.0.0", "latest") for ext in ("js", "css")}
+    widget_files = {f"{folder}/retell-widget.{ext}" for folder in ("v1", "v1.0.0", "latest") for ext in ("js", "css")}
+    assert set(manifest["files"]) == widget_files | {"sdk/2.0.8/retell-web-client.js", "sdk/retell-web-client.js"}
     for path, entry in manifest["files"].items():
         data = (root / "dist/cdn" / path).read_bytes()
-        assert entry["version"] == "1.0.0"
+        assert entry["version"] == ("2.0.8" if path.startswith("sdk/") else "1.0.0")
         assert entry["bytes"] == len(data)
         assert entry["gzip"] == len((root / "dist/cdn" / f"{path}.gz").read_bytes())
         assert entry["brotli"] == len((root / "dist/cdn" / f"{path}.br").read_bytes())

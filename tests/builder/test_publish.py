@@ -44,7 +44,7 @@ def progress_paths(out: str) -> list[str]:
 def phase(path: str) -> int:
     """Exact versions first, then other assets, then what points at them (the rule publish follows)."""
     plain = re.sub(r"\.(br|gz)$", "", path)
-    return 0 if re.match(r"cdn/v\d+\.\d+\.\d+/", plain) else 2 if plain.endswith((".html", ".json", ".xml")) else 1
+    return 0 if re.match(r"cdn/(v|sdk/)\d+\.\d+\.\d+/", plain) else 2 if plain.endswith((".html", ".json", ".xml")) else 1
 
 
 def test_plan_reads_an_exact_version_only_when_the_target_cannot_give_its_digest():
@@ -109,17 +109,18 @@ def test_a_changed_page_makes_a_new_snapshot_and_keeps_exact_versions_the_build_
     assert (current / "clients/index.html").stat().st_ino == (first / "clients/index.html").stat().st_ino
 
 
-def test_refuses_to_change_a_published_exact_version(dist, tmp_path, capsys):
+@pytest.mark.parametrize("exact", [EXACT_JS, "cdn/sdk/2.0.8/retell-web-client.js"])
+def test_refuses_to_change_a_published_exact_version(dist, tmp_path, capsys, exact):
     target = tmp_path / "www"
     assert publish(dist, str(target)) == 0
     before = tree(target / "current")
-    (dist / EXACT_JS).write_bytes(b"// same version, different bytes\n")
+    (dist / exact).write_bytes(b"// same version, different bytes\n")
     (dist / "docs/index.html").write_text("<p>changed too</p>")
     capsys.readouterr()
 
     assert publish(dist, str(target)) == 1
     err = capsys.readouterr().err
-    assert f"error: {EXACT_JS} is already published at {target} with different bytes" in err
+    assert f"error: {exact} is already published at {target} with different bytes" in err
     assert "refusing to publish: 1 exact-version file(s) would change" in err
     assert tree(target / "current") == before
 

@@ -1,37 +1,63 @@
-"""Browser settings: Debian's Chromium when present, with flags that work on machines like ours."""
+"""Browser settings: Debian's Chromium when present, launched with the sandbox's own flags."""
 
 from __future__ import annotations
 
-import os
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, BrowserType, Page
 
-# Chromium flags that work on machines with no network and no microphone.
-CHROMIUM_ARGS = [
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    # The HTTPS sandbox uses *.test names, which only this mapping resolves.
-    "--host-resolver-rules=MAP *.test 127.0.0.1",
-]
+from harness.browser import chromium_executable
 
 
-def chromium_executable() -> str | None:
-    """RETELL_E2E_CHROMIUM names a browser binary ('playwright' means Playwright's own build);
-    otherwise Debian's /usr/bin/chromium is used when installed."""
-    chosen = os.environ.get("RETELL_E2E_CHROMIUM")
-    if chosen:
-        return None if chosen == "playwright" else chosen
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+@contextlib.contextmanager
+def traced(context: BrowserContext, request: pytest.FixtureRequest, folder: str) -> Iterator[BrowserContext]:
+    """A Playwright trace (DOM snapshots, no screenshots) kept as FOLDER/trace.zip if the test fails."""
+    context.tracing.start(snapshots=False, screenshots=False, sources=False)
+    try:
+        yield context
+    finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            context.tracing.stop(path=str(Path(folder) / "trace.zip"))
+        else:
+            context.tracing.stop()
+
+
+@pytest.fixture
+def context(new_context: Callable[..., BrowserContext], request: pytest.FixtureRequest, output_path: str) -> Iterator[BrowserContext]:
+    with traced(new_context(), request, output_path) as made:
+        yield made
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    args = {**browser_type_launch_args, "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS]}
+def browser_type_launch_args(browser_type_launch_args: dict, sandbox) -> dict:
+    # Exactly the flags the sandbox's state file lists (fake microphone, loopback WebRTC, Retell's
+    # media host mapped to the sandbox and its certificate pinned), as a team's own script would.
+    args = {**browser_type_launch_args, "args": [*browser_type_launch_args.get("args", []), *sandbox.state["chromium_args"]]}
     executable = chromium_executable()
     if executable:
         args["executable_path"] = executable
     return args
+
+
+@pytest.fixture(scope="session")
+def https_browser(browser_type: BrowserType, browser_type_launch_args: dict, sandbox_https) -> Iterator[Browser]:
+    """A browser for the HTTPS sandbox: its media server and certificate are its own, so it needs
+    its own flags (one browser maps Retell's host name to one place)."""
+    options = {**browser_type_launch_args, "args": sandbox_https.state["chromium_args"]}
+    browser = browser_type.launch(**options)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def https_page(https_browser: Browser, request: pytest.FixtureRequest, output_path: str) -> Iterator[Page]:
+    # No ignore_https_errors: the browser trusts the sandbox's certificate by its pinned key.
+    context = https_browser.new_context()
+    with traced(context, request, output_path):
+        yield context.new_page()
+    context.close()

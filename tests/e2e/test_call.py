@@ -32,7 +32,7 @@ def test_a_call_starts_and_hangs_up(page: Page, sandbox, client_id):
     calls = new_records(before, sandbox.retell_records(), "calls")
     assert len(calls) == 1
     assert calls[0]["agent_id"] == client["agents"][0]
-    assert calls[0]["call_status"] == "ended" and calls[0]["end_reason"] == "user_hangup"
+    assert calls[0]["call_status"] == "ended" and calls[0]["disconnection_reason"] == "user_hangup"
 
 
 def test_the_hostile_site_is_refused_before_retell(page: Page, sandbox):

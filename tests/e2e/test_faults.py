@@ -10,6 +10,7 @@ pytestmark = pytest.mark.e2e
 UNAVAILABLE = "The assistant is unavailable right now. Please try again later."
 UNREACHABLE = "We couldn't reach the assistant. Check your connection and try again."
 INTERRUPTED = "The call was interrupted."
+NOT_STARTED = "The call couldn't be started."
 
 
 @pytest.mark.parametrize("fault, message", [
@@ -18,8 +19,8 @@ INTERRUPTED = "The call was interrupted."
     ({"create": {"delay": 3}}, UNAVAILABLE),                         # Retell slow: proxy 504
     ({"proxy": "down"}, UNREACHABLE),
     ({"sdk": "fail"}, "The call service failed to load. Please try again."),
-    ({"token": "expired"}, INTERRUPTED),  # v1 cannot tell these two apart
-    ({"call": "drop"}, INTERRUPTED),
+    ({"token": "expired"}, NOT_STARTED),  # Retell's SDK reports the refused join as an error
+    ({"call": "drop"}, INTERRUPTED),      # the media server goes away after the call started
 ], ids=["upstream-5xx", "upstream-429", "upstream-timeout", "proxy-down", "sdk-fails", "token-expired", "call-dropped"])
 def test_faults_give_the_intended_state_then_a_retry_works(page: Page, sandbox, faults, fault, message):
     faults(fault)

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.e2e.lines import LINES
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def https_page(browser: Browser) -> Iterator[Page]:
-    # The sandbox's CA is made fresh for each run; the browser is told to accept its certificates.
-    context = browser.new_context(ignore_https_errors=True)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.mark.parametrize("folder", ["v1", "latest"])

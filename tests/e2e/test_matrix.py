@@ -32,5 +32,5 @@ def test_a_call_on_every_line_and_client(page: Page, sandbox, folder, client_id)
     widget.locator(line.hang_up).click()
     expect(widget).to_have_attribute("data-state", "ended")
     calls = [c for c in sandbox.retell_records()["calls"] if c["call_id"] not in before]
-    assert [(c["agent_id"], c["call_status"], c["end_reason"]) for c in calls] == [
+    assert [(c["agent_id"], c["call_status"], c["disconnection_reason"]) for c in calls] == [
         (client["agents"][0], "ended", "user_hangup")]

@@ -37,7 +37,7 @@ def test_v1_call_and_hang_up(page: Page, sandbox):
     expect(root.locator(".retell-widget__status")).to_have_text("In call")
     root.locator(".retell-widget__hangup").click()
     expect(root).to_have_attribute("data-state", "ended")
-    assert [c["end_reason"] for c in new_calls(sandbox, before)] == ["user_hangup"]
+    assert [c["disconnection_reason"] for c in new_calls(sandbox, before)] == ["user_hangup"]
     assert live_tracks(page) == 0
 
 
@@ -77,9 +77,8 @@ def test_v1_wrong_agent(page: Page, sandbox):
     ({"create": {"status": 429, "retry_after": 3}}, "unavailable right now"),  # the proxy's 503
     ({"proxy": "down"}, "couldn't reach the assistant"),
     ({"sdk": "fail"}, "call service failed to load"),
-    # v1 hears of a refused token only after the call channel opened, and says "interrupted";
-    # v2 tells it apart ("couldn't be started"). v1 is frozen, so this pins its wording.
-    ({"token": "expired"}, "The call was interrupted."),
+    # Retell's SDK reports a refused join with an error before the call starts; a drop after.
+    ({"token": "expired"}, "The call couldn't be started."),
     ({"call": "drop"}, "The call was interrupted."),
 ])
 def test_v1_failures_and_retry(page: Page, sandbox, faults, fault, text):

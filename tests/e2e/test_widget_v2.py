@@ -59,10 +59,6 @@ def visit(page: Page, sandbox, folder: str = "v2", site: str = "client-a", mic: 
     return host
 
 
-def sdk_url(sandbox) -> str:
-    return sandbox.state["retell"] + "/sdk/retell-web-client.js"
-
-
 def log(page: Page) -> dict:
     return page.evaluate("window.__retell")
 
@@ -121,7 +117,7 @@ def test_a_call_goes_through_every_state_and_the_token_comes_after_the_microphon
     (start,), (end,) = events(page, "call-start"), events(page, "call-end")
     assert start["callId"].startswith("call_") and end == {"callId": start["callId"], "reason": "hangup"}
     calls = new_calls(sandbox, before)
-    assert [(c["call_id"], c["end_reason"]) for c in calls] == [(start["callId"], "user_hangup")]
+    assert [(c["call_id"], c["disconnection_reason"]) for c in calls] == [(start["callId"], "user_hangup")]
     assert live_tracks(page) == 0
 
 
@@ -155,7 +151,8 @@ def test_the_js_api_mutes_opens_closes_and_listens(page: Page, sandbox):
     expect(host).to_have_attribute("data-state", "in-call")
     page.evaluate("document.querySelector('retell-widget').mute()")
     expect(host.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
-    assert page.evaluate("window.__retell.streams.at(-1).getAudioTracks().every(t => !t.enabled)")
+    # The SDK's own microphone track is disabled once it is published (just after call_started).
+    page.wait_for_function("window.__retell.streams.at(-1).getAudioTracks().every(t => !t.enabled)")
     page.evaluate("document.querySelector('retell-widget').unmute()")
     expect(host.get_by_role("button", name="Mute")).to_have_attribute("aria-pressed", "false")
     page.evaluate("document.querySelector('retell-widget').close()")
@@ -257,8 +254,8 @@ def test_an_unregistered_origin_gets_an_honest_network_message(page: Page, sandb
     page.add_init_script(INSTRUMENT)
     page.goto(sandbox.state["hostile"] + "/")
     page.add_script_tag(url=sandbox.state["origins"]["cdn"] + "/v2/retell-widget.js")
-    page.evaluate("""([agentId, proxyEndpoint, sdkUrl]) => { window.w2 = new RetellWidget({agentId, proxyEndpoint, sdkUrl}); }""",
-                  [sandbox.client("client-a")["agents"][0], sandbox.state["proxy_endpoint"], sdk_url(sandbox)])
+    page.evaluate("""([agentId, proxyEndpoint]) => { window.w2 = new RetellWidget({agentId, proxyEndpoint}); }""",
+                  [sandbox.client("client-a")["agents"][0], sandbox.state["proxy_endpoint"]])
     host = page.locator("retell-widget")
     fail_and_check(page, host, "network", "may not be set up for this website")
     assert new_calls(sandbox, before) == [] and token_requests(sandbox, before) == 0
@@ -266,8 +263,8 @@ def test_an_unregistered_origin_gets_an_honest_network_message(page: Page, sandb
 
 def test_offline_is_told_apart_from_a_refusal(page: Page, sandbox, context):
     host = visit(page, sandbox)
-    host.locator(".launcher").hover()  # warm up: the call UI is loaded, the SDK is not
-    page.wait_for_function("performance.getEntriesByType('resource').some(r => r.name.endsWith('/call.js'))")
+    host.locator(".launcher").hover()  # intent: the call UI and Retell's SDK load now
+    page.wait_for_function("performance.getEntriesByType('resource').some(r => r.name.endsWith('/retell-web-client.js'))")
     context.set_offline(True)
     try:
         fail_and_check(page, host, "offline", "You're offline")
@@ -339,6 +336,7 @@ def test_keyboard_only(page: Page, sandbox):
     assert launcher.evaluate("b => getComputedStyle(b).outlineStyle") == "solid"  # visible focus
     page.keyboard.press("Enter")
     expect(host).to_have_attribute("data-state", "in-call")
+    expect(host.get_by_role("log", name="Transcript")).to_be_visible()  # the agent's first words are in
     page.keyboard.press("Tab")
     expect(host.get_by_role("button", name="Minimize")).to_be_focused()
     page.keyboard.press("Tab")
@@ -425,15 +423,13 @@ def test_destroy_leaves_nothing_behind(page: Page, sandbox, embed):
     page.evaluate("document.querySelector('retell-widget').remove()")  # measure the page without us
     baseline = document_listeners(page), page.evaluate("document.querySelectorAll('*').length")
     agent, proxy = json.dumps(sandbox.client("client-a")["agents"][0]), json.dumps(sandbox.state["proxy_endpoint"])
-    sdk = json.dumps(sdk_url(sandbox))
     if embed == "constructor":
-        page.evaluate(f"window.__w = new RetellWidget({{agentId: {agent}, proxyEndpoint: {proxy}, sdkUrl: {sdk}}})")
+        page.evaluate(f"window.__w = new RetellWidget({{agentId: {agent}, proxyEndpoint: {proxy}}})")
     else:
         page.evaluate(f"""() => {{
           const w = (window.__w = document.createElement('retell-widget'));
           w.setAttribute('agent-id', {agent});
           w.setAttribute('proxy-endpoint', {proxy});
-          w.setAttribute('sdk-url', {sdk});
           document.body.append(w);
         }}""")
     host = page.locator("retell-widget")
@@ -454,21 +450,21 @@ def test_destroy_leaves_nothing_behind(page: Page, sandbox, embed):
 
 def test_languages_by_page_lang_or_attribute_and_every_string_overridable(page: Page, sandbox, faults):
     host = visit(page, sandbox, lang="es")
-    expect(host.locator(".launcher")).to_have_text("Habla con nuestro asistente")
+    expect(host.locator(".launcher")).to_have_accessible_name("Habla con nuestro asistente")
     faults({"create": {"status": 503}})
     host.locator(".launcher").click()
     expect(host.locator(".status")).to_have_text("El asistente no está disponible ahora mismo. Inténtalo más tarde.")
     expect(host.get_by_role("button", name="Reintentar")).to_be_visible()
 
     host = visit(page, sandbox, embed="element", lang="de")
-    expect(host.locator(".launcher")).to_have_text("Mit unserem Assistenten sprechen")
-    page.evaluate("""([agentId, proxyEndpoint, sdkUrl]) => {
+    expect(host.locator(".launcher")).to_have_accessible_name("Mit unserem Assistenten sprechen")
+    page.evaluate("""([agentId, proxyEndpoint]) => {
       document.querySelector('retell-widget').destroy();
-      window.w = new RetellWidget({agentId, proxyEndpoint, sdkUrl, lang: 'es',
+      window.w = new RetellWidget({agentId, proxyEndpoint, lang: 'es',
         strings: {launch: 'Llámanos', unavailable: 'Ahora no podemos atenderte.'}});
-    }""", [sandbox.client("client-a")["agents"][0], sandbox.state["proxy_endpoint"], sdk_url(sandbox)])
+    }""", [sandbox.client("client-a")["agents"][0], sandbox.state["proxy_endpoint"]])
     host = page.locator("retell-widget")
-    expect(host.locator(".launcher")).to_have_text("Llámanos")
+    expect(host.locator(".launcher")).to_have_accessible_name("Llámanos")
     host.locator(".launcher").click()
     expect(host.locator(".status")).to_have_text("Ahora no podemos atenderte.")
     expect(host.get_by_role("button", name="Reintentar")).to_be_visible()
@@ -491,21 +487,20 @@ def test_footprint_lazy_loading_and_no_layout_shift(page: Page, sandbox):
         .observe({ type: 'layout-shift', buffered: true });
     """)
     host = visit(page, sandbox)
-    cdn, retell = sandbox.state["origins"]["cdn"], sandbox.state["retell"]
+    cdn = sandbox.state["origins"]["cdn"]
 
     def loaded() -> list[str]:
         names = page.evaluate("performance.getEntriesByType('resource').map(r => r.name)")
-        return [n.removeprefix(cdn).removeprefix(retell) for n in names if n.startswith((cdn, retell))]
+        return [n.removeprefix(cdn) for n in names if n.startswith(cdn)]
 
-    assert loaded() == ["/v2/retell-widget.js"]  # before any interaction: the entry only
+    assert loaded() == ["/v2/retell-widget.js"]  # before any interaction: the entry only, none of the SDK
     body = httpx.get(sandbox.local("cdn") + "/v2/retell-widget.js").content
     assert len(gzip.compress(body, 9)) <= 6 * 1024
-    host.locator(".launcher").hover()
-    page.wait_for_function("performance.getEntriesByType('resource').some(r => r.name.endsWith('/v2/call.js'))")
-    assert not any("retell-web-client" in n for n in loaded())  # warm-up loads our UI, not the SDK
+    host.locator(".launcher").hover()  # intent: our UI, and Retell's SDK at the version 2.x was tested with
+    page.wait_for_function("performance.getEntriesByType('resource').some(r => r.name.endsWith('/retell-web-client.js'))")
+    assert "/v2/call.js" in loaded() and "/sdk/2.0.8/retell-web-client.js" in loaded()
     host.locator(".launcher").click()
     expect(host).to_have_attribute("data-state", "in-call")
-    assert any(n.startswith("/sdk/retell-web-client.js") for n in loaded())
     host.get_by_role("button", name="Hang up").click()
     expect(host).to_have_attribute("data-state", "ended")
     assert page.evaluate("window.__perf.shift") == 0

@@ -39,9 +39,30 @@ def test_proxy_down_refuses_connections_until_cleared(sandbox, faults):
     assert create(sandbox).status_code == 201
 
 
-def test_sdk_failure(sandbox, faults):
+def test_the_cdn_serves_retells_sdk_unless_it_is_made_to_fail(sandbox, faults):
+    path = "/sdk/2.0.8/retell-web-client.js"
+    served = httpx.get(sandbox.local("cdn") + path)
+    assert served.status_code == 200 and "RetellWebClient" in served.text
+    assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
     faults({"sdk": "fail"})
-    assert httpx.get(sandbox.local("retell") + "/sdk/retell-web-client.js").status_code == 503
+    assert httpx.get(sandbox.local("cdn") + path).status_code == 503
+    assert httpx.get(sandbox.local("cdn") + "/sdk/retell-web-client.js").status_code == 503
+    assert httpx.get(sandbox.local("cdn") + "/v2/retell-widget.js").status_code == 200  # only the SDK fails
+
+
+def test_hang_up_answers_404_for_a_call_that_is_not_in_progress(sandbox):
+    response = httpx.post(sandbox.local("control") + "/calls/call_unknown/hangup")
+    assert response.status_code == 404 and "no call" in response.json()["error"]
+
+
+def test_the_state_file_says_how_to_launch_chromium_for_this_sandbox(sandbox):
+    args = sandbox.state["chromium_args"]
+    media = sandbox.state["media"]
+    assert media["host"] == "retell-ai-4ihahnq7.livekit.cloud"
+    assert f"--host-resolver-rules=MAP {media['host']} 127.0.0.1:{media['port']}" in args
+    assert "--allow-loopback-in-peer-connection" in args and "--use-fake-device-for-media-stream" in args
+    assert any(a.startswith("--ignore-certificate-errors-spki-list=") for a in args)
+    assert not any(a.startswith("--disable-features") for a in args)  # Playwright's own list stays in force
 
 
 def test_client_origins_serve_sandbox_pages_for_any_cdn_folder(sandbox):

@@ -5,8 +5,9 @@ from harness.faults import CreateFault, FaultError, Faults
 
 def test_parses_every_fault():
     faults = Faults.parse({"create": {"status": 429, "retry_after": 7, "delay": 0.5}, "token": "expired",
-                           "call": "drop", "sdk": "fail", "proxy": "down", "cdn": "tamper", "rate_limit": "3/minute"})
-    assert faults == Faults(CreateFault(429, 7, 0.5), True, True, True, True, True, "3/minute")
+                           "call": "drop", "sdk": "fail", "proxy": "down", "cdn": "tamper", "rate_limit": "3/minute",
+                           "agent": {"hangup_after": 2.5}})
+    assert faults == Faults(CreateFault(429, 7, 0.5), True, True, True, True, True, "3/minute", 2.5)
     assert Faults.parse({}) == Faults()
 
 
@@ -23,6 +24,10 @@ def test_parses_every_fault():
     ({"cdn": "down"}, 'takes only "tamper"'),
     ({"rate_limit": "3 per minute"}, "N/second, N/minute or N/hour"),
     ({"rate_limit": "0/minute"}, "N/second, N/minute or N/hour"),
+    ({"agent": {"hangup_after": -1}}, "seconds from 0 to 600"),
+    ({"agent": {"hangup_after": True}}, "seconds from 0 to 600"),
+    ({"agent": {"leave": 1}}, "'agent' is an object with 'hangup_after'"),
+    ({"agent": "hangup"}, "'agent' is an object with 'hangup_after'"),
 ])
 def test_refuses_faults_it_cannot_apply(data, message):
     with pytest.raises(FaultError, match=message):

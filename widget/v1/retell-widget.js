@@ -7,13 +7,14 @@
   'use strict';
 
   // currentScript is only set while this file is first executing, so read it now.
-  // By default the SDK sits beside the version folders on the CDN: <cdn>/sdk/retell-web-client.js.
+  // By default the SDK (Retell's retell-client-js-sdk) is the CDN's copy of the exact version this
+  // release was tested with: <cdn>/sdk/2.0.8/retell-web-client.js (the build checks it).
   // Null when there is no usable base (inline script on a data: or about:blank page);
   // then the page must pass sdkUrl, and a click without one reports a load failure.
   const script = document.currentScript;
   const DEFAULT_SDK_URL = (() => {
     try {
-      return new URL('../sdk/retell-web-client.js', (script && script.src) || location.href).href;
+      return new URL('../sdk/2.0.8/retell-web-client.js', (script && script.src) || location.href).href;
     } catch (err) {
       return null;
     }
@@ -39,8 +40,11 @@
 
   // If the call SDK hasn't reported call_ended this long after a hang-up, end the call in the UI anyway.
   const HANGUP_GRACE_MS = 3000;
+  // livekit gives up on a connection after 15 s; past this the widget does too, so it never hangs.
+  const START_TIMEOUT_MS = 20000;
+  const INTENT = ['pointerenter', 'focus', 'touchstart'];
 
-  // The SDK is only imported when someone actually clicks, and then only once per page
+  // The SDK is imported on intent (hover, focus, touch) or a click, and then only once per page
   // (per URL). A failed import is forgotten so that "try again" really tries again.
   const sdkCache = new Map();
   function loadSdk(url) {
@@ -132,6 +136,20 @@
     return Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
   }
 
+  // A dropped connection and the agent hanging up both end in call_ended. livekit's Room (the
+  // SDK's undocumented `room`) tells them apart: it tries to reconnect only after losing it.
+  function watchConnection(client, onLost) {
+    const room = client.room;
+    if (room && typeof room.on === 'function') {
+      room.on('reconnecting', onLost);
+      room.on('signalReconnecting', onLost);
+    }
+  }
+
+  function stopTracks(stream) {
+    for (const track of stream ? stream.getTracks() : []) track.stop();
+  }
+
   function startErrorMessage(err) {
     const name = err && err.name;
     if (name === 'NotAllowedError') return MSG.micDenied;
@@ -157,7 +175,10 @@
     #abort = null; // AbortController of the in-flight token request
     #client = null;
     #hangupTimer = 0;
+    #startTimer = 0;
+    #stream = null; // our microphone check, held until the SDK's call has started
     #destroyed = false;
+    #onIntent = () => loadSdk(this.#opts.sdkUrl).catch(() => {});
     #onClick = () => this.start();
     #onHangup = () => this.stop();
     #onReady = () => document.body.appendChild(this.#root);
@@ -183,6 +204,7 @@
       root.append(status, hangup, button);
 
       button.addEventListener('click', this.#onClick);
+      for (const type of INTENT) button.addEventListener(type, this.#onIntent, { passive: true });
       hangup.addEventListener('click', this.#onHangup);
       this.#root = root;
       this.#status = status;
@@ -205,7 +227,31 @@
       const current = () => attempt === this.#attempt;
       this.#setState('connecting');
 
-      // 1. A fresh token on every attempt: tokens expire 30 s after creation, so never reuse one.
+      // 1. The microphone first: no token is spent on a visitor who can't or won't talk (the
+      // SDK would start the call without one). The SDK downloads meanwhile, if not already.
+      const sdk = loadSdk(this.#opts.sdkUrl);
+      sdk.catch(() => {});
+      let mic;
+      try {
+        mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+      } catch (err) {
+        if (current()) this.#fail(startErrorMessage(err), err);
+        return;
+      }
+      if (!current()) return stopTracks(mic);
+      this.#stream = mic;
+
+      // 2. The call SDK, before the token, so that a token never waits on a download.
+      let RetellWebClient;
+      try {
+        RetellWebClient = await sdk;
+      } catch (err) {
+        if (current()) this.#fail(MSG.sdk, err);
+        return;
+      }
+      if (!current()) return;
+
+      // 3. A fresh token on every attempt: tokens expire 30 s after creation, so never reuse one.
       const abort = (this.#abort = new AbortController());
       let res;
       try {
@@ -237,45 +283,54 @@
       }
       this.#abort = null;
 
-      // 2. The call SDK, loaded on first use only.
-      let RetellWebClient;
-      try {
-        RetellWebClient = await loadSdk(this.#opts.sdkUrl);
-      } catch (err) {
-        if (current()) this.#fail(MSG.sdk, err);
-        return;
-      }
-      if (!current()) return;
-
-      // 3. The call. The real SDK reports start-up failures as an 'error' event (and may
-      // then emit call_ended) while startCall() resolves; the fake rejects with the
-      // getUserMedia error. Hold such events until startCall() settles, then decide once.
+      // 4. The call on Retell's SDK: call_ready, then call_started once connected; a start that
+      // fails emits only 'error' (never call_ended) while startCall() resolves. A stand-in SDK
+      // may reject instead. Decide once it settles.
       const client = (this.#client = new RetellWebClient());
       let settled = false;
       let startError = null;
-      let endedEarly = false;
+      let lost = false;
       client.on('call_started', () => {
-        if (current() && this.#state === 'connecting') this.#setState('in-call');
+        if (!current() || this.#state !== 'connecting') return;
+        clearTimeout(this.#startTimer);
+        stopTracks(this.#stream); // the SDK holds its own microphone track now
+        this.#stream = null;
+        this.#setState('in-call');
       });
       client.on('call_ended', () => {
         if (!current()) return;
-        if (!settled) endedEarly = true;
-        else this.#finish('ended');
+        if (this.#state === 'in-call' && !lost) this.#finish('ended');
+        else this.#finish('error', this.#state === 'in-call' ? MSG.interrupted : MSG.startFailed, 'call ended');
       });
       client.on('error', (err) => {
         if (!current()) return;
         if (!settled) startError = startError || err || new Error('error event');
-        else this.#finish('error', MSG.interrupted, err);
+        else this.#finish('error', this.#state === 'in-call' ? MSG.interrupted : MSG.startFailed, err);
       });
+      this.#startTimer = setTimeout(() => {
+        if (current() && this.#state === 'connecting') this.#finish('error', MSG.startFailed, 'the call did not connect in time');
+      }, START_TIMEOUT_MS);
+      let starting;
       try {
-        await client.startCall({ accessToken: token });
+        starting = client.startCall({ accessToken: token }); // creates the SDK's room at once
+      } catch (err) {
+        starting = Promise.reject(err);
+      }
+      watchConnection(client, () => {
+        lost = true;
+      });
+      // Still within the click's user activation: let the agent be heard where autoplay needs it.
+      if (typeof client.startAudioPlayback === 'function') {
+        Promise.resolve().then(() => client.startAudioPlayback()).catch(() => {});
+      }
+      try {
+        await starting;
       } catch (err) {
         startError = err; // a rejection carries the most specific error (e.g. NotAllowedError)
       }
       settled = true;
       if (!current()) return;
       if (startError) this.#finish('error', startErrorMessage(startError), startError);
-      else if (endedEarly) this.#finish('ended');
     }
 
     /** Hangs up. The state becomes `ended` once the SDK confirms, or at once if no call started yet. */
@@ -299,6 +354,7 @@
       this.#destroyed = true;
       document.removeEventListener('DOMContentLoaded', this.#onReady);
       this.#button.removeEventListener('click', this.#onClick);
+      for (const type of INTENT) this.#button.removeEventListener(type, this.#onIntent);
       this.#hangup.removeEventListener('click', this.#onHangup);
       this.#root.remove();
     }
@@ -307,7 +363,10 @@
     // bumping the attempt so its late callbacks are ignored.
     #finish(state, message, cause) {
       this.#attempt++;
+      clearTimeout(this.#startTimer);
       clearTimeout(this.#hangupTimer);
+      stopTracks(this.#stream);
+      this.#stream = null;
       this.#hangupTimer = 0;
       if (this.#abort) this.#abort.abort();
       this.#abort = null;

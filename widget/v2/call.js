@@ -1,5 +1,11 @@
 // The call controller: idle -> requesting-microphone -> connecting -> in-call -> ended (or error).
 // Imported by retell-widget.js on first interaction, with the panel and the strings.
+//
+// The call runs on Retell's own browser SDK (retell-client-js-sdk 2.x over livekit-client). What
+// it emits, in order: call_ready (the agent's audio track is subscribed), call_started (the room
+// is connected), then update / agent_start_talking / agent_stop_talking / metadata as the agent's
+// data packets arrive, and call_ended when the room disconnects. A start that fails emits only
+// `error`, never call_ended, and startCall() resolves all the same.
 
 import { fetchError, httpError, microphoneError, retryAfterSeconds } from './errors.js';
 import { messages } from './messages.js';
@@ -7,6 +13,8 @@ import { createPanel } from './panel.js';
 
 // If the SDK hasn't confirmed a hang-up this long after stopCall(), end the call in the UI anyway.
 const HANGUP_GRACE_MS = 3000;
+// livekit gives up on a connection after 15 s; past this, the widget does too, so it never hangs.
+const START_TIMEOUT_MS = 20000;
 const BUSY = ['requesting-microphone', 'connecting', 'in-call'];
 
 // The SDK is imported once per page and URL. A failed import stays failed in the browser's module
@@ -34,12 +42,21 @@ function stopTracks(stream) {
   for (const track of stream ? stream.getTracks() : []) track.stop();
 }
 
+// A dropped connection and the agent hanging up both end in call_ended. livekit's Room (the SDK's
+// undocumented `room`) tells them apart: it tries to reconnect only after losing the connection.
+function watchConnection(client, onLost) {
+  const room = client.room;
+  if (room && typeof room.on === 'function') {
+    room.on('reconnecting', onLost);
+    room.on('signalReconnecting', onLost);
+  }
+}
+
 export function createController({ host, root, options, events }) {
   const t = messages(options.lang, options.strings);
   const announcer = root.querySelector('[role=status]');
   // During a call the launcher says so, for when the panel is minimized.
-  const label = root.querySelector('.launcher .label');
-  const launchText = label.textContent;
+  const inCallLabel = root.querySelector('.launcher .label').lastChild;
   let state = 'idle';
   let attempt = 0; // bumped whenever an attempt's late callbacks must be ignored
   let abort = null; // the token request in flight
@@ -48,7 +65,10 @@ export function createController({ host, root, options, events }) {
   let callId = null;
   let started = false; // call-start was emitted for this attempt
   let muted = false;
+  let talkingNow = false; // the agent's last talking event, which may come before call_started
+  let lost = false; // the connection dropped and livekit is trying to get it back
   let hangupTimer = 0;
+  let startTimer = 0;
   let cooldownUntil = 0; // from a 429's Retry-After
   let destroyed = false;
 
@@ -63,12 +83,14 @@ export function createController({ host, root, options, events }) {
     minimize: () => panel.close(),
   });
   panel.show('idle', t('idle'));
+  // Created on intent (hover, focus, touch) or a click: fetch the SDK now, off the click's path.
+  loadSdk(options.sdkUrl).catch(() => {});
 
   function setState(next, code, seconds) {
     state = next;
     const message = code ? t(code, seconds) : t(next);
     host.setAttribute('data-state', next);
-    label.textContent = next === 'in-call' ? t('in-call') : launchText;
+
     if (code) host.setAttribute('data-error', code);
     else host.removeAttribute('data-error');
     panel.show(next, message, code === 'rate-limited' ? seconds : 0);
@@ -84,13 +106,16 @@ export function createController({ host, root, options, events }) {
     if (Date.now() < cooldownUntil) return; // the panel shows the countdown; honour Retry-After
     const n = ++attempt;
     const live = () => n === attempt;
+    inCallLabel.textContent = t('in-call'); // shown (in the launcher's width) once the call is up
     started = false;
     muted = false;
+    talkingNow = false;
+    lost = false;
     callId = null;
     panel.setMuted(false);
     panel.clearTranscript();
     setState('requesting-microphone');
-    // Fetch the SDK while the permission prompt is up; it is needed right after.
+    // Usually loaded on intent already; else it downloads while the permission prompt is up.
     const sdk = loadSdk(options.sdkUrl);
     sdk.catch(() => {});
 
@@ -154,19 +179,19 @@ export function createController({ host, root, options, events }) {
     abort = null;
     callId = typeof body.call_id === 'string' ? body.call_id : null;
 
-    // 4. The call. The real SDK reports start-up failures with an 'error' event (then
-    // call_ended) while startCall() resolves; the fake may reject. Decide once it settles.
+    // 4. The call. Start-up failures arrive as an 'error' event while startCall() resolves (a
+    // stand-in SDK may reject instead); decide once it settles.
     const c = (client = new RetellWebClient());
     let settled = false;
     let startError = null;
-    let endedEarly = false;
     c.on('call_started', () => {
       if (!live() || state !== 'connecting') return;
+      clearTimeout(startTimer);
       stopTracks(stream); // the SDK holds its own microphone track now
       stream = null;
       started = true;
       setState('in-call');
-      panel.setTalking(false);
+      panel.setTalking(talkingNow);
       emit('call-start', { callId });
     });
     c.on('agent_start_talking', () => live() && talking(true));
@@ -178,27 +203,44 @@ export function createController({ host, root, options, events }) {
     });
     c.on('call_ended', () => {
       if (!live()) return;
-      if (!settled) endedEarly = true;
-      else if (state === 'in-call') finish('ended', null, 'agent');
-      else fail('start-failed', 'the call ended before it started');
+      if (state === 'in-call') {
+        if (lost) fail('dropped', 'the connection to the call was lost');
+        else finish('ended', null, 'agent');
+      } else {
+        fail('start-failed', 'the call ended before it started');
+      }
     });
     c.on('error', (err) => {
       if (!live()) return;
       if (!settled) startError = startError || err || 'error';
       else fail(state === 'in-call' ? 'dropped' : 'start-failed', err);
     });
+    startTimer = setTimeout(() => live() && state === 'connecting' && fail('start-failed', 'the call did not connect in time'),
+      START_TIMEOUT_MS);
+    let starting;
     try {
-      await c.startCall({ accessToken: body.access_token });
+      starting = c.startCall({ accessToken: body.access_token }); // creates the SDK's room at once
+    } catch (err) {
+      starting = Promise.reject(err);
+    }
+    watchConnection(c, () => {
+      lost = true;
+    });
+    // Still within the click's user activation (browsers allow about 5 s): let the agent be heard
+    // where autoplay needs a gesture. Before the room exists this just rejects, harmlessly.
+    if (typeof c.startAudioPlayback === 'function') Promise.resolve().then(() => c.startAudioPlayback()).catch(() => {});
+    try {
+      await starting;
     } catch (err) {
       startError = err;
     }
     settled = true;
     if (!live()) return;
     if (startError) fail('start-failed', startError);
-    else if (endedEarly) fail('start-failed', 'the call ended before it started');
   }
 
   function talking(on) {
+    talkingNow = on;
     panel.setTalking(on);
     if (!on && muted) panel.setMuted(true);
     emit('agent-talking', { talking: on });
@@ -234,6 +276,7 @@ export function createController({ host, root, options, events }) {
   // attempt are ignored from here on.
   function finish(next, code, reason, seconds) {
     attempt++;
+    clearTimeout(startTimer);
     clearTimeout(hangupTimer);
     hangupTimer = 0;
     if (abort) abort.abort();

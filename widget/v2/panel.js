@@ -25,6 +25,7 @@ border-radius:8px;overscroll-behavior:contain}
 .mute[aria-pressed=true]{background:var(--retell-text,var(--_t));color:var(--retell-surface,var(--_s))}
 .hangup{background:var(--retell-danger,var(--_d));color:#fff}
 .min{min-width:44px;min-height:44px;border:0;border-radius:8px;background:transparent;color:inherit;font-size:22px;line-height:1}
+.busy .log{height:120px}.busy:not(.live) .talking,.busy:not(.live) .mute{visibility:hidden}
 @media (max-width:480px){.panel{max-height:calc(100vh - 120px)}.log{max-height:30vh}}`;
 
 let sheet = null;
@@ -104,10 +105,16 @@ export function createPanel(root, t, on) {
       keepFocus(() => {
         const busy = state === 'requesting-microphone' || state === 'connecting' || state === 'in-call';
         status.textContent = message;
-        talking.hidden = state !== 'in-call';
+        // From the click to the hang-up the panel keeps one size: the talking line, the transcript
+        // (a fixed height that scrolls) and mute are laid out while connecting and shown in the
+        // call, so nothing on the page moves when they fill in (no layout shift).
+        panel.classList.toggle('busy', busy);
+        panel.classList.toggle('live', state === 'in-call');
+        talking.hidden = !busy;
+        log.hidden = !busy && !log.children.length;
         primary.hidden = busy;
         primary.textContent = t(state === 'idle' ? 'start' : state === 'ended' ? 'again' : 'retry');
-        mute.hidden = state !== 'in-call';
+        mute.hidden = !busy;
         hangup.hidden = !busy;
         hangup.textContent = t(state === 'in-call' ? 'hangup' : 'cancel');
         clearInterval(timer);
@@ -141,7 +148,7 @@ export function createPanel(root, t, on) {
     },
     clearTranscript() {
       log.replaceChildren();
-      log.hidden = true;
+      log.hidden = !panel.classList.contains('busy');
     },
     /** Renders Retell's transcript (the whole utterance list on every update), reusing nodes. */
     setTranscript(items) {
@@ -153,7 +160,7 @@ export function createPanel(root, t, on) {
         p.lastChild.textContent = String(item.content ?? '');
       });
       while (log.children.length > items.length) log.lastChild.remove();
-      log.hidden = items.length === 0;
+      log.hidden = items.length === 0 && !panel.classList.contains('busy');
       if (atEnd) log.scrollTop = log.scrollHeight; // follow the conversation unless the user scrolled up
     },
     destroy() {

@@ -2,7 +2,7 @@
  * Retell voice widget v2, the part every page loads: the <retell-widget> element, the
  * v1-compatible `new RetellWidget(options)` constructor and the launcher button.
  * A classic script, so the v1 snippet shape keeps working; the call itself (call.js, panel.js,
- * messages.js, then the call SDK) is imported on first hover, focus or click.
+ * messages.js, then Retell's call SDK) is imported on first hover, focus or click.
  */
 (() => {
   'use strict';
@@ -10,8 +10,9 @@
   const TAG = 'retell-widget';
   if (customElements.get(TAG)) return; // loaded twice: the first copy stays in charge
 
-  // currentScript is only set while this file first runs. Chunks sit beside this file; the SDK
-  // by default beside the version folders, as in v1.
+  // currentScript is only set while this file first runs. Chunks sit beside this file; the SDK,
+  // by default, in the CDN's sdk/ folder beside the version folders, at the exact version this
+  // release was tested with (the build checks it matches widget/sdk/).
   const script = document.currentScript;
   const BASE = (script && script.src) || location.href;
   const POSITIONS = ['bottom-right', 'bottom-left', 'top-right', 'top-left'];
@@ -69,6 +70,8 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
 :host([data-state=in-call]) .dot{animation:p 1.2s ease-in-out infinite}
 :host([data-state=connecting]) .dot,:host([data-state=requesting-microphone]) .dot{animation:p .6s ease-in-out infinite}
 @keyframes p{50%{transform:scale(1.5);opacity:.4}}
+.label{display:inline-grid}.label>*{grid-area:1/1;justify-self:start}
+:host([data-state=in-call]) .label>:first-child,:host(:not([data-state=in-call])) .label>:last-child{visibility:hidden}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 @media (max-width:480px){.launcher{width:56px;height:56px;padding:0;justify-content:center}
 .launcher .label{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}}
@@ -99,7 +102,8 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
         h('div', { class: 'root', part: 'root' },
           h('button', { class: 'launcher', part: 'launcher', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'panel' },
             h('span', { class: 'dot', 'aria-hidden': 'true' }),
-            h('span', { class: 'label' })),
+            // Both labels, stacked: the launcher keeps one width when a call starts (no layout shift).
+            h('span', { class: 'label' }, h('span'), h('span'))),
           h('div', { class: 'sr', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' }))
       );
     }
@@ -142,8 +146,8 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
       position: oneOf(o.position, POSITIONS, 'position'),
       theme: oneOf(o.theme, THEMES, 'theme'),
       scheme: o.scheme == null ? null : oneOf(o.scheme, SCHEMES, 'scheme'),
-      // Resolved against the page, like v1; without one, the CDN's copy beside the version folders.
-      sdkUrl: url(o.sdkUrl || new URL('../sdk/retell-web-client.js', BASE).href, 'sdkUrl'),
+      // Resolved against the page, like v1; without one, the CDN's copy of Retell's SDK.
+      sdkUrl: url(o.sdkUrl || new URL('../sdk/2.0.8/retell-web-client.js', BASE).href, 'sdkUrl'),
       lang: LAUNCH[lang] ? lang : 'en',
       strings: { ...o.strings },
       label: (o.label && o.label.trim()) || '',
@@ -256,7 +260,7 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
 
     #configure(o) {
       this.#o = o;
-      this.#launcher.querySelector('.label').textContent = o.label || o.strings.launch || LAUNCH[o.lang];
+      this.#launcher.querySelector('.label').firstChild.textContent = o.label || o.strings.launch || LAUNCH[o.lang];
       this.setAttribute(STATE, 'idle');
     }
 

@@ -1,0 +1,287 @@
+"""One sandbox call on the media server: the caller's LiveKit session and Retell's agent in it.
+
+The agent is the participant ``server`` that publishes ``agent_audio``. Once the caller's peer
+connection is up and its ``_reliable`` data channel open, it says its greeting (audio on the
+track, with ``agent_start_talking``, an ``update`` carrying the transcript turn and
+``agent_stop_talking`` as data packets, as Retell's agent does), then listens, metering the
+caller's microphone. The call ends with the caller's ``leave`` (``user_hangup``), the agent's
+own ``leave`` (``agent_hangup``: asked by the control origin or after a scripted length), or an
+error; each is recorded on the call, and nothing here ever ends the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcdatachannel import RTCDataChannel
+from aiortc.sdp import candidate_from_sdp
+from livekit.protocol import models, rtc
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from harness import livekit_wire as wire
+from harness import loopback
+from harness.fake_retell import Call
+from harness.faults import Faults
+from harness.greeting import Speech
+from harness.voice import AgentVoice, MicrophoneMeter
+
+log = logging.getLogger("harness.media")
+
+AGENT_IDENTITY = "server"  # Retell's SDK only listens to data from this identity
+# If the caller's media is not connected this long after it joined, the call failed.
+MEDIA_TIMEOUT = 20.0
+# Retell's agent speaks once it hears the caller's line; without a microphone, after this long.
+HEAR_TIMEOUT = 5.0
+
+
+def _sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(6)
+
+
+class AgentSession:
+    def __init__(self, call: Call, speech: Speech, faults: Faults) -> None:
+        self.call = call
+        self.speech = speech
+        self.faults = faults
+        self.room_sid = _sid("RM_")
+        self.client = wire.Participant(_sid("PA_"), "caller_" + call.call_id.removeprefix("call_"))
+        self.agent = wire.Participant(_sid("PA_"), AGENT_IDENTITY)
+        self.agent_track_sid = _sid("TR_")
+        self.voice = AgentVoice()
+        self.meter = MicrophoneMeter()
+        self.pc = RTCPeerConnection(loopback.rtc_configuration())
+        self._ws: WebSocket | None = None
+        self._channel: RTCDataChannel | None = None
+        self._sequence = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._connected = asyncio.Event()
+        self._channel_open = asyncio.Event()
+        self._done = asyncio.Event()
+        self._ice: dict[str, list[str]] = {"remote": [], "dropped": []}
+        self._mic_tracks: dict[str, str] = {}  # cid -> track sid
+        self._close_code = 1000
+        self.pc.on("track", self._on_track)
+        self.pc.on("datachannel", self._on_datachannel)
+        self.pc.on("connectionstatechange", self._on_state)
+
+    # -- the session ----------------------------------------------------------------------------
+
+    async def run(self, ws: WebSocket, join: rtc.JoinRequest) -> None:
+        """Serve the caller until the call ends; never raises for anything the caller sends."""
+        self._ws = ws
+        try:
+            await ws.send_bytes(wire.join_response(self.room_sid, self.call.call_id, self.client, self.agent,
+                                                   self.agent_track_sid))
+            if join.HasField("publisher_offer"):
+                await self._answer(join.publisher_offer)
+            self._spawn(self._script())
+            receiving = self._spawn(self._receive(ws))
+            await self._done.wait()
+            receiving.cancel()
+        except Exception as exc:  # a broken session ends its call, never the server
+            log.exception("call %s: the media session failed", self.call.call_id)
+            self.call.end("error_retell", f"the media session failed: {exc}")
+        finally:
+            await self._close()
+
+    async def _receive(self, ws: WebSocket) -> None:
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    raise WebSocketDisconnect(message.get("code", 1000))
+                frame = message.get("bytes") if message.get("bytes") is not None else message.get("text", "")
+                await self._handle(wire.signal_request(frame))
+        except WebSocketDisconnect:
+            self._finish("error_unknown", "the caller's signalling closed without a leave (the client vanished)")
+        except wire.WireError as exc:
+            log.warning("call %s: malformed signalling frame: %s", self.call.call_id, exc)
+            self._finish("error_unknown", f"malformed signalling frame: {exc}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("call %s: could not handle a signalling frame", self.call.call_id)
+            self._finish("error_retell", f"could not handle a signalling frame: {exc}")
+
+    async def _handle(self, request: rtc.SignalRequest) -> None:
+        kind = request.WhichOneof("message")
+        if kind == "offer":
+            await self._answer(request.offer)
+        elif kind == "trickle":
+            await self._trickle(request.trickle)
+        elif kind == "add_track":
+            self._publish(request.add_track)
+        elif kind == "mute":
+            if request.mute.sid in self._mic_tracks.values():
+                self.meter.set_muted(request.mute.muted)
+        elif kind == "ping":
+            await self._send(wire.pong(request.ping))
+        elif kind == "ping_req":
+            await self._send(wire.pong_response(request.ping_req.timestamp))
+        elif kind == "leave":
+            self._finish("user_hangup")
+        # Anything else (subscription settings, sync state, ...) needs no answer from a one-agent room.
+
+    async def _answer(self, offer: rtc.SessionDescription) -> None:
+        sdp, dropped = loopback.loopback_sdp(offer.sdp)
+        self._ice["dropped"] += dropped
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        if self.voice not in [s.track for s in self.pc.getSenders()]:
+            # The agent's voice goes out on the first audio section the caller offered to receive.
+            # livekit-client finds the track's participant by the stream id "<participant>|<track>";
+            # aiortc has no API for a sender's stream id (a browser's addTrack(track, stream)).
+            sender = self.pc.addTrack(self.voice)
+            sender._stream_id = f"{self.agent.sid}|{self.agent_track_sid}"
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        mids = {t.mid: self.agent_track_sid for t in self.pc.getTransceivers() if t.sender.track is self.voice and t.mid}
+        await self._send(wire.answer(self.pc.localDescription.sdp, offer.id, mids))
+
+    async def _trickle(self, trickle: rtc.TrickleRequest) -> None:
+        init = wire.candidate_init(trickle)
+        line = init.get("candidate", "")
+        if not line:
+            return  # end of candidates
+        if not loopback.keep_candidate(line):
+            self._ice["dropped"].append(loopback.candidate_address(line) or line)
+            return
+        candidate = candidate_from_sdp(line.removeprefix("candidate:").removeprefix("a=candidate:"))
+        candidate.sdpMid = init.get("sdpMid")
+        candidate.sdpMLineIndex = init.get("sdpMLineIndex")
+        self._ice["remote"].append(candidate.ip)
+        await self.pc.addIceCandidate(candidate)
+
+    def _publish(self, request: rtc.AddTrackRequest) -> None:
+        sid = self._mic_tracks.setdefault(request.cid, _sid("TR_"))
+        track = models.TrackInfo(sid=sid, type=request.type, name=request.name, source=request.source,
+                                 muted=request.muted, mime_type="audio/opus")
+        self.meter.set_muted(request.muted)
+        self._spawn(self._send(wire.track_published(request.cid, track)))
+
+    # -- the agent ------------------------------------------------------------------------------
+
+    async def _script(self) -> None:
+        try:
+            await asyncio.wait_for(self._media_ready(), MEDIA_TIMEOUT)
+        except TimeoutError:
+            self._finish("error_user_not_joined", f"the caller's media did not connect within {MEDIA_TIMEOUT:.0f} s")
+            return
+        if self.faults.call_drop:
+            # The server goes away mid-call: no leave, the signalling and media just stop.
+            self._finish("error_retell", "injected fault: the call was dropped", close_code=1011)
+            return
+        if self.faults.hangup_after is not None:
+            self._spawn(self._hang_up_later(self.faults.hangup_after))
+        # The caller's SDK publishes its microphone after call_started; greeting once it is heard
+        # keeps the agent's first words after the caller is in the call, as with Retell.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.meter.heard.wait(), HEAR_TIMEOUT)
+        self._data({"event_type": "metadata", "metadata": {"call_id": self.call.call_id, "agent_id": self.call.agent_id}})
+        self._data({"event_type": "agent_start_talking"})
+        seconds = self.voice.say(self.speech)
+        self.call.transcript.append({"role": "agent", "content": self.speech.text})
+        self._data({"event_type": "update", "turntaking": "agent_turn", "transcript": list(self.call.transcript)})
+        await asyncio.sleep(seconds)  # the greeting plays in real time on the track
+        self._data({"event_type": "agent_stop_talking"})
+
+    async def _media_ready(self) -> None:
+        await self._connected.wait()
+        await self._channel_open.wait()
+
+    async def _hang_up_later(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)  # the scripted call length
+        await self.hang_up()
+
+    async def hang_up(self) -> None:
+        """The agent ends the call: a signalling ``leave``, which the caller's SDK turns into
+        ``call_ended``."""
+        if self._done.is_set():
+            return
+        with contextlib.suppress(Exception):
+            await self._send(wire.leave())
+        self._finish("agent_hangup")
+
+    def _data(self, payload: dict) -> None:
+        if self._channel is None or self._channel.readyState != "open":
+            return
+        self._sequence += 1
+        self._channel.send(wire.data_packet(self.agent, self._sequence, payload))
+
+    # -- peer connection events -----------------------------------------------------------------
+
+    def _on_track(self, track) -> None:  # type: ignore[no-untyped-def]
+        if track.kind == "audio":
+            self._spawn(self.meter.consume(track))
+
+    def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        if channel.label != "_reliable":
+            return
+        self._channel = channel
+        if channel.readyState == "open":
+            self._channel_open.set()
+        channel.on("open", self._channel_open.set)
+
+    async def _on_state(self) -> None:
+        state = self.pc.connectionState
+        if state == "connected":
+            self._connected.set()
+            # An in-band data channel is open as soon as it is announced over a connected transport.
+            if self._channel is not None and self._channel.readyState == "open":
+                self._channel_open.set()
+        elif state == "failed":
+            self._finish("error_unknown", "the caller's media connection failed")
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def _finish(self, reason: str, detail: str | None = None, close_code: int = 1000) -> None:
+        self.call.end(reason, detail)
+        self._close_code = close_code
+        self._done.set()
+
+    async def _send(self, frame: bytes) -> None:
+        if self._ws is not None and not self._done.is_set():
+            await self._ws.send_bytes(frame)
+
+    def _spawn(self, coroutine) -> asyncio.Task:  # type: ignore[no-untyped-def]
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _close(self) -> None:
+        self.call.microphone = self.meter.summary()
+        self.call.agent_audio_frames = self.voice.frames_sent
+        self.call.ice = self._ice_record()
+        if not self._done.is_set():
+            self._finish("error_retell", "the media session ended unexpectedly")
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.pc.close()
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await self._ws.close(getattr(self, "_close_code", 1000))
+
+    def _ice_record(self) -> dict:
+        local, pairs = set(), set()
+        for transceiver in self.pc.getTransceivers():
+            transport = transceiver.sender.transport
+            if transport is None:
+                continue
+            connection = transport.transport._connection  # aioice.Connection
+            local |= {c.host for c in connection.local_candidates}
+            pairs |= {(p.local_candidate.host, p.remote_candidate.host) for p in connection._check_list}
+        sctp = self.pc.sctp
+        if sctp is not None:
+            connection = sctp.transport.transport._connection
+            local |= {c.host for c in connection.local_candidates}
+            pairs |= {(p.local_candidate.host, p.remote_candidate.host) for p in connection._check_list}
+        return {
+            "local": sorted(local),
+            "remote": sorted(set(self._ice["remote"])),
+            "dropped": sorted(set(self._ice["dropped"])),
+            "pairs": sorted(list(p) for p in pairs),
+        }

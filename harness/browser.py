@@ -1,0 +1,44 @@
+"""What a Chromium needs to use the sandbox: the flags the state file lists as ``chromium_args``.
+
+The e2e suite, the benchmarks and ``python -m harness check`` launch with exactly this list; a
+team's own Playwright script can too. It holds no ``--disable-features``: Chromium keeps only the
+last one, and Playwright passes its own list; merge values into one flag if you add any.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def chromium_args(media_host: str, media_port: int, spki: str, domain: str = "localhost", *,
+                  fake_media: bool = True) -> list[str]:
+    """``fake_media`` adds a microphone that needs no prompt and plays a beeping tone (for tests;
+    a person trying the sandbox wants their own)."""
+    rules = [f"MAP {media_host} 127.0.0.1:{media_port}"]
+    if domain != "localhost":
+        # Chromium resolves *.localhost itself; any other sandbox domain needs mapping.
+        rules.append(f"MAP *.{domain} 127.0.0.1")
+    fake = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"] if fake_media else []
+    return [
+        *fake,
+        # WebRTC between the page and the sandbox's media server, which are both on 127.0.0.1.
+        "--allow-loopback-in-peer-connection",
+        # Retell's SDK dials its real host name: send it here, and trust this sandbox's
+        # certificate by its key only (every other certificate check stays on).
+        "--host-resolver-rules=" + ", ".join(rules),
+        f"--ignore-certificate-errors-spki-list={spki}",
+        # No network but loopback: don't try the rest of it.
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+    ]
+
+
+def chromium_executable() -> str | None:
+    """RETELL_E2E_CHROMIUM names a browser binary ('playwright' means Playwright's own build);
+    otherwise Debian's /usr/bin/chromium is used when installed."""
+    chosen = os.environ.get("RETELL_E2E_CHROMIUM")
+    if chosen:
+        return None if chosen == "playwright" else chosen
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None

@@ -1,0 +1,25 @@
+const CSS=`
+.panel{pointer-events:auto;box-sizing:border-box;display:flex;flex-direction:column;gap:10px;padding:16px;
+width:min(340px,calc(100vw - 2 * var(--retell-offset,16px)));max-height:min(480px,calc(100vh - 104px));
+border:1px solid var(--_b);border-radius:16px;background:var(--retell-surface,var(--_s));color:var(--retell-text,var(--_t));
+box-shadow:0 8px 32px rgb(0 0 0/.25)}
+.head{display:flex;align-items:center;justify-content:space-between;gap:8px}
+.title{margin:0;font-weight:700;font-size:16px}
+.status{margin:0}
+:host([data-state=error]) .status{border-left:4px solid var(--retell-danger,var(--_d));padding-left:8px}
+.talking{margin:0;display:flex;align-items:center;gap:8px;font-size:14px;color:var(--retell-muted,var(--_m))}
+.talking::before{content:"";flex:none;width:10px;height:10px;border-radius:50%;background:currentColor}
+.talking[data-on]::before{background:var(--a);animation:p .8s ease-in-out infinite}
+.log{margin:0;overflow:auto;min-height:48px;max-height:220px;display:flex;flex-direction:column;gap:6px;font-size:14px;
+border-radius:8px;overscroll-behavior:contain}
+.log p{margin:0;padding:6px 10px;border-radius:10px;background:rgb(127 127 127/.14)}
+.log b{margin-right:4px}
+.actions{display:flex;flex-wrap:wrap;gap:8px}
+.actions button{min-height:44px;padding:0 16px;border:1px solid transparent;border-radius:999px;font-weight:600}
+.primary{background:var(--a);color:var(--at)}
+.primary[aria-disabled=true]{cursor:not-allowed}
+.mute{background:transparent;color:inherit;border-color:var(--_m)!important}
+.mute[aria-pressed=true]{background:var(--retell-text,var(--_t));color:var(--retell-surface,var(--_s))}
+.hangup{background:var(--retell-danger,var(--_d));color:#fff}
+.min{min-width:44px;min-height:44px;border:0;border-radius:8px;background:transparent;color:inherit;font-size:22px;line-height:1}
+@media (max-width:480px){.panel{max-height:calc(100vh - 120px)}.log{max-height:30vh}}`;let sheet=null;function h(t,n,...s){const e=document.createElement(t);for(const[t,s]of Object.entries(n||{}))e.setAttribute(t,s);return e.append(...s),e}export function createPanel(e,t,n){sheet||(sheet=new CSSStyleSheet,sheet.replaceSync(CSS)),e.adoptedStyleSheets=[...e.adoptedStyleSheets,sheet];const l=(e,t,n,s)=>{const o=h("button",{class:e,part:t,type:"button",...s});return o.addEventListener("click",()=>o.getAttribute("aria-disabled")!=="true"&&n()),o},g=h("p",{class:"status",part:"status"}),r=h("p",{class:"talking",part:"talking",hidden:""}),s=h("div",{class:"log",part:"transcript",role:"log","aria-live":"off","aria-label":t("transcript"),tabindex:"0",hidden:""}),o=l("primary","button primary",n.primary),d=l("mute","button mute",n.mute,{"aria-pressed":"false"}),c=l("hangup","button hangup",n.hangup),f=l("min","minimize",n.minimize,{"aria-label":t("minimize")});f.textContent="–";const i=h("section",{class:"panel",part:"panel",id:"panel",role:"dialog","aria-labelledby":"title",hidden:""},h("div",{class:"head"},h("p",{class:"title",id:"title",part:"title"},t("title")),f),g,r,s,h("div",{class:"actions",part:"actions"},o,d,c)),p=e=>{e.key==="Escape"&&(e.stopPropagation(),n.minimize())};i.addEventListener("keydown",p);const a=e.querySelector(".launcher");a.after(i);let u=0;const m=e=>e.isConnected&&!e.hidden;function v(t){const n=e.activeElement;t(),n&&n!==a&&!m(n)&&(m(o)?o:m(c)?c:a).focus()}return{get isOpen(){return!i.hidden},open(){i.hidden=!1,a.setAttribute("aria-expanded","true")},close(){const t=i.contains(e.activeElement);i.hidden=!0,a.setAttribute("aria-expanded","false"),t&&a.focus()},show(e,n,s=0){v(()=>{const i=e==="requesting-microphone"||e==="connecting"||e==="in-call";if(g.textContent=n,r.hidden=e!=="in-call",o.hidden=i,o.textContent=t(e==="idle"?"start":e==="ended"?"again":"retry"),d.hidden=e!=="in-call",c.hidden=!i,c.textContent=t(e==="in-call"?"hangup":"cancel"),clearInterval(u),o.removeAttribute("aria-disabled"),s>0){const n=Date.now()+s*1e3,e=()=>{const e=Math.ceil((n-Date.now())/1e3);e>0?(o.setAttribute("aria-disabled","true"),o.textContent=t("retryIn",e)):(clearInterval(u),o.removeAttribute("aria-disabled"),o.textContent=t("retry"))};e(),u=setInterval(e,250)}})},setTalking(e){r.toggleAttribute("data-on",e),r.textContent=t(e?"speaking":"listening")},setMuted(e){d.setAttribute("aria-pressed",String(e)),d.textContent=t(e?"unmute":"mute"),e&&!r.hasAttribute("data-on")&&(r.textContent=t("muted"))},clearTranscript(){s.replaceChildren(),s.hidden=!0},setTranscript(e){const n=s.scrollHeight-s.scrollTop-s.clientHeight<24;for(e.forEach((e,n)=>{let o=s.children[n];o||s.append(o=h("p",{},h("b"),h("span"))),o.firstChild.textContent=t(e.role==="agent"?"agent":"you")+":",o.lastChild.textContent=String(e.content??"")});s.children.length>e.length;)s.lastChild.remove();s.hidden=e.length===0,n&&(s.scrollTop=s.scrollHeight)},destroy(){clearInterval(u),i.removeEventListener("keydown",p),i.remove()}}}
