@@ -169,16 +169,16 @@ class AgentSession:
         except TimeoutError:
             self._finish("error_user_not_joined", f"the caller's media did not connect within {MEDIA_TIMEOUT:.0f} s")
             return
+        # The caller's SDK publishes its microphone once its call has started; greeting once it is
+        # heard keeps the agent's first words after the caller is in the call, as with Retell.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.meter.heard.wait(), HEAR_TIMEOUT)
         if self.faults.call_drop:
             # The server goes away mid-call: no leave, the signalling and media just stop.
             self._finish("error_retell", "injected fault: the call was dropped", close_code=1011)
             return
         if self.faults.hangup_after is not None:
             self._spawn(self._hang_up_later(self.faults.hangup_after))
-        # The caller's SDK publishes its microphone after call_started; greeting once it is heard
-        # keeps the agent's first words after the caller is in the call, as with Retell.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.meter.heard.wait(), HEAR_TIMEOUT)
         self._data({"event_type": "metadata", "metadata": {"call_id": self.call.call_id, "agent_id": self.call.agent_id}})
         self._data({"event_type": "agent_start_talking"})
         seconds = self.voice.say(self.speech)

@@ -20,7 +20,7 @@ class Restartable(Protocol):
     async def stop(self) -> None: ...
 
 
-def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer) -> Starlette:
+def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_origin: Restartable | None = None) -> Starlette:
     async def apply(faults: Faults) -> None:
         previous, fake.faults = fake.faults, faults
         if faults.proxy_down or faults.rate_limit != previous.rate_limit:
@@ -28,6 +28,9 @@ def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer) -> Sta
             await proxy.stop()
         if not faults.proxy_down:
             await proxy.start()
+        if media_origin is not None:
+            # Retell's media servers out of reach: the browser's connections are refused.
+            await (media_origin.stop() if faults.media_down else media_origin.start())
 
     async def calls(request: Request) -> Response:
         return JSONResponse(fake.records())

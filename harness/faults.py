@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 _CREATE_KEYS = {"status", "retry_after", "delay"}
-_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent"}
+_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent", "media"}
 _RATE = re.compile(r"^[1-9]\d{0,5}/(second|minute|hour)$")
 
 
@@ -31,6 +31,7 @@ class Faults:
     cdn_tamper: bool = False     # the CDN serves JavaScript that differs from what was published
     rate_limit: str | None = None  # the proxy's per-IP limit, e.g. "3/minute" (restarts the proxy)
     hangup_after: float | None = None  # the agent hangs up this many seconds into each call
+    media_down: bool = False     # the media server's port refuses connections
 
     @classmethod
     def parse(cls, data: object) -> Faults:
@@ -48,6 +49,7 @@ class Faults:
             cdn_tamper=_choice(data, "cdn", "tamper"),
             rate_limit=_rate(data.get("rate_limit")),
             hangup_after=_agent(data["agent"]) if "agent" in data else None,
+            media_down=_choice(data, "media", "down"),
         )
 
 

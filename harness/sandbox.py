@@ -189,7 +189,7 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
                 reload_interval=0,  # registry edits under --watch apply at the next request
             )),
             "retell": fake.app,
-            "control": lambda: control_app(fake, origins["proxy"], media),
+            "control": lambda: control_app(fake, origins["proxy"], media, origins[_MEDIA]),
             # The hostile site is a copy of the first client's site, demo page and test pages alike:
             # same snippets, same agent id, wrong origin. The proxy must refuse it.
             "hostile": live(_client_site(page_settings, first, dist)),

@@ -70,24 +70,3 @@ def test_v1_wrong_agent(page: Page, sandbox):
     expect(root).to_have_attribute("data-state", "error")
     expect(root.locator(".retell-widget__status")).to_have_text("This website isn't allowed to use this assistant.")
     assert token_requests(sandbox, before) == 0
-
-
-@pytest.mark.parametrize(("fault", "text"), [
-    ({"create": {"status": 500}}, "unavailable right now"),
-    ({"create": {"status": 429, "retry_after": 3}}, "unavailable right now"),  # the proxy's 503
-    ({"proxy": "down"}, "couldn't reach the assistant"),
-    ({"sdk": "fail"}, "call service failed to load"),
-    # Retell's SDK reports a refused join with an error before the call starts; a drop after.
-    ({"token": "expired"}, "The call couldn't be started."),
-    ({"call": "drop"}, "The call was interrupted."),
-])
-def test_v1_failures_and_retry(page: Page, sandbox, faults, fault, text):
-    root = visit_v1(page, sandbox)
-    faults(fault)
-    root.locator(".retell-widget__button").click()
-    expect(root).to_have_attribute("data-state", "error")
-    expect(root.locator(".retell-widget__status")).to_contain_text(text)
-    assert live_tracks(page) == 0
-    sandbox.clear_faults()
-    root.locator(".retell-widget__button").click()  # v1's retry is the same button
-    expect(root).to_have_attribute("data-state", "in-call")

@@ -6,8 +6,8 @@ from harness.faults import CreateFault, FaultError, Faults
 def test_parses_every_fault():
     faults = Faults.parse({"create": {"status": 429, "retry_after": 7, "delay": 0.5}, "token": "expired",
                            "call": "drop", "sdk": "fail", "proxy": "down", "cdn": "tamper", "rate_limit": "3/minute",
-                           "agent": {"hangup_after": 2.5}})
-    assert faults == Faults(CreateFault(429, 7, 0.5), True, True, True, True, True, "3/minute", 2.5)
+                           "agent": {"hangup_after": 2.5}, "media": "down"})
+    assert faults == Faults(CreateFault(429, 7, 0.5), True, True, True, True, True, "3/minute", 2.5, True)
     assert Faults.parse({}) == Faults()
 
 
