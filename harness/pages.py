@@ -3,8 +3,8 @@
 ``/sandbox/<folder>/`` embeds ``<cdn>/<folder>/retell-widget.js`` with the v1-style constructor;
 ``?embed=element`` uses ``<retell-widget>`` instead. ``theme``, ``position``, ``lang`` and
 ``agent`` and ``scheme`` query parameters vary the page for a test; ``proxy=insecure`` points an
-https page at its proxy over plain http, and ``trusted_types=1`` adds Trusted Types to a strict
-CSP. The client demo page stays at ``/``.
+https page at its proxy over plain http, ``trusted_types=1`` adds Trusted Types to a strict CSP
+and ``media=blocked`` leaves Retell's media host out of its ``connect-src``. The client demo page stays at ``/``.
 """
 
 from __future__ import annotations
@@ -123,6 +123,9 @@ def site(settings: PageSettings, client: Client, demo_root: Path | None) -> Star
             if query.get("trusted_types") == "1":
                 # Trusted Types: the page refuses string-to-DOM sinks such as innerHTML.
                 policy += "; require-trusted-types-for 'script'"
+            if query.get("media") == "blocked":
+                # A page that forgot Retell's media host in connect-src (the docs' troubleshooting).
+                policy = policy.replace(" " + " ".join(MEDIA_ORIGINS), "")
             headers["Content-Security-Policy"] = policy
         return HTMLResponse(render(settings, client, folder, query, nonce), headers=headers)
 
