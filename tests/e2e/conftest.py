@@ -14,7 +14,11 @@ from harness.browser import chromium_executable
 
 @contextlib.contextmanager
 def traced(context: BrowserContext, request: pytest.FixtureRequest, folder: str) -> Iterator[BrowserContext]:
-    """A Playwright trace (DOM snapshots, no screenshots) kept as FOLDER/trace.zip if the test fails."""
+    """If the test fails: a Playwright trace (actions, console, network; no screenshots, which
+    cost a quarter of the suite's time) as FOLDER/trace.zip, and the pages' console errors and
+    warnings printed with the failure, where CI shows them."""
+    console: list[str] = request.node.__dict__.setdefault("browser_console", [])
+    context.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
     context.tracing.start(snapshots=False, screenshots=False, sources=False)
     try:
         yield context
@@ -25,6 +29,15 @@ def traced(context: BrowserContext, request: pytest.FixtureRequest, folder: str)
             context.tracing.stop(path=str(Path(folder) / "trace.zip"))
         else:
             context.tracing.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    console = item.__dict__.get("browser_console")
+    if report.when == "call" and report.failed and console is not None:
+        report.sections.append(("browser console (errors and warnings)", "\n".join(console) or "(none)"))
 
 
 @pytest.fixture
