@@ -68,15 +68,28 @@ def widget(data: dict) -> list[str]:
     for peer in data["peers"]:
         lines.append(f"| {peer['label']} | - | {kb(peer['gzip_bytes'])} | - | {kb(peer['raw_bytes'])} | - "
                      f"| {_x(peer.get('times_latest'))} |")
+    if all("click_to_in_call_ms" in row for row in data["rows"]):
+        lines += ["", "The call, with Retell's SDK against the sandbox's media server: intent (the pointer enters the "
+                  "launcher) fetches the SDK, then a click; \"cold\" clicks with no intent first.", "",
+                  "| widget | SDK (gzip) | after intent (br) | click -> in call | click -> agent audio "
+                  "| cold: in call | cold: agent audio | SDK before intent |",
+                  "| --- | --: | --: | --: | --: | --: | --: | --- |"]
+        for row in data["rows"]:
+            lines.append(f"| {row['label']} | {kb(row['sdk_gzip_bytes'])} | {kb(row['after_intent_transferred_bytes'])} "
+                         f"| {row['click_to_in_call_ms']:.0f} ms | {row['click_to_agent_audio_ms']:.0f} ms "
+                         f"| {row['cold_click_to_in_call_ms']:.0f} ms | {row['cold_click_to_agent_audio_ms']:.0f} ms "
+                         f"| {'yes' if row['sdk_before_intent'] else 'none'} |")
     return lines
 
 
 def e2e(data: dict) -> list[str]:
-    row = data["rows"][0]
-    return [f"**End to end** (`python -m bench.e2e`): `{data['command']}`, {len(data['runs'])} runs; {_machine(data)}.", "",
-            "| suite | tests | median | min | max | all green |", "| --- | --: | --: | --: | --: | --- |",
-            f"| {row['label']} | {row['tests']} | {row['median_s']:.1f} s | {row['min_s']:.1f} s | {row['max_s']:.1f} s "
-            f"| {'yes' if row['all_green'] else 'no'} |"]
+    lines = [f"**End to end** (`python -m bench.e2e`): `{data['command']}`, {len(data['runs'])} runs in all; "
+             f"{_machine(data)}.", "",
+             "| suite | tests | median | min | max | per test | all green |", "| --- | --: | --: | --: | --: | --: | --- |"]
+    for row in data["rows"]:
+        lines.append(f"| {row['label']} | {row['tests']} | {row['median_s']:.1f} s | {row['min_s']:.1f} s "
+                     f"| {row['max_s']:.1f} s | {row['per_test_s']:.2f} s | {'yes' if row['all_green'] else 'no'} |")
+    return lines
 
 
 def main() -> int:

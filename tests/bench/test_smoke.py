@@ -77,6 +77,10 @@ def test_widget_smoke(tmp_path: Path) -> None:
     for row in cases.values():
         assert row["requests"] >= 1 and row["gzip_bytes"] > 0 and row["transferred_bytes"] > 0
         assert row["script_to_button_ms"] > 0 and isinstance(row["meets_target"], bool)
+        # A real call per visit: Retell's SDK fetched on intent, never before.
+        assert row["sdk_gzip_bytes"] > 100_000 and row["sdk_before_intent"] is False
+        assert 0 < row["click_to_in_call_ms"] <= row["click_to_agent_audio_ms"]
+        assert row["cold_click_to_in_call_ms"] > 0
     assert {p["case"] for p in data["peers"]} == {"elevenlabs", "vapi", "retell_sdk", "guide"}
 
 
