@@ -32,9 +32,13 @@ def _once(paths: list[str], timeout: float) -> dict:
     done = subprocess.run([sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider"],
                           cwd=common.REPO, capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - started
-    summary = (done.stdout.strip().splitlines() or [""])[-1]
+    lines = done.stdout.strip().splitlines()
+    summary = (lines or [""])[-1]
     counts = {kind.rstrip("s") if kind.startswith("error") else kind: int(n) for n, kind in _COUNT.findall(summary)}
-    return {"seconds": round(seconds, 2), "exit_code": done.returncode, "summary": summary, "counts": counts}
+    # Which tests failed, so a red run can be looked into.
+    failed = [line.split(" ", 1)[1] for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    return {"seconds": round(seconds, 2), "exit_code": done.returncode, "summary": summary, "counts": counts,
+            "failed": failed}
 
 
 def run(paths: list[str], runs: int, timeout: float, cases: list = CASES) -> dict:

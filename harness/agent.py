@@ -97,7 +97,10 @@ class AgentSession:
                 frame = message.get("bytes") if message.get("bytes") is not None else message.get("text", "")
                 await self._handle(wire.signal_request(frame))
         except WebSocketDisconnect:
-            self._finish("error_unknown", "the caller's signalling closed without a leave (the client vanished)")
+            # The tab closed, the network went, or livekit closed its socket before its leave was
+            # written (it races on a quick hang-up): to Retell the caller is gone, as on a hang-up.
+            log.info("call %s: the caller's signalling closed without a leave", self.call.call_id)
+            self._finish("user_hangup", "the caller's signalling closed without a leave (the client vanished)")
         except wire.WireError as exc:
             log.warning("call %s: malformed signalling frame: %s", self.call.call_id, exc)
             self._finish("error_unknown", f"malformed signalling frame: {exc}")
@@ -263,25 +266,16 @@ class AgentSession:
             await self.pc.close()
         if self._ws is not None:
             with contextlib.suppress(Exception):
-                await self._ws.close(getattr(self, "_close_code", 1000))
+                await self._ws.close(self._close_code)
 
     def _ice_record(self) -> dict:
-        local, pairs = set(), set()
-        for transceiver in self.pc.getTransceivers():
-            transport = transceiver.sender.transport
-            if transport is None:
-                continue
-            connection = transport.transport._connection  # aioice.Connection
-            local |= {c.host for c in connection.local_candidates}
-            pairs |= {(p.local_candidate.host, p.remote_candidate.host) for p in connection._check_list}
-        sctp = self.pc.sctp
-        if sctp is not None:
-            connection = sctp.transport.transport._connection
-            local |= {c.host for c in connection.local_candidates}
-            pairs |= {(p.local_candidate.host, p.remote_candidate.host) for p in connection._check_list}
+        # aiortc keeps each transport's aioice Connection private; its candidates and check list
+        # are what was gathered and what was paired (the only addresses ever dialled).
+        dtls = {t.sender.transport for t in self.pc.getTransceivers()} | {self.pc.sctp and self.pc.sctp.transport}
+        connections = [d.transport._connection for d in dtls if d is not None]
         return {
-            "local": sorted(local),
+            "local": sorted({c.host for conn in connections for c in conn.local_candidates}),
             "remote": sorted(set(self._ice["remote"])),
             "dropped": sorted(set(self._ice["dropped"])),
-            "pairs": sorted(list(p) for p in pairs),
+            "pairs": sorted({(p.local_candidate.host, p.remote_candidate.host) for conn in connections for p in conn._check_list}),
         }

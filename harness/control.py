@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from typing import Protocol
 
@@ -35,6 +36,22 @@ def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_
     async def calls(request: Request) -> Response:
         return JSONResponse(fake.records())
 
+    async def call(request: Request) -> Response:
+        # ?wait=ended answers once the call has ended (the browser may see its end first),
+        # or 408 after ?timeout= seconds (default 10).
+        record = fake.calls.get(request.path_params["call_id"])
+        if record is None:
+            return JSONResponse({"error": f"no call {request.path_params['call_id']!r}"}, status_code=404)
+        if request.query_params.get("wait") == "ended":
+            try:
+                timeout = min(float(request.query_params.get("timeout", "10")), 60.0)
+                await asyncio.wait_for(record.ended.wait(), timeout)
+            except ValueError:
+                return JSONResponse({"error": "timeout must be seconds"}, status_code=400)
+            except TimeoutError:
+                return JSONResponse({"error": "the call has not ended", "call": record.record()}, status_code=408)
+        return JSONResponse(record.record())
+
     async def hang_up(request: Request) -> Response:
         # The agent ends the call (a signalling leave), as Retell's agent does when it is done.
         call_id = request.path_params["call_id"]
@@ -58,6 +75,7 @@ def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_
 
     return Starlette(routes=[
         Route("/calls", calls, methods=["GET"]),
+        Route("/calls/{call_id}", call, methods=["GET"]),
         Route("/calls/{call_id}/hangup", hang_up, methods=["POST"]),
         Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
     ])

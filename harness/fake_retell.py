@@ -19,7 +19,8 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -49,6 +50,7 @@ class Call:
     microphone: dict | None = None  # what the media server heard from the caller (harness.voice)
     agent_audio_frames: int = 0  # 20 ms frames of the agent's voice sent, speech and silence
     ice: dict | None = None  # every address the server's ICE gathered, accepted, dropped and paired
+    ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)  # set by end()
 
     @property
     def duration_ms(self) -> int | None:
@@ -66,11 +68,13 @@ class Call:
         self.call_status = "error" if reason.startswith("error_") or reason == "registered_call_timeout" else "ended"
         self.disconnection_reason, self.detail = reason, detail
         self.end_timestamp = _now_ms()
+        self.ended.set()
         log.info("call %s %s: %s%s", self.call_id, self.call_status, reason, f" ({detail})" if detail else "")
 
     def record(self) -> dict:
         # Never the token: it is a credential, even in a sandbox.
-        return asdict(self) | {"access_token": None, "duration_ms": self.duration_ms}
+        values = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "ended"}
+        return values | {"access_token": None, "duration_ms": self.duration_ms}
 
 
 @dataclass(frozen=True, slots=True)

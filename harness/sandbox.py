@@ -202,13 +202,17 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         certificates = issue(work, [MEDIA_HOST, *([f"{n}.{config.domain}" for n in names] if config.https else [])])
         tls = certificates.uvicorn_options() if config.https else {}
         origins = {name: _Origin(sockets[name], factories[name], **tls) for name in names}
+        # Retell's API, like the load balancers in front of real ones, keeps idle connections
+        # open longer than the proxy's pool does (30 s); uvicorn's 5 s default would close
+        # connections the proxy is about to reuse, and a create racing that close fails as 502.
+        origins["retell"] = _Origin(sockets["retell"], factories["retell"], timeout_keep_alive=75, **tls)
         origins[_MEDIA] = _Origin(sockets[_MEDIA], media.app, **certificates.uvicorn_options())
         # As `python -m proxy serve` runs: the proxy, not uvicorn, decides whom to believe
         # about X-Forwarded-For.
         origins["proxy"] = _Origin(sockets["proxy"], factories["proxy"], proxy_headers=False, **tls)
         if config.https:
             factories["insecure"] = live(lambda: pages.site(page_settings, first, None))
-            origins["retell-internal"] = _Origin(sockets["retell-internal"], fake.app)
+            origins["retell-internal"] = _Origin(sockets["retell-internal"], fake.app, timeout_keep_alive=75)
             origins["insecure"] = _Origin(sockets["insecure"], factories["insecure"])
         await asyncio.gather(*(o.start() for o in origins.values()))
         if channel is not None:

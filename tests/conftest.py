@@ -107,6 +107,18 @@ class Sandbox:
     def retell_records(self) -> dict:
         return self.http.get(self.local("control") + "/calls").json()
 
+    def ended_call(self, call_id: str) -> dict:
+        """The fake Retell's record of a call once the media server has seen it end: a page sees
+        its own hang-up at once, the server a moment later."""
+        response = self.http.get(self.local("control") + f"/calls/{call_id}", params={"wait": "ended"}, timeout=15)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def ended_calls(self, before: dict) -> list[dict]:
+        """Every call made since ``before`` (a ``retell_records()``), each once it has ended."""
+        known = {c["call_id"] for c in before["calls"]}
+        return [self.ended_call(c["call_id"]) for c in self.retell_records()["calls"] if c["call_id"] not in known]
+
     def set_faults(self, faults: dict) -> None:
         response = self.http.post(self.local("control") + "/faults", json=faults)
         assert response.status_code == 200, response.text

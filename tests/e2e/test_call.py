@@ -29,7 +29,7 @@ def test_a_call_starts_and_hangs_up(page: Page, sandbox, client_id):
 
     page.locator(".retell-widget__hangup").click()
     expect(widget).to_have_attribute("data-state", "ended")
-    calls = new_records(before, sandbox.retell_records(), "calls")
+    calls = sandbox.ended_calls(before)
     assert len(calls) == 1
     assert calls[0]["agent_id"] == client["agents"][0]
     assert calls[0]["call_status"] == "ended" and calls[0]["disconnection_reason"] == "user_hangup"

@@ -21,7 +21,8 @@ def test_a_call_over_https(https_page: Page, sandbox_https, folder):
     expect(widget).to_have_attribute("data-state", "in-call")
     widget.locator(line.hang_up).click()
     expect(widget).to_have_attribute("data-state", "ended")
-    assert sandbox_https.retell_records()["calls"][-1]["call_status"] == "ended"
+    call = sandbox_https.retell_records()["calls"][-1]
+    assert sandbox_https.ended_call(call["call_id"])["disconnection_reason"] == "user_hangup"
 
 
 def test_the_pinned_demo_page_over_https(https_page: Page, sandbox_https):

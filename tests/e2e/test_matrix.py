@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.parametrize("folder", list(LINES))
 def test_a_call_on_every_line_and_client(page: Page, sandbox, folder, client_id):
     line, client = LINES[folder], sandbox.client(client_id)
-    before = {c["call_id"] for c in sandbox.retell_records()["calls"]}
+    before = sandbox.retell_records()
     page.goto(f"{client['origin']}/sandbox/{folder}/")
     widget: Locator = page.locator(line.root)
     expect(widget).to_have_attribute("data-state", "idle")
@@ -31,6 +31,6 @@ def test_a_call_on_every_line_and_client(page: Page, sandbox, folder, client_id)
 
     widget.locator(line.hang_up).click()
     expect(widget).to_have_attribute("data-state", "ended")
-    calls = [c for c in sandbox.retell_records()["calls"] if c["call_id"] not in before]
+    calls = sandbox.ended_calls(before)
     assert [(c["agent_id"], c["call_status"], c["disconnection_reason"]) for c in calls] == [
         (client["agents"][0], "ended", "user_hangup")]

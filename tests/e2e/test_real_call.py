@@ -75,7 +75,8 @@ def open_line(page: Page, sandbox, folder: str):
 
 
 def the_call(sandbox, before: dict) -> dict:
-    (call,) = new_calls(sandbox, before)
+    """The one call made since ``before``, once the media server has seen it end."""
+    (call,) = sandbox.ended_calls(before)
     return call
 
 
@@ -126,7 +127,8 @@ def test_the_agent_hanging_up_ends_the_call_in_the_widget(page: Page, sandbox, f
     line, root = open_line(page, sandbox, folder)
     root.locator(line.start).click()
     expect(root).to_have_attribute("data-state", "in-call")
-    call_id = the_call(sandbox, before)["call_id"]
+    (call,) = new_calls(sandbox, before)  # still in progress
+    call_id = call["call_id"]
     response = sandbox.http.post(sandbox.local("control") + f"/calls/{call_id}/hangup")
     assert response.status_code == 200, response.text
     expect(root).to_have_attribute("data-state", "ended")

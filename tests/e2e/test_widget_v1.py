@@ -37,7 +37,7 @@ def test_v1_call_and_hang_up(page: Page, sandbox):
     expect(root.locator(".retell-widget__status")).to_have_text("In call")
     root.locator(".retell-widget__hangup").click()
     expect(root).to_have_attribute("data-state", "ended")
-    assert [c["disconnection_reason"] for c in new_calls(sandbox, before)] == ["user_hangup"]
+    assert [c["disconnection_reason"] for c in sandbox.ended_calls(before)] == ["user_hangup"]
     assert live_tracks(page) == 0
 
 

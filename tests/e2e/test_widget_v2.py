@@ -116,7 +116,7 @@ def test_a_call_goes_through_every_state_and_the_token_comes_after_the_microphon
     assert events(page, "transcript")[-1]["transcript"][0]["role"] == "agent"
     (start,), (end,) = events(page, "call-start"), events(page, "call-end")
     assert start["callId"].startswith("call_") and end == {"callId": start["callId"], "reason": "hangup"}
-    calls = new_calls(sandbox, before)
+    calls = sandbox.ended_calls(before)
     assert [(c["call_id"], c["disconnection_reason"]) for c in calls] == [(start["callId"], "user_hangup")]
     assert live_tracks(page) == 0
 

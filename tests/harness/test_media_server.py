@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -229,8 +230,9 @@ def test_a_malformed_join_a_malformed_frame_and_a_vanished_client_each_end_only_
 
     run_async(vanish())
 
-    assert fake.calls[vanished].disconnection_reason == "error_unknown"
-    assert "vanished" in fake.calls[vanished].detail
+    # To Retell a caller who is gone has hung up; the record says how.
+    assert fake.calls[vanished].disconnection_reason == "user_hangup"
+    assert "closed without a leave" in fake.calls[vanished].detail
     assert any("malformed signalling frame" in r.getMessage() for r in caplog.records)
 
     # The server is still there for the next call.
@@ -281,3 +283,26 @@ def test_candidates_for_other_addresses_are_dropped_and_only_loopback_is_gathere
     assert ice["pairs"] and all(local == remote == "127.0.0.1" for local, remote in ice["pairs"])
     candidates = [line for line in session.answer_sdp.splitlines() if line.startswith("a=candidate:")]
     assert candidates and all(" 127.0.0.1 " in line for line in candidates)
+
+
+def test_the_control_origin_answers_once_a_call_has_ended(media):
+    fake, port, ca, _ = media
+    base = f"https://127.0.0.1:{port}/__control/calls"
+    waiting, _ = token(fake)
+    with httpx.Client(verify=client_ssl(ca), timeout=10) as http:
+        assert http.get(f"{base}/call_nope").status_code == 404
+        late = http.get(f"{base}/{waiting}", params={"wait": "ended", "timeout": "0.2"})
+        assert late.status_code == 408 and late.json()["call"]["call_status"] == "registered"
+        assert http.get(f"{base}/{waiting}", params={"wait": "ended", "timeout": "soon"}).status_code == 400
+    call_id, access_token = token(fake)
+
+    async def call_and_wait():
+        async with joined(port, access_token, ca) as session, httpx.AsyncClient(verify=client_ssl(ca), timeout=10) as http:
+            await session.until(lambda: "agent_start_talking" in session.events())
+            # Asked while the call is on; answered when the leave has ended it.
+            pending = asyncio.ensure_future(http.get(f"{base}/{call_id}", params={"wait": "ended"}))
+            await session.leave()
+            return await pending
+
+    response = run_async(call_and_wait())
+    assert response.status_code == 200 and response.json()["disconnection_reason"] == "user_hangup"
