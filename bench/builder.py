@@ -92,18 +92,18 @@ def run(size: SiteSize, runs: int, cold_runs: int, work: Path, mkdocs: bool) -> 
 
     # Incremental builds in one process, as the dev server does them.
     builder = Builder(load_config(work / "site_src", work / "widget", out))
-    builder.rebuild([])  # warm: the in-memory state now matches the output folder
-    times["unchanged"] = common.repeat(lambda: builder.rebuild([]), runs)
+    builder.rebuild()  # warm: the in-memory state now matches the output folder
+    times["unchanged"] = common.repeat(lambda: builder.rebuild(), runs)
     edits = iter(range(1, 10_000))
     times["one_page"] = []
     times["one_client"] = []
     for _ in range(runs):
         page = touch_page(work, 1, next(edits))
-        times["one_page"].append(common.timed(lambda: builder.rebuild([page])))
+        times["one_page"].append(common.timed(lambda: builder.rebuild()))
         registry = touch_client(work, 1, next(edits))
-        times["one_client"].append(common.timed(lambda: builder.rebuild([registry])))
+        times["one_client"].append(common.timed(lambda: builder.rebuild()))
 
-    report = builder.rebuild([])
+    report = builder.rebuild()
     medians = {name: round(common.median(values), 4) for name, values in times.items() if values}
     peer = medians.get("mkdocs_cold")
     rows = []

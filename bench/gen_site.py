@@ -15,6 +15,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from registry import POSITIONS, themes_of_line
+
 REPO = Path(__file__).resolve().parent.parent
 _WORDS = (
     "agent widget proxy token origin browser call voice client registry release cache header latency "
@@ -23,8 +25,8 @@ _WORDS = (
     "retry limit window minute second bundle gzip brotli integrity version line stable archive deploy"
 ).split()
 _SECTIONS = ("Overview", "Configuration", "Examples", "Troubleshooting", "Reference")
-_THEMES = ("purple", "blue", "green", "dark")
-_POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left")
+_THEMES = themes_of_line(1)  # the generated clients pin v1 releases
+_POSITIONS = POSITIONS
 
 
 @dataclass(frozen=True)

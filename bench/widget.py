@@ -21,7 +21,6 @@ Chromium runs with the sandbox's own ``chromium_args``.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 

@@ -1,27 +1,25 @@
 """The build pipeline: gather and validate every source, then render, then write.
 
-``Builder`` keeps what it made between builds (in memory, and in a cache file beside the output
-folder), so a rebuild converts only changed markdown, renders only pages whose inputs changed,
-and writes only files whose bytes changed. ``build(config)`` is one cold-or-cached build.
+``Builder`` keeps what it made between builds (in memory, and in a cache folder beside the output
+folder; see ``builder.cache``), so a rebuild converts only changed markdown, renders only pages
+whose inputs changed, and writes only files whose bytes changed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 import time
-from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
 
 import jinja2
 
 import registry
-from builder import cdn, links, registry_file
+from builder import cache as build_cache
+from builder import cdn, links
 from builder import sdk as vendored
 from builder.assets import COMPRESSED, Encoded, encode, encode_precompressed, minify
 from builder.budgets import check_budgets
@@ -38,11 +36,6 @@ from builder.write import write as write_files
 # pages: measured on a shared 2-core machine, 1,050 pages took 0.36 s in one process and
 # 0.23-0.26 s split with a forked child (which inherits the imported converter, see below).
 _PARALLEL_FROM = 400
-
-
-# The modules whose code decides the output; a change to any of them invalidates the cache.
-_OUTPUT_MODULES = ("assets", "budgets", "build", "cdn", "clients", "config", "content", "docs", "headers", "links",
-                   "registry_file", "render", "sdk", "snippet", "write")
 
 
 class BuildError(Exception):
@@ -81,54 +74,49 @@ class BuildReport:
         return lines
 
 
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """Everything a build is made from, read and validated."""
+
+    pages: list[Page]
+    releases: list[Release]
+    tree: cdn.Tree
+    sdk: vendored.Sdk | None
+    clients: registry.Registry
+    templates: Path
+    template_files: list[Path]
+    fingerprint: str  # the code, the site settings and every template's bytes
+
+
 @dataclass(slots=True)
-class _State:
-    """What one build leaves for the next; everything is keyed by content, never by time."""
-
-    code: str
-    out: str = ""
-    converted: dict[str, Converted] = field(default_factory=dict)  # markdown digest -> result
-    minified: dict[str, str] = field(default_factory=dict)  # digest(name, source) -> text
-    encoded: dict[str, Encoded] = field(default_factory=dict)  # file digest -> encodings
-    outputs: dict[str, Output] = field(default_factory=dict)  # what is in ``out`` now
-    groups: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # see Outputs.reuse
-    scans: dict[str, links.Scan] = field(default_factory=dict)  # page digest -> links and ids
-    # (digest of the file and the known versions, the parsed registry, client id -> entry digest)
-    registry: tuple[str, registry.Registry, dict[str, str]] | None = None
-    stats: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # path -> (mtime, size, digest)
-
-
-def _code_fingerprint() -> str:
-    # A cache made by other builder code or other library versions is not reused.
-    here = Path(__file__).parent
-    sources = [(name, (here / f"{name}.py").read_bytes()) for name in _OUTPUT_MODULES]
-    versions = [metadata.version(name) for name in ("cmarkgfm", "pygments", "jinja2", "tdewolff-minify", "brotli")]
-    return digest(sources, versions)
+class _Rendered:
+    out: Outputs
+    encoded: dict[str, Encoded]  # release file ("2.1.0/call.js") -> its encodings
+    budgets: list[str]  # every size against its budget
+    over: list[str]  # budgets exceeded, as errors
 
 
 class Builder:
     """Builds ``config`` again and again, reusing everything whose inputs did not change.
 
-    ``build()`` is the whole pipeline; ``rebuild(changed_paths)`` is the same call (content
-    hashes, not the list, decide what changes; the list is accepted for watchers' convenience);
-    ``check()`` validates without writing and returns the errors.
+    ``build()`` is the whole pipeline and saves the cache folder; ``rebuild()`` is the same
+    pipeline keeping the cache in memory (for watchers calling it repeatedly); ``check()``
+    validates without writing and returns the errors.
     """
 
     def __init__(self, config: BuildConfig, *, jobs: int | None = None, cache: bool = True) -> None:
         self.config = config
         self.jobs = jobs if jobs is not None else min(2, os.cpu_count() or 1)
         self.cache_path = config.out.parent / f".{config.out.name}.buildcache" if cache else None
-        self.state = self._load_state()
+        # Links resolve against the site's URLs, so the settings are part of the code's key.
+        self.state = build_cache.load_state(self.cache_path, digest(build_cache.code_fingerprint(), config.site))
+        self.memo = build_cache.Memo()
         self._dirty = False  # whether the cache needs saving after this build
         self._markdown_dirty = False  # whether converted markdown changed since the last save
-        self._links = links.Memo()
-        self._memo: dict = {}  # rendered shared parts, for this process only
 
-    def rebuild(self, changed_paths: Iterable[Path] = ()) -> BuildReport:
-        """Build again, keeping the cache in memory only (call ``save()`` to persist it).
-
-        Content hashes, not ``changed_paths``, decide what changes; the argument is accepted so
-        a watcher can pass what it saw."""
+    def rebuild(self) -> BuildReport:
+        """Build again, keeping the cache in memory only (call ``save()`` to persist it). Content
+        hashes decide what changed."""
         return self._run(write=True, save=False)
 
     def build(self) -> BuildReport:
@@ -154,20 +142,36 @@ class Builder:
 
     def _run(self, write: bool, save: bool) -> BuildReport:
         started = time.perf_counter()
-        config, state = self.config, self.state
+        if self.state.out != str(self.config.out.resolve()) or not self.config.out.is_dir():
+            self.state.outputs, self.state.groups = {}, {}  # nothing of ours is on disk there; write everything
         errors: list[str] = []
-        if state.out != str(config.out.resolve()) or not config.out.is_dir():
-            state.outputs, state.groups = {}, {}  # nothing of ours is on disk there; write everything
-
         # Gather: read and validate every source before anything is rendered or written.
+        sources = self._gather(errors)
+        # Render: every output file, reusing the previous build's where the inputs are the same.
+        rendered = self._render(sources, errors)
+        # Check: every internal link, anchor and asset resolves.
+        pages = self._check_links(rendered.out, errors)
+        if errors:
+            raise BuildError(errors, [f"budget {line}" for line in rendered.budgets] if rendered.over else [])
+        # Write: only files whose bytes changed; a first build goes to a staging folder first.
+        written = self._write(rendered.out, save) if write else 0
+        encoded = rendered.encoded.values()
+        return BuildReport(
+            self.config.out, {p: o.size for p, o in sorted(rendered.out.files.items())}, time.perf_counter() - started,
+            pages=pages, rendered=rendered.out.rendered, written=written,
+            assets=(sum(len(e.data) for e in encoded), sum(len(e.gzip) for e in encoded), sum(len(e.brotli) for e in encoded)),
+            budgets=rendered.budgets,
+            notes=[f"widget/{line}/ has files but no changelog entry yet, so it is not built" for line in sources.tree.unreleased],
+        )
+
+    def _gather(self, errors: list[str]) -> _Sources:
+        config = self.config
         pages, releases = self._gather_markdown(errors)
-        tree = cdn.gather(config.widget, config.archive, releases, errors, self._minified,
-                          self._memo.setdefault("archived", {}))
+        tree = cdn.gather(config.widget, config.archive, releases, errors, self._minified, self.memo.archived)
         sdk = self._sdk(errors)
         for release in tree.lines.values():
             vendored.check_pins(sdk, cdn.widget_sources(config.widget / release.line), errors)
-        known = {r.version for r in releases}
-        clients = self._registry(known, errors)
+        clients = self._registry({r.version for r in releases}, errors)
         templates = config.src / "templates"
         template_files = sorted(p for p in templates.rglob("*") if p.is_file()) if templates.is_dir() else []
         if not template_files:
@@ -175,97 +179,96 @@ class Builder:
         if errors:
             raise BuildError(errors)
         assert clients is not None
-        fingerprint = digest(state.code, config.site, [(p.relative_to(templates).as_posix(), p.read_bytes()) for p in template_files])
+        fingerprint = digest(self.state.code, config.site,
+                             [(p.relative_to(templates).as_posix(), p.read_bytes()) for p in template_files])
+        return _Sources(pages, releases, tree, sdk, clients, templates, template_files, fingerprint)
 
-        # Render: every output file, reusing the previous build's where the inputs are the same.
-        out = Outputs(state.outputs, state.groups)
-        encoded = {key: self._encode(data) for key, data in tree.files.items()}
-        sdk_files = self._sdk_files(sdk)
-        budget_lines, over = check_budgets(config, tree, encoded, sdk_files)
+    def _render(self, sources: _Sources, errors: list[str]) -> _Rendered:
+        out = Outputs(self.state.outputs, self.state.groups)
+        encoded = {key: self._encode(data) for key, data in sources.tree.files.items()}
+        sdk_files = self._sdk_files(sources.sdk)
+        budgets, over = check_budgets(self.config, sources.tree, encoded, sdk_files)
         errors += over
+        manifest = self._render_cdn(out, sources, encoded, sdk_files)
+        self._render_pages(out, sources, manifest)
+        # The docs get the same cache policy when hosted on Netlify or Cloudflare Pages.
+        docs_paths = [p.removeprefix("docs/") for p in out.files if p.startswith("docs/")]
+        out.put("docs/_headers", self.config.src / "site.toml", self._headers(docs_paths))
+        return _Rendered(out, encoded, budgets, over)
+
+    def _render_cdn(self, out: Outputs, sources: _Sources, encoded: dict[str, Encoded],
+                    sdk_files: dict[str, Encoded]) -> dict:
+        """The CDN tree, Retell's SDK, ``manifest.json`` and ``_headers``; returns the manifest."""
+        config, tree, sdk = self.config, sources.tree, sources.sdk
         for path, data in tree.paths().items():
             enc = encoded[f"{_folder_release(tree, path).version}/{path.split('/', 1)[1]}"]
-            # The SRI hash already names these bytes; no need to hash them again.
-            out.put(f"cdn/{path}", config.widget, enc.data, enc.integrity)
-            if path.endswith(COMPRESSED):
-                out.put(f"cdn/{path}.gz", config.widget, enc.gzip, "gz" + enc.integrity)
-                out.put(f"cdn/{path}.br", config.widget, enc.brotli, "br" + enc.integrity)
+            _put_asset(out, f"cdn/{path}", config.widget, enc)
         for path, enc in sdk_files.items():
-            out.put(f"cdn/{path}", sdk.source if sdk else config.widget, enc.data, enc.integrity)
-            if path.endswith(COMPRESSED):
-                out.put(f"cdn/{path}.gz", sdk.source if sdk else config.widget, enc.gzip, "gz" + enc.integrity)
-                out.put(f"cdn/{path}.br", sdk.source if sdk else config.widget, enc.brotli, "br" + enc.integrity)
-        manifest_key = digest([(f.name, f.release) for f in tree.folders], [(k, e.integrity) for k, e in encoded.items()],
-                              config.site.docs_url, [(p, e.integrity) for p, e in sdk_files.items()])
-        if self._memo.get("manifest", ("",))[0] != manifest_key:
+            _put_asset(out, f"cdn/{path}", sdk.source if sdk else config.widget, enc)
+        key = digest([(f.name, f.release) for f in tree.folders], [(k, e.integrity) for k, e in encoded.items()],
+                     config.site.docs_url, [(p, e.integrity) for p, e in sdk_files.items()])
+        if self.memo.manifest is None or self.memo.manifest[0] != key:
             made = cdn.manifest(tree, encoded, config.site.docs_url, sdk, sdk_files)
-            self._memo["manifest"] = (manifest_key, made, json.dumps(made, indent=2).encode())
-        _, cdn_manifest, manifest_bytes = self._memo["manifest"]
-        out.put("cdn/manifest.json", config.src / "changelog", manifest_bytes, manifest_key)
+            self.memo.manifest = (key, made, json.dumps(made, indent=2).encode())
+        _, manifest, manifest_bytes = self.memo.manifest
+        out.put("cdn/manifest.json", config.src / "changelog", manifest_bytes, key)
         out.put("cdn/_headers", config.src / "site.toml", self._headers([p.removeprefix("cdn/") for p in out.files]))
-        for path in template_files:
+        return manifest
+
+    def _render_pages(self, out: Outputs, sources: _Sources, manifest: dict) -> None:
+        """The docs site and the client demo pages."""
+        config, templates = self.config, sources.templates
+        for path in sources.template_files:
             if path.parent.name == "static":
                 out.put(f"docs/assets/{path.name}", path, path.read_bytes())
-        out.emit("docs/assets/pygments.css", fingerprint, templates, pygments_css)
+        out.emit("docs/assets/pygments.css", sources.fingerprint, templates, pygments_css)
         try:
             # The fingerprint covers every template's bytes, so an environment (and the templates
             # it compiled, ~20 ms) is reused until one of them changes.
-            if self._memo.get("env", ("",))[0] != fingerprint:
-                self._memo["env"] = (fingerprint, environment(templates, config.site))
-            env = self._memo["env"][1]
-            render_docs(env, out, pages, releases, fingerprint, templates, doc_assets(config.src / "docs"), self._memo)
-            render_clients(env, out, clients, cdn_manifest, fingerprint, templates, config.registry_path,
-                           state.registry[2] if state.registry else None)
+            if self.memo.env is None or self.memo.env[0] != sources.fingerprint:
+                self.memo.env = (sources.fingerprint, environment(templates, config.site))
+            env = self.memo.env[1]
+            render_docs(env, out, sources.pages, sources.releases, sources.fingerprint, templates,
+                        doc_assets(config.src / "docs"), self.memo.docs)
+            render_clients(env, out, sources.clients, manifest, sources.fingerprint, templates, config.registry_path,
+                           self.state.registry.client_keys if self.state.registry else None)
         except jinja2.TemplateError as exc:
             raise BuildError([f"{_template_location(exc, templates)}: template error: {exc}"]) from None
 
-        # The docs get the same cache policy when hosted on Netlify or Cloudflare Pages.
-        docs_paths = [p.removeprefix("docs/") for p in out.files if p.startswith("docs/")]
-        out.put("docs/_headers", config.src / "site.toml", self._headers(docs_paths))
-
-        # Check: every internal link, anchor and asset resolves.
+    def _check_links(self, out: Outputs, errors: list[str]) -> int:
+        """Every internal link, anchor and asset of every page resolves; returns the page count."""
         scans = {}
         for path, output in out.files.items():
             if path.endswith(".html"):
-                found = state.scans.get(output.digest)
+                found = self.state.scans.get(output.digest)
                 if found is None:
-                    found = state.scans[output.digest] = links.scan(output.data or (config.out / path).read_bytes())
+                    found = self.state.scans[output.digest] = links.scan(output.data or (self.config.out / path).read_bytes())
                     self._dirty = True
                 scans[path] = found
-        links.check(out.files, scans, config.site, errors, out.shared, self._links)
-        if errors:
-            raise BuildError(errors, [f"budget {line}" for line in budget_lines] if over else [])
+        links.check(out.files, scans, self.config.site, errors, out.shared, self.memo.links)
+        return len(scans)
 
-        # Write: only files whose bytes changed; a first build goes to a staging folder first.
-        written = 0
-        if write:
-            changes = set(state.outputs) != set(out.files) or any(
-                state.outputs[p].digest != o.digest for p, o in out.files.items())
-            if changes and not save and self.cache_path is not None:
-                # The output is about to differ from what the saved cache describes; a stale
-                # cache would make the next process skip files it must write.
-                (self.cache_path / "state.pickle").unlink(missing_ok=True)
-            written = write_files(config.out, out.files, state.outputs)
-            if written or out.rendered or set(out.files) != set(state.outputs) or state.out != str(config.out.resolve()):
-                self._dirty = True
-            state.out = str(config.out.resolve())
-            state.outputs = {p: o if o.data is None else Output(o.key, o.source, None, o.digest, o.size)
-                             for p, o in out.files.items()}
-            state.groups = out.groups
-            live = {o.digest for o in out.files.values()}
-            state.scans = {d: s for d, s in state.scans.items() if d in live}
-            # An unchanged rebuild leaves the cache file as it is: saving it is most of its cost.
-            if save and (self._dirty or not (self.cache_path and (self.cache_path / "state.pickle").is_file())):
-                self.save()
-        raw = sum(len(encoded[k].data) for k in encoded)
-        report = BuildReport(
-            config.out, {p: o.size for p, o in sorted(out.files.items())}, time.perf_counter() - started,
-            pages=len(scans), rendered=out.rendered, written=written,
-            assets=(raw, sum(len(e.gzip) for e in encoded.values()), sum(len(e.brotli) for e in encoded.values())),
-            budgets=budget_lines,
-            notes=[f"widget/{line}/ has files but no changelog entry yet, so it is not built" for line in tree.unreleased],
-        )
-        return report
+    def _write(self, out: Outputs, save: bool) -> int:
+        state, target = self.state, str(self.config.out.resolve())
+        changes = set(state.outputs) != set(out.files) or any(
+            state.outputs[p].digest != o.digest for p, o in out.files.items())
+        if changes and not save:
+            # The output is about to differ from what the saved cache describes; a stale cache
+            # would make the next process skip files it must write.
+            build_cache.forget(self.cache_path)
+        written = write_files(self.config.out, out.files, state.outputs)
+        if written or out.rendered or set(out.files) != set(state.outputs) or state.out != target:
+            self._dirty = True
+        state.out = target
+        state.outputs = {p: o if o.data is None else Output(o.key, o.source, None, o.digest, o.size)
+                         for p, o in out.files.items()}
+        state.groups = out.groups
+        live = {o.digest for o in out.files.values()}
+        state.scans = {d: s for d, s in state.scans.items() if d in live}
+        # An unchanged rebuild leaves the cache file as it is: saving it is most of its cost.
+        if save and (self._dirty or not build_cache.saved(self.cache_path)):
+            self.save()
+        return written
 
     def _gather_markdown(self, errors: list[str]) -> tuple[list[Page], list[Release]]:
         docs, changelog = self.config.src / "docs", self.config.src / "changelog"
@@ -294,7 +297,7 @@ class Builder:
         self.state.converted.update(_convert_all(pending, self.jobs))
         self._markdown_dirty = self._markdown_dirty or bool(pending)
         # Page and Release objects are kept too: rebuilding 1,000 of them is most of an idle rebuild.
-        made: dict[tuple[str, str], Page | Release | None] = self._memo.setdefault("sources", {})
+        made = self.memo.sources
         fresh: dict[tuple[str, str], Page | Release | None] = {}
         pages: list[Page] = []
         releases: list[Release] = []
@@ -309,7 +312,7 @@ class Builder:
             fresh[(path, key)] = item
             if item is not None:
                 (pages if is_page else releases).append(item)  # type: ignore[arg-type]
-        self._memo["sources"] = fresh
+        self.memo.sources = fresh
         if not any(p.startswith(docs_prefix) for p in digests):
             errors.append(f"{docs}: no docs pages (*.md) found")
         used = set(digests.values())
@@ -324,14 +327,14 @@ class Builder:
         except FileNotFoundError:
             errors.append(f"{path}:1: the client registry is missing")
             return None
-        if self.state.registry is not None and self.state.registry[0] == key:
-            return self.state.registry[1]
+        if self.state.registry is not None and self.state.registry.key == key:
+            return self.state.registry.registry
         try:
-            clients = registry_file.load(path, known, self._memo.setdefault("registry_tables", {}))
+            clients = registry.load(path, known, cache=self.memo.tables)
         except registry.RegistryError as exc:
             errors += exc.errors
             return None
-        self.state.registry = (key, clients, {c.id: digest(c) for c in clients.clients})
+        self.state.registry = build_cache.RegistryRead(key, clients, {c.id: digest(c) for c in clients.clients})
         self._dirty = True
         return clients
 
@@ -345,14 +348,14 @@ class Builder:
         # Reading and checking the 0.6 MB bundle costs ~5 ms: only again when a file changed.
         with os.scandir(folder) as entries:
             seen = tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in entries if e.is_file()))
-        known = self._memo.get("sdk")
+        known = self.memo.sdk
         if known is not None and known[0] == seen:
             return known[1]
         problems: list[str] = []
         found = vendored.gather(folder, problems)
         errors += problems
         if found is not None:
-            self._memo["sdk"] = (seen, found)
+            self.memo.sdk = (seen, found)
         return found
 
     def _sdk_files(self, sdk: vendored.Sdk | None) -> dict[str, Encoded]:
@@ -370,7 +373,7 @@ class Builder:
 
     def _headers(self, paths: list[str]) -> bytes:
         # A rebuild rarely adds or removes a file, and the rules for 2,000 paths take ~10 ms.
-        made: dict[tuple[str, ...], bytes] = self._memo.setdefault("headers", {})
+        made = self.memo.headers
         key = tuple(paths)
         if key not in made:
             if len(made) > 4:
@@ -393,53 +396,20 @@ class Builder:
             self._dirty = True
         return self.state.encoded[key]
 
-    # The cache folder beside the output holds two pickles: converted markdown (large, changes
-    # only with the docs) and everything else.
-    def _load_state(self) -> _State:
-        code = digest(_code_fingerprint(), self.config.site)  # links resolve against the site URLs
-        if self.cache_path is not None and (self.cache_path / "state.pickle").is_file():
-            try:
-                with (self.cache_path / "state.pickle").open("rb") as f:
-                    state = pickle.load(f)
-                if isinstance(state, _State) and state.code == code:
-                    with (self.cache_path / "markdown.pickle").open("rb") as f:
-                        state.converted = pickle.load(f)
-                    return state
-            except Exception:  # a damaged or foreign cache only costs a cold build
-                pass
-        return _State(code)
-
     def save(self) -> None:
         """Write the cache folder, so that a new ``Builder`` (or process) starts warm."""
         if self.cache_path is None:
             return
-        if self.cache_path.is_file():
-            self.cache_path.unlink()
-        self.cache_path.mkdir(parents=True, exist_ok=True)
-        if self._markdown_dirty or not (self.cache_path / "markdown.pickle").is_file():
-            _dump(self.state.converted, self.cache_path / "markdown.pickle")
-            self._markdown_dirty = False
-        converted, self.state.converted = self.state.converted, {}
-        try:
-            _dump(self.state, self.cache_path / "state.pickle")
-        finally:
-            self.state.converted = converted
-        self._dirty = False
+        build_cache.save_state(self.cache_path, self.state, self._markdown_dirty)
+        self._markdown_dirty = self._dirty = False
 
 
-def _dump(value: object, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)  # a reader never sees half a cache file
-
-
-def build(config: BuildConfig) -> BuildReport:
-    return Builder(config).build()
-
-
-def check(config: BuildConfig) -> list[str]:
-    return Builder(config).check()
+def _put_asset(out: Outputs, path: str, source: Path, enc: Encoded) -> None:
+    # The SRI hash already names these bytes; no need to hash them again.
+    out.put(path, source, enc.data, enc.integrity)
+    if path.endswith(COMPRESSED):
+        out.put(f"{path}.gz", source, enc.gzip, "gz" + enc.integrity)
+        out.put(f"{path}.br", source, enc.brotli, "br" + enc.integrity)
 
 
 def _markdown_files(folder: Path) -> list[os.DirEntry[str]]:

@@ -20,11 +20,11 @@ from pathlib import Path
 from builder.assets import Encoded, minify, sri
 from builder.content import Release
 from builder.sdk import Sdk, manifest_entry
+from registry.versions import line_of
 
 # What a widget folder may publish; anything else there (demos, tests, notes) stays private.
 _PUBLISHED = (".js", ".mjs", ".css", ".d.ts")
 _PRIVATE_DIRS = {"test", "tests", "demo", "demos", "node_modules"}
-_LINE = re.compile(r"^v(\d+)$")
 _MODULE = re.compile(r"(?:^|[;}\n])\s*(?:export\s*[{*\w]|import\s*[{*\w\"'])")
 RECORD = "release.json"
 
@@ -131,7 +131,7 @@ def gather(widget_dir: Path, archive: Path, releases: list[Release], errors: lis
         folders.append(Folder("latest", latest))
     released_lines = set(lines)
     unreleased = tuple(sorted(
-        p.name for p in widget_dir.glob("v*") if _LINE.match(p.name) and p.name not in released_lines and widget_sources(p)
+        p.name for p in widget_dir.glob("v*") if line_of(p.name) is not None and p.name not in released_lines and widget_sources(p)
     )) if widget_dir.is_dir() else ()
     return Tree(tuple(folders), files, lines, latest, unreleased)
 
@@ -172,13 +172,8 @@ def _check_unchanged(release: Release, record_path: Path, sources: dict[str, Pat
         errors.append(
             f"{release.source}:1: {folder} has changed since {release.version} was released "
             f"(archived in {record_path.parent}/); add a changelog entry for the next {release.line} version, "
-            f"e.g. {release.source.with_name(_next_patch(release.version) + '.md')}"
+            f"e.g. {release.source.with_name(f'{release.key.next_patch()}.md')}"
         )
-
-
-def _next_patch(version: str) -> str:
-    major, minor, patch = (int(x) for x in version.split("-")[0].split("."))
-    return f"{major}.{minor}.{patch + 1}"
 
 
 def freeze(tree: Tree, widget_dir: Path, archive: Path) -> list[str]:

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$")
+from registry import Version
+
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Docs pages get these extra files copied beside them (images and downloads they link to).
 _DOC_ASSETS = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".txt", ".pdf"}
@@ -54,18 +55,17 @@ class Release:
     source: Path
 
     @property
-    def key(self) -> tuple[int, int, int, int, str]:
-        major, minor, patch, pre = _VERSION.match(self.version).groups()  # type: ignore[union-attr]
-        # A pre-release sorts before its release: 2.0.0-beta.1 < 2.0.0.
-        return int(major), int(minor), int(patch), 0 if pre else 1, pre or ""
+    def key(self) -> Version:
+        """For ordering: SemVer's (a pre-release sorts before its release)."""
+        return Version.parse(self.version)
 
     @property
     def line(self) -> str:
-        return f"v{self.key[0]}"
+        return self.key.line
 
     @property
     def stable(self) -> bool:
-        return "-" not in self.version
+        return self.key.stable
 
 
 _META = re.compile(r"^([A-Za-z][\w-]*):[ \t]*(.*)$")
@@ -168,7 +168,7 @@ def doc_assets(folder: Path) -> list[Path]:
 def release_from(path: Path, converted: Converted, errors: list[str]) -> Release | None:
     version = converted.meta.get("version", "")
     date_text = converted.meta.get("date", "")
-    if not _VERSION.match(version):
+    if not Version.is_valid(version):
         errors.append(f"{path}:{_meta_line(path, 'version')}: 'version:' must be MAJOR.MINOR.PATCH, got {version!r}")
         return None
     if path.stem != version:

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -90,78 +90,135 @@ def rewrite_links(html: str) -> str:
     return _LINK.sub(fix, html)
 
 
+@dataclass(slots=True)
+class DocsMemo:
+    """What the docs keep between builds of one ``Builder``: the rendered navigation and the
+    search index's entries."""
+
+    nav_key: str = ""
+    navs: dict[str, _Nav] = field(default_factory=dict)  # root ("../", "./", "../../") -> navigation
+    search: dict[str, str] = field(default_factory=dict)  # page digest -> its search entry
+
+
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """One docs build: the sorted pages and releases, the keys they give, the navigation."""
+
+    env: jinja2.Environment
+    templates: Path
+    pages: list[Page]
+    releases: list[Release]
+    fingerprint: str
+    pages_key: str
+    release_key: str
+    nav_key: str
+    navs: dict[str, _Nav]
+
+    def nav(self, root: str, current: str | None = None) -> Markup:
+        return self.navs[root].markup(current)
+
+
 def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releases: list[Release],
-                fingerprint: str, templates: Path, assets: list[Path], memo: dict | None = None) -> None:
-    """``memo`` (kept by the caller between builds) holds the rendered navigation by its key."""
-    memo = {} if memo is None else memo
+                fingerprint: str, templates: Path, assets: list[Path], memo: DocsMemo | None = None) -> None:
+    memo = DocsMemo() if memo is None else memo
     for path in assets:
         out.put(f"docs/{path.name}", path, path.read_bytes())
     pages = sorted(pages, key=lambda p: (p.order, p.title, p.slug))
     # A page's digest covers its title and order, so these keys stand for the whole docs tree.
     pages_key = digest(fingerprint, "".join(p.digest for p in pages))
     release_key = digest(fingerprint, [(r.version, r.date, r.html) for r in releases])
-    group_key = pages_key + release_key
-    if out.reuse("docs", group_key):
+    if out.reuse("docs", pages_key + release_key):
         return
-    nav_items = [{"path": f"{p.slug}/", "title": p.title} for p in pages] + [{"path": "changelog/", "title": "Changelog"}]
-    # Shared parts are rendered once; each page only marks its own entry as current.
-    nav_key = digest(fingerprint, nav_items)
-    if memo.get("nav_key") != nav_key:
-        template = env.get_template("nav.html")
-        memo["nav_key"] = nav_key
-        memo["nav"] = {root: _Nav.of(root, template.render(nav=nav_items, root=root)) for root in ("../", "./", "../../")}
-    navs: dict[str, _Nav] = memo["nav"]
-    doc = env.get_template("doc.html")
     emitted = len(out.files)
+    site = _navigation(env, pages, releases, fingerprint, templates, pages_key, release_key, memo)
+    _pages(site, out)
+    _home_and_404(site, out)
+    _changelog(site, out)
+    _indexes(site, out, memo)
+    out.groups["docs"] = (pages_key + release_key, tuple(list(out.files)[emitted:]))
 
-    def nav(root: str, current: str | None = None) -> Markup:
-        return navs[root].markup(current)
 
-    # Pages: one folder each, so URLs stay clean ("docs/deployment/").
-    for page in pages:
-        out.emit(f"docs/{page.slug}/index.html", nav_key + page.digest, page.source,
-                 lambda page=page: _with_nav(lambda nav: doc.render(
-                     page=page, html=Markup(rewrite_links(page.html)), toc=[h for h in page.headings if h.level in (2, 3)],
-                     nav=nav, root="../"), navs["../"], f"{page.slug}/"))
+def _navigation(env: jinja2.Environment, pages: list[Page], releases: list[Release], fingerprint: str, templates: Path,
+                pages_key: str, release_key: str, memo: DocsMemo) -> _Site:
+    # Rendered once per depth; each page only marks its own entry as current.
+    items = _nav_items(pages)
+    nav_key = digest(fingerprint, items)
+    if memo.nav_key != nav_key:
+        template = env.get_template("nav.html")
+        memo.nav_key = nav_key
+        memo.navs = {root: _Nav.of(root, template.render(nav=items, root=root)) for root in ("../", "./", "../../")}
+    return _Site(env, templates, pages, releases, fingerprint, pages_key, release_key, nav_key, memo.navs)
+
+
+def _nav_items(pages: list[Page]) -> list[dict[str, str]]:
+    return [{"path": f"{p.slug}/", "title": p.title} for p in pages] + [{"path": "changelog/", "title": "Changelog"}]
+
+
+def _pages(site: _Site, out: Outputs) -> None:
+    # One folder each, so URLs stay clean ("docs/deployment/").
+    doc = site.env.get_template("doc.html")
+
+    def render(page: Page) -> bytes:
+        toc = [h for h in page.headings if h.level in (2, 3)]
+        return _with_nav(lambda nav: doc.render(page=page, html=Markup(rewrite_links(page.html)), toc=toc, nav=nav,
+                                                root="../"), site.navs["../"], f"{page.slug}/")
+
+    for page in site.pages:
+        out.emit(f"docs/{page.slug}/index.html", site.nav_key + page.digest, page.source, lambda page=page: render(page))
     # The navigation repeats on every page; the link check reads one copy per depth.
-    out.shared["docs/index.html"] = navs["./"].data
-    if pages:
-        out.shared[f"docs/{pages[0].slug}/index.html"] = navs["../"].data
-    if releases:
-        out.shared[f"docs/changelog/{releases[0].version}/index.html"] = navs["../../"].data
-    latest = next((r.version for r in releases if r.stable), "")
-    # The home page lists titles and summaries only; a change deeper in a page leaves it alone.
-    cards_key = digest(nav_key, [(p.slug, p.title, p.summary) for p in pages], latest)
-    out.emit("docs/index.html", cards_key, templates / "docs_index.html",
-             lambda: env.get_template("docs_index.html").render(pages=pages, latest=latest, nav=nav("./"), root="./"))
-    out.emit("docs/404.html", digest(nav_key, "404"), templates / "404.html",
-             # The 404 page is served at any depth, so its links are absolute.
-             lambda: env.get_template("404.html").render(nav=Markup(env.get_template("nav.html").render(
-                 nav=nav_items, root=env.globals["site"].docs_url + "/")), root=env.globals["site"].docs_url + "/"))
+    out.shared["docs/index.html"] = site.navs["./"].data
+    if site.pages:
+        out.shared[f"docs/{site.pages[0].slug}/index.html"] = site.navs["../"].data
+    if site.releases:
+        out.shared[f"docs/changelog/{site.releases[0].version}/index.html"] = site.navs["../../"].data
 
-    # Changelog: an index, a page per release and an Atom feed.
-    out.emit("docs/changelog/index.html", nav_key + release_key, templates / "changelog.html",
-             lambda: env.get_template("changelog.html").render(releases=releases, nav=nav("../", "changelog/"), root="../"))
-    release_page = env.get_template("release.html")
+
+def _home_and_404(site: _Site, out: Outputs) -> None:
+    env = site.env
+    latest = next((r.version for r in site.releases if r.stable), "")
+    # The home page lists titles and summaries only; a change deeper in a page leaves it alone.
+    cards_key = digest(site.nav_key, [(p.slug, p.title, p.summary) for p in site.pages], latest)
+    out.emit("docs/index.html", cards_key, site.templates / "docs_index.html",
+             lambda: env.get_template("docs_index.html").render(pages=site.pages, latest=latest, nav=site.nav("./"),
+                                                                root="./"))
+
+    def not_found() -> str:
+        # Served at any depth, so its links are absolute.
+        root = env.globals["site"].docs_url + "/"
+        nav = Markup(env.get_template("nav.html").render(nav=_nav_items(site.pages), root=root))
+        return env.get_template("404.html").render(nav=nav, root=root)
+
+    out.emit("docs/404.html", digest(site.nav_key, "404"), site.templates / "404.html", not_found)
+
+
+def _changelog(site: _Site, out: Outputs) -> None:
+    # An index, a page per release and an Atom feed.
+    env, releases = site.env, site.releases
+    out.emit("docs/changelog/index.html", site.nav_key + site.release_key, site.templates / "changelog.html",
+             lambda: env.get_template("changelog.html").render(releases=releases, nav=site.nav("../", "changelog/"),
+                                                               root="../"))
+    page = env.get_template("release.html")
     for release in releases:
-        out.emit(f"docs/changelog/{release.version}/index.html", digest(nav_key, release.version, release.date, release.html),
-                 release.source, lambda release=release: _with_nav(
-                     lambda nav: release_page.render(release=release, nav=nav, root="../../"), navs["../../"]))
+        out.emit(f"docs/changelog/{release.version}/index.html",
+                 digest(site.nav_key, release.version, release.date, release.html), release.source,
+                 lambda release=release: _with_nav(lambda nav: page.render(release=release, nav=nav, root="../../"),
+                                                   site.navs["../../"]))
     updated = f"{releases[0].date}T00:00:00Z" if releases else dt.datetime(2000, 1, 1).isoformat() + "Z"
-    out.emit("docs/changelog/feed.xml", release_key + "feed", templates / "feed.xml",
+    out.emit("docs/changelog/feed.xml", site.release_key + "feed", site.templates / "feed.xml",
              lambda: env.get_template("feed.xml").render(releases=releases, updated=updated))
 
-    # Search index, sitemap and the static files the pages use.
-    out.emit("docs/search.json", pages_key, templates / "doc.html", lambda: _search_index(pages, memo))
-    paths = ["", *(f"{p.slug}/" for p in pages), "changelog/", *(f"changelog/{r.version}/" for r in releases)]
-    out.emit("docs/sitemap.xml", digest(fingerprint, paths), templates / "sitemap.xml",
-             lambda: env.get_template("sitemap.xml").render(paths=paths))
-    out.groups["docs"] = (group_key, tuple(list(out.files)[emitted:]))
+
+def _indexes(site: _Site, out: Outputs, memo: DocsMemo) -> None:
+    # The search index and the sitemap.
+    out.emit("docs/search.json", site.pages_key, site.templates / "doc.html", lambda: _search_index(site.pages, memo))
+    paths = ["", *(f"{p.slug}/" for p in site.pages), "changelog/", *(f"changelog/{r.version}/" for r in site.releases)]
+    out.emit("docs/sitemap.xml", digest(site.fingerprint, paths), site.templates / "sitemap.xml",
+             lambda: site.env.get_template("sitemap.xml").render(paths=paths))
 
 
-def _search_index(pages: list[Page], memo: dict) -> str:
+def _search_index(pages: list[Page], memo: DocsMemo) -> str:
     # Each page's entry is kept by the page's digest, so one changed page re-encodes one entry.
-    cache: dict[str, str] = memo.setdefault("search", {})
+    cache = memo.search
     entries = []
     for p in pages:
         entry = cache.get(p.digest)
@@ -173,7 +230,7 @@ def _search_index(pages: list[Page], memo: dict) -> str:
             }, separators=(",", ":"), ensure_ascii=False)
         entries.append(entry)
     if len(cache) > 2 * len(pages):
-        memo["search"] = {p.digest: cache[p.digest] for p in pages}
+        memo.search = {p.digest: cache[p.digest] for p in pages}
     return '{"pages":[' + ",".join(entries) + "]}"
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 
+from registry import versions
+
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Aliases move on a release: browsers re-check after 5 minutes, and a CDN may keep serving the
 # old copy for a day while it fetches the new one in the background.
 MOVING = "public, max-age=300, stale-while-revalidate=86400"
 REVALIDATE = "public, max-age=0, must-revalidate"
-_EXACT = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
-_EXACT_SDK = re.compile(r"^sdk/\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?/")
+# An exact version's files never change: a widget release's folder, or one of Retell's SDK.
+EXACT_PATH = re.compile(rf"^(?:v|sdk/){versions.PATTERN}/")
 _TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".mjs": "text/javascript; charset=utf-8",
@@ -43,10 +45,9 @@ def _clean(path: str) -> str:
 
 def cache_control(path: str) -> str:
     path = _clean(path)
-    first = path.split("/", 1)[0]
     if path.endswith((".html", "/")) or path == "" or path.endswith((".html.gz", ".html.br")):
         return REVALIDATE
-    if (_EXACT.match(first) and "/" in path) or _EXACT_SDK.match(path):
+    if EXACT_PATH.match(path):
         return IMMUTABLE
     return MOVING
 

@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-# Exact widget versions and exact SDK versions: published once, never changed.
-_EXACT = re.compile(r"^cdn/(?:v|sdk/)\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?/")
+from builder.headers import EXACT_PATH
+
 _POINTERS = (".html", ".xml", ".json")  # pages, feeds, manifest and search index name other files: last
 _KEEP_SNAPSHOTS = 3
 _STATE = ".publish-state.json"  # on S3: the metadata each file was last uploaded with
@@ -72,7 +72,7 @@ class LocalFile:
     @property
     def phase(self) -> int:
         plain = re.sub(r"\.(br|gz)$", "", self.path)
-        if _EXACT.match(plain):
+        if is_exact(plain):
             return 0
         return 2 if plain.endswith(_POINTERS) else 1
 
@@ -93,7 +93,9 @@ class Plan:
 
 
 def is_exact(path: str) -> bool:
-    return bool(_EXACT.match(path))
+    """An exact widget or SDK version's file (``cdn/v2.1.0/...``, ``cdn/sdk/2.0.8/...``): published
+    once, never changed (the cache policy's immutable paths)."""
+    return path.startswith("cdn/") and bool(EXACT_PATH.match(path[len("cdn/"):]))
 
 
 def gather(source: Path) -> dict[str, LocalFile]:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import brotli
 
+from registry.versions import PATTERN, Version
+
 FILE = "retell-web-client.js"
 LICENSES = "THIRD_PARTY_LICENSES"
 PUBLISHED_LICENSES = "THIRD_PARTY_LICENSES.txt"  # a suffix, so the CDN sends it as text
@@ -25,7 +27,7 @@ FOLDER = "sdk"
 # A client page's CSP must allow both; the sandbox's media server answers under this name.
 MEDIA_HOST = "retell-ai-4ihahnq7.livekit.cloud"
 MEDIA_ORIGINS = (f"https://{MEDIA_HOST}", f"wss://{MEDIA_HOST}")
-_EXACT_PATH = re.compile(r"\bsdk/(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/" + re.escape(FILE))
+_EXACT_PATH = re.compile(rf"\bsdk/({PATTERN})/" + re.escape(FILE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ def gather(folder: Path, errors: list[str]) -> Sdk | None:
         errors.append(f"{bundle}:1: the SDK no longer dials wss://{MEDIA_HOST}; update MEDIA_HOST in builder/sdk.py, "
                       "the CSP docs and the sandbox together")
         return None
-    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+    if not Version.is_valid(version):
         errors.append(f"{package}:1: retell-client-js-sdk must be pinned to an exact version, got {version!r}")
         return None
     return Sdk(version, livekit, data, compressed, (folder / LICENSES).read_bytes(), bundle)

@@ -1,219 +1,31 @@
 """``python -m builder serve``: build into a temporary folder, serve it, rebuild on change, reload pages.
 
-One origin serves the whole build: ``/cdn/``, ``/clients/`` and ``/docs/``. Open pages keep one
-server-sent-events stream on ``/__livereload``; a script injected into every served HTML response
-(never into the built files) reloads the page after a good rebuild and shows a failed one's errors
-over the page, which stays the last good build.
+One origin serves the whole build: ``/cdn/``, ``/clients/`` and ``/docs/``; open pages reload
+after each good rebuild and show a failed one's errors (``builder.livereload``). The dev server
+never touches ``dist/``: it builds into a temporary folder, removed on exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
-import json
 import shutil
 import signal
 import socket
 import sys
 import tempfile
-import time
-import traceback
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import uvicorn
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
-if TYPE_CHECKING:
-    from builder.build import Builder
-
-EVENTS_PATH = "/__livereload"
-SCRIPT_PATH = "/__livereload.js"
-# A burst of file events (an editor's save, a git checkout) settles into one rebuild: watchfiles
-# waits for STEP ms without a new event, at most DEBOUNCE ms in all.
-_STEP_MS = 50
-_DEBOUNCE_MS = 1600
-
-_CLIENT_JS = """\
-// Live reload for `python -m builder serve`: reload after a newer good build; show a failed
-// rebuild's errors over the page, which is still the last good build.
-(() => {
-  const built = Number(document.currentScript.dataset.generation);
-  let overlay = null;
-  const show = (errors) => {
-    overlay?.remove();
-    overlay = document.createElement("div");
-    overlay.id = "__livereload-error";
-    overlay.setAttribute("role", "alert");
-    overlay.style.cssText = "position:fixed;inset:0;z-index:2147483647;overflow:auto;padding:1.5rem;" +
-      "background:rgba(17,24,39,.95);color:#fecaca;font:14px/1.5 ui-monospace,monospace";
-    const title = document.createElement("strong");
-    title.textContent = `Rebuild failed with ${errors.length} error(s); this page is the last good build.`;
-    const list = document.createElement("pre");
-    list.style.whiteSpace = "pre-wrap";
-    list.textContent = errors.join("\\n");
-    overlay.append(title, list);
-    document.body.append(overlay);
-  };
-  new EventSource("%s").addEventListener("state", (event) => {
-    const state = JSON.parse(event.data);
-    if (state.errors.length) return show(state.errors);
-    if (state.generation !== built) return location.reload();
-    overlay?.remove();
-    overlay = null;
-  });
-})();
-""" % EVENTS_PATH
-
-
-@dataclass(frozen=True, slots=True)
-class LiveState:
-    generation: int  # counts good builds; a page served by an older one reloads
-    errors: tuple[str, ...] = ()  # the last build's errors; empty when it succeeded
-
-
-class LiveChannel:
-    """The current state and a wake-up for every open stream; lives in the server's event loop."""
-
-    def __init__(self) -> None:
-        self.state = LiveState(0)
-        self.closed = False
-        self._changed = asyncio.Event()
-
-    def publish(self, state: LiveState) -> None:
-        self.state = state
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    def close(self) -> None:
-        self.closed = True
-        self._changed.set()
-
-    async def states(self) -> AsyncIterator[LiveState]:
-        while not self.closed:
-            changed = self._changed
-            yield self.state
-            await changed.wait()
-
-
-class Rebuilder:
-    """The one place serve touches the build core: an incremental ``Builder`` kept across rebuilds."""
-
-    def __init__(self, src: Path, widget: Path, out: Path, overrides: Mapping[str, str]) -> None:
-        self.src, self.widget, self.out, self.overrides = src, widget, out, dict(overrides)
-        self._builder: Builder | None = None
-
-    def __call__(self, changed: set[Path]) -> list[str]:
-        """Build; return the summary lines. Raises ConfigError/BuildError with ``.errors``."""
-        from builder.build import Builder
-        from builder.config import load_config
-
-        # site.toml may be among the changes, so the configuration is read again every time; the
-        # builder (and what it reuses) lasts as long as the configuration does.
-        config = load_config(self.src, self.widget, self.out, self.overrides)
-        if self._builder is None or self._builder.config != config:
-            self._builder = Builder(config)
-        return self._builder.rebuild(changed).summary()
-
-
-def _tag(generation: int) -> bytes:
-    return f'<script src="{SCRIPT_PATH}" data-generation="{generation}"></script>\n'.encode()
-
-
-def inject(page: bytes, generation: int) -> bytes:
-    tag = _tag(generation)
-    at = page.lower().rfind(b"</body>")
-    return page + tag if at < 0 else page[:at] + tag + page[at:]
-
-
-class _LiveReload:
-    """Marks every response uncacheable and adds the live-reload script to HTML pages.
-
-    Pages must never come from the browser's cache: a cached copy carries an old generation
-    and would reload forever.
-    """
-
-    def __init__(self, app: ASGIApp, channel: LiveChannel) -> None:
-        self.app = app
-        self.channel = channel
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        generation = self.channel.state.generation  # read before the page, so a race only reloads twice
-        app = self.app
-        if generation == 0 and scope["path"] not in (EVENTS_PATH, SCRIPT_PATH):
-            # No good build yet: every page is the error page, which reloads once a build succeeds.
-            app = _no_build_yet(self.channel.state.errors)
-        start: Message | None = None
-        chunks: list[bytes] = []
-
-        async def send_live(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(raw=list(message["headers"]))
-                for name in ("etag", "last-modified"):
-                    del headers[name]
-                headers["cache-control"] = "no-store"
-                message = {**message, "headers": headers.raw}
-                page = headers.get("content-type", "").startswith("text/html") and "content-encoding" not in headers
-                if page and message["status"] in (200, 404, 503):
-                    if scope["method"] == "GET":
-                        start = message
-                        return
-                    if "content-length" in headers:  # HEAD: the length the GET would have
-                        headers["content-length"] = str(int(headers["content-length"]) + len(_tag(generation)))
-                        message = {**message, "headers": headers.raw}
-            elif start is not None:
-                chunks.append(message.get("body", b""))
-                if message.get("more_body"):
-                    return
-                body = inject(b"".join(chunks), generation)
-                headers = MutableHeaders(raw=start["headers"])
-                headers["content-length"] = str(len(body))
-                await send({**start, "headers": headers.raw})
-                message = {"type": "http.response.body", "body": body}
-            await send(message)
-
-        await app(scope, receive, send_live)
-
-
-def _no_build_yet(errors: tuple[str, ...]) -> ASGIApp:
-    lines = "".join(f"<li>{html.escape(e)}</li>" for e in errors)
-    return HTMLResponse(f"<!doctype html><title>Build failed</title><body><h1>No good build yet</h1>"
-                        f"<ul>{lines}</ul></body>", status_code=503)
-
-
-def live_reload(app: ASGIApp, channel: LiveChannel, lifespan=None) -> ASGIApp:  # noqa: ANN001
-    """``app`` with the live-reload stream and script added, and the script injected into its pages.
-
-    The sandbox's ``--watch`` wraps its HTML origins with this too.
-    """
-
-    async def events(request: Request) -> Response:
-        async def stream() -> AsyncIterator[str]:
-            yield "retry: 500\n\n"  # reconnect quickly after the server restarts
-            async for state in channel.states():
-                data = json.dumps({"generation": state.generation, "errors": list(state.errors)})
-                yield f"event: state\ndata: {data}\n\n"
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
-
-    async def script(request: Request) -> Response:
-        return Response(_CLIENT_JS, media_type="text/javascript")
-
-    routes = [Route(EVENTS_PATH, events), Route(SCRIPT_PATH, script), Mount("/", app)]
-    return _LiveReload(Starlette(routes=routes, lifespan=lifespan), channel)
+from builder.livereload import LiveChannel, Rebuilder, live_reload, rebuild, watch
+from builder.server import Server, bind
 
 
 def create_app(root: Path, channel: LiveChannel, lifespan=None) -> ASGIApp:  # noqa: ANN001
@@ -227,70 +39,6 @@ def create_app(root: Path, channel: LiveChannel, lifespan=None) -> ASGIApp:  # n
           for part in ("cdn", "clients", "docs")),
     ]
     return live_reload(Starlette(routes=routes), channel, lifespan)
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, app: ASGIApp, channel: LiveChannel) -> None:
-        super().__init__(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.channel = channel
-        self.ready = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # noqa: ANN201
-        # serve() owns Ctrl-C, so that it can shut down cleanly and return.
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # Live-reload streams never end on their own; end them so that the connections drain.
-        self.channel.close()
-        await super().shutdown(sockets=sockets)
-
-
-async def rebuild(rebuilder: Callable[[set[Path]], list[str]], channel: LiveChannel, changed: set[Path]) -> None:
-    """Build once; publish the new generation, or keep the last one and publish the errors."""
-    started = time.perf_counter()
-    from builder.build import BuildError
-    from builder.config import ConfigError
-
-    try:
-        summary = await asyncio.to_thread(rebuilder, changed)
-    except (ConfigError, BuildError) as exc:
-        errors = list(exc.errors)
-    except Exception as exc:  # noqa: BLE001 - a dev server outlives a bug in one build
-        traceback.print_exc()
-        errors = [f"{type(exc).__name__} while building: {exc}"]
-    else:
-        channel.publish(LiveState(channel.state.generation + 1))
-        if changed:
-            names = sorted(_shown(p) for p in changed)
-            more = f" (+{len(names) - 1} more)" if len(names) > 1 else ""
-            print(f"rebuilt in {time.perf_counter() - started:.2f}s after a change to {names[0]}{more}", flush=True)
-        else:
-            print("\n".join(summary), flush=True)
-        return
-    for line in errors:
-        print(line, file=sys.stderr)
-    kept = "still serving the last good build" if channel.state.generation else "no good build to serve yet"
-    print(f"build failed: {len(errors)} error(s); {kept}", file=sys.stderr, flush=True)
-    channel.publish(LiveState(channel.state.generation, tuple(errors)))
-
-
-async def watch(paths: list[Path], rebuilder: Callable[[set[Path]], list[str]], channel: LiveChannel,
-                stop: asyncio.Event) -> None:
-    """Rebuild after every settled burst of changes under ``paths`` until ``stop`` is set."""
-    from watchfiles import awatch
-
-    # Events that arrive during a rebuild are kept by the watcher and come as the next batch.
-    try:
-        async for changes in awatch(*paths, stop_event=stop, step=_STEP_MS, debounce=_DEBOUNCE_MS):
-            await rebuild(rebuilder, channel, {Path(path) for _, path in changes})
-    except Exception as exc:  # noqa: BLE001 - say so now, not at shutdown; the last build stays served
-        print(f"error: watching {' and '.join(map(str, paths))} stopped: {exc}; restart to watch again",
-              file=sys.stderr, flush=True)
 
 
 async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, overrides: Mapping[str, str]) -> None:
@@ -307,7 +55,8 @@ async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, override
             stop.set()
             await watcher
 
-    server = _Server(create_app(out, channel, lifespan), channel)
+    # Live-reload streams never end on their own; ending them lets the connections drain.
+    server = Server(create_app(out, channel, lifespan), sock, on_shutdown=channel.close)
     loop = asyncio.get_running_loop()
 
     def interrupt() -> None:
@@ -321,7 +70,7 @@ async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, override
         await rebuild(rebuilder, channel, set())
         if server.should_exit:
             return
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        serving = asyncio.create_task(server.run_until_exit())
         ready = asyncio.create_task(server.ready.wait())
         await asyncio.wait({serving, ready}, return_when=asyncio.FIRST_COMPLETED)
         if server.ready.is_set():
@@ -336,13 +85,6 @@ async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, override
             loop.remove_signal_handler(signum)
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def _origin(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://{host}:{port}"
@@ -354,14 +96,9 @@ def serve(src: Path, widget: Path, port: int, overrides: Mapping[str, str]) -> i
         if not folder.is_dir():
             print(f"error: {flag} {folder}: no such folder", file=sys.stderr)
             return 2
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # A restart may reuse the port at once, while the last run's connections linger in TIME_WAIT.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind(("127.0.0.1", port))
-        sock.listen(128)
+        sock = bind(port)
     except OSError as exc:
-        sock.close()
         print(f"error: cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another --port, "
               "or --port 0 for any free one", file=sys.stderr)
         return 2

@@ -17,12 +17,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-_TYPES = {
-    ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8", ".json": "application/json", ".html": "text/html; charset=utf-8",
-    ".map": "application/json", ".ts": "text/plain; charset=utf-8", ".svg": "image/svg+xml",
-    ".txt": "text/plain; charset=utf-8", ".xml": "application/xml",
-}
+from builder.headers import content_type
+
 # Preferred first: brotli is smaller than gzip for the same file.
 _ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 
@@ -96,7 +92,7 @@ def cdn_app(root: Path, tampered: Callable[[], bool] = lambda: False, sdk_down: 
             headers.pop("Content-Encoding", None)
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
         headers["ETag"] = etag
-        media_type = _TYPES.get(target.suffix, "application/octet-stream")
+        media_type = content_type(path)  # the build's own table, as every host it is published to
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         # For HEAD, uvicorn sends the headers (with the real length) and drops the body.

@@ -24,8 +24,9 @@ from starlette.staticfiles import StaticFiles
 
 from builder.sdk import MEDIA_ORIGINS
 from registry import Client
+from registry.versions import EXACT_FOLDER, line_of
 
-_FOLDER = re.compile(r"^(latest|v\d+|v\d+\.\d+\.\d+)$")
+
 _PARAM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Everything a careless host page might do to a widget that lives in its DOM.
 HOSTILE_CSS = """
@@ -55,7 +56,7 @@ def _attribute(option: str) -> str:
 
 def render(settings: PageSettings, client: Client, folder: str, query: dict[str, str], nonce: str) -> str:
     files = json.loads(settings.manifest_path.read_text()).get("files", {})
-    exact = bool(re.match(r"^v\d+\.\d+\.\d+$", folder))
+    exact = bool(EXACT_FOLDER.match(folder))
     agent = query.get("agent", client.agents[0])
     proxy_endpoint = settings.proxy_endpoint
     if query.get("proxy") == "insecure":
@@ -114,7 +115,8 @@ def site(settings: PageSettings, client: Client, demo_root: Path | None) -> Star
     async def page(request: Request) -> Response:
         folder = request.path_params["folder"]
         query = dict(request.query_params)
-        if not _FOLDER.match(folder) or not all(_PARAM.match(v) for v in query.values()):
+        known = folder == "latest" or line_of(folder) is not None or EXACT_FOLDER.match(folder)
+        if not known or not all(_PARAM.match(v) for v in query.values()):
             return PlainTextResponse("unknown CDN folder or malformed query", status_code=404)
         nonce = secrets.token_urlsafe(16)
         headers = {"Cache-Control": "no-store"}

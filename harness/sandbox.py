@@ -8,7 +8,6 @@ microphone permissions behave as they do between real domains.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import shutil
 import socket
@@ -18,7 +17,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import registry
-from builder.serve import LiveChannel, LiveState, Rebuilder, live_reload, watch
+from starlette.types import ASGIApp
+
+from builder.livereload import LiveChannel, LiveState, Rebuilder, live_reload, watch
+from builder.server import Server, bind
 from harness import pages, sites
 from harness.browser import chromium_args
 from harness.cdn import cdn_app
@@ -28,10 +30,8 @@ from harness.fake_retell import FakeRetell
 from harness.greeting import speak
 from harness.media_server import HOST as MEDIA_HOST
 from harness.media_server import MediaServer
-from harness.server import Server, bind
 from proxy.app import create_app
 from proxy.settings import ProxySettings, Secret
-from starlette.types import ASGIApp
 
 # The product's own origins, then the test origins: a hostile copy of a client page, a strict-CSP
 # client site and a client site with hostile CSS. Client origins follow, one per registry client.
@@ -88,31 +88,79 @@ class _Origin:
         self._server = self._task = None
 
 
-def _write_registry(clients: registry.Registry, origins: dict[str, list[str]], path: Path) -> None:
-    """The real registry with each client's origins replaced by its sandbox origins."""
-    lines = []
-    for c in clients.clients:
-        fields = {
-            "id": c.id, "name": c.name, "origins": origins[c.id], "agents": list(c.agents),
-            "theme": c.theme, "position": c.position, "widget_version": c.widget_version,
-            "brand_color": c.brand_color,
-        }
-        # JSON strings and arrays of strings are valid TOML values.
-        lines += ["[[client]]", *(f"{k} = {json.dumps(v)}" for k, v in fields.items()), ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+def write_registry(clients: registry.Registry, origins: dict[str, list[str]], path: Path) -> None:
+    """The real registry, every field kept, with each client's origins replaced by its sandbox
+    origins (clients without any are left out)."""
+    path.write_text(registry.dump(clients.with_origins(origins)), encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class _Addresses:
+    """Every listener, bound before anything starts, and the URL each origin has."""
+
+    sockets: dict[str, socket.socket]
+    ports: dict[str, int]
+    urls: dict[str, str]
+    scheme: str
+
+    @property
+    def proxy_endpoint(self) -> str:
+        return f"{self.urls['proxy']}/api/create-web-call"
+
+    def close(self) -> None:
+        for sock in self.sockets.values():
+            sock.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Site:
+    """The sandbox's build and the registry copy its proxy reads."""
+
+    dist: Path
+    registry_path: Path
+    allowed: dict[str, list[str]]  # client id -> its sandbox origins
+    rebuild: Callable[[set[Path]], list[str]]  # for --watch: build again, rewrite the registry copy
 
 
 async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Callable[[dict], None]) -> None:
     """Build the site for the sandbox's origins, serve every origin until ``stop`` is set."""
-    registry_path = config.src / "clients.toml"
-    if not registry_path.is_file():
-        raise registry.RegistryError([f"{registry_path}: the client registry is missing"])
-    clients = registry.load(registry_path)
-    first = clients.clients[0]
-    scheme = "https" if config.https else "http"
+    clients = registry.load(config.src / "clients.toml")
     names = [*_SERVICES, *(c.id for c in clients.clients)]
-    # Over HTTPS, two more listeners: Retell's API in plain HTTP for the proxy (server-to-server
-    # on loopback), and a plain-HTTP client site, which is not a secure context on a real domain.
+    addresses = _listen(config, names)
+    work = Path(tempfile.mkdtemp(prefix="retell-sandbox-"))
+    origins: dict[str, _Origin] = {}
+    channel = LiveChannel() if config.watch else None
+    stop_watching = asyncio.Event()
+    watcher: asyncio.Task[None] | None = None
+    try:
+        # Build: the site for these origins, and the registry with them (ConfigError, BuildError).
+        site = _build(config, clients, addresses, work)
+        # Serve: every origin on its listener, TLS from one local CA.
+        fake = FakeRetell.for_agents("key_sandbox_" + secrets.token_hex(16), (a for c in clients.clients for a in c.agents))
+        admin_token = secrets.token_urlsafe(24)
+        certificates = issue(work, [MEDIA_HOST, *([f"{n}.{config.domain}" for n in names] if config.https else [])])
+        origins = _origins(config, clients, names, addresses, site, fake, admin_token, certificates, channel)
+        await asyncio.gather(*(o.start() for o in origins.values()))
+        if channel is not None:
+            channel.publish(LiveState(1))  # the first good build
+            watcher = asyncio.create_task(watch([config.src, config.widget], site.rebuild, channel, stop_watching))
+        on_ready(_state(config, clients, addresses, admin_token, certificates, work))
+        await stop.wait()
+    finally:
+        stop_watching.set()
+        if watcher is not None:
+            await watcher
+        if channel is not None:
+            channel.close()  # ends the open live-reload streams, so the servers can stop
+        await asyncio.gather(*(o.stop() for o in origins.values()), return_exceptions=True)
+        addresses.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _listen(config: SandboxConfig, names: list[str]) -> _Addresses:
+    # Retell's media server, and over HTTPS two more listeners: Retell's API in plain HTTP for the
+    # proxy (server to server on loopback), and a plain-HTTP client site, which is not a secure
+    # context on a real domain.
     extra = [_MEDIA, *(["retell-internal", "insecure"] if config.https else [])]
     sockets: dict[str, socket.socket] = {}
     for i, name in enumerate(names + extra):
@@ -124,134 +172,127 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
                 sock.close()
             raise SandboxError(f"cannot listen on 127.0.0.1:{port} for the {name} origin: {exc.strerror}") from None
     ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
+    scheme = "https" if config.https else "http"
     urls = {name: f"{scheme}://{name}.{config.domain}:{ports[name]}" for name in names}
     if config.https:
         urls["insecure"] = f"http://insecure.{config.domain}:{ports['insecure']}"
-    proxy_endpoint = f"{urls['proxy']}/api/create-web-call"
-    work = Path(tempfile.mkdtemp(prefix="retell-sandbox-"))
-    origins: dict[str, _Origin] = {}
-    channel = LiveChannel() if config.watch else None
-    stop_watching = asyncio.Event()
-    watcher: asyncio.Task[None] | None = None
-    try:
-        dist = work / "dist"
-        # The build goes through the same incremental path as `builder serve`, so --watch rebuilds
-        # only what a change touches. It raises ConfigError or BuildError listing every problem.
-        # No sdk_url: the widget loads Retell's SDK from the sandbox CDN, as a default embed does.
-        rebuilder = Rebuilder(config.src, config.widget, dist, {
-            "cdn_url": urls["cdn"], "docs_url": urls["docs"], "proxy_url": proxy_endpoint,
-        })
-        rebuilder(set())
-        # The strict-CSP and hostile-CSS sites belong to the first client, so its agent works there.
-        allowed = {c.id: [urls[c.id]] for c in clients.clients}
-        allowed[first.id] += [urls["csp"], urls["css"], *([urls["insecure"]] if config.https else [])]
-        _write_registry(clients, allowed, work / "registry.toml")
+    return _Addresses(sockets, ports, urls, scheme)
 
-        def rebuild_and_rederive(changed: set[Path]) -> list[str]:
-            summary = rebuilder(changed)
-            # The build has validated the registry; the proxy picks up the rewritten copy itself.
-            fresh = registry.load(registry_path)
-            for client in fresh.clients:
-                if client.id not in allowed:
-                    print(f"note: client '{client.id}' is new; restart the sandbox to give it an origin", flush=True)
-            _write_registry(registry.Registry(tuple(c for c in fresh.clients if c.id in allowed)), allowed,
-                            work / "registry.toml")
-            return summary
 
-        def live(make: Callable[[], ASGIApp]) -> Callable[[], ASGIApp]:
-            # Under --watch, HTML origins reload their open pages after each good rebuild. (Not the
-            # strict-CSP site: its policy rightly refuses the injected script.)
-            return (lambda: live_reload(make(), channel)) if channel is not None else make
+def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addresses, work: Path) -> _Site:
+    urls, dist = addresses.urls, work / "dist"
+    registry_path = work / "registry.toml"
+    # The same incremental path as `builder serve`, so --watch rebuilds only what a change touches.
+    # No sdk_url: the widget loads Retell's SDK from the sandbox CDN, as a default embed does.
+    rebuilder = Rebuilder(config.src, config.widget, dist, {
+        "cdn_url": urls["cdn"], "docs_url": urls["docs"], "proxy_url": addresses.proxy_endpoint,
+    })
+    rebuilder(set())
+    # The strict-CSP and hostile-CSS sites belong to the first client, so its agent works there.
+    first = clients.clients[0]
+    allowed = {c.id: [urls[c.id]] for c in clients.clients}
+    allowed[first.id] += [urls["csp"], urls["css"], *([urls["insecure"]] if config.https else [])]
+    write_registry(clients, allowed, registry_path)
 
-        api_key = "key_sandbox_" + secrets.token_hex(16)
-        admin_token = secrets.token_urlsafe(24)
-        fake = FakeRetell.for_agents(api_key, (a for c in clients.clients for a in c.agents))
-        media = MediaServer(fake, speak())
-        page_settings = pages.PageSettings(
-            cdn_url=urls["cdn"], proxy_endpoint=proxy_endpoint, manifest_path=dist / "cdn" / "manifest.json",
-        )
-        csp = replace(page_settings, strict_csp=pages.strict_policy(urls["cdn"], urls["proxy"]))
-        css = replace(page_settings, hostile_css=True)
-        factories: dict[str, Callable[[], ASGIApp]] = {
-            "cdn": lambda: cdn_app(dist / "cdn", lambda: fake.faults.cdn_tamper, lambda: fake.faults.sdk_fail),
-            "docs": live(lambda: sites.static_site(dist / "docs")),
-            "proxy": lambda: create_app(ProxySettings(
-                retell_api_key=Secret(api_key),
-                retell_base_url=f"http://127.0.0.1:{ports['retell-internal' if config.https else 'retell']}",
-                registry_path=work / "registry.toml",
-                # Every browser test comes from 127.0.0.1: a generous limit unless a test sets one.
-                rate_limit_ip=fake.faults.rate_limit or "10000/minute",
-                rate_limit_agent="10000/minute",
-                upstream_timeout=2.0,  # so an injected upstream delay of a few seconds times out
-                usage_database=str(work / "usage.sqlite3"),
-                manifest_path=dist / "cdn" / "manifest.json",
-                admin_token=Secret(admin_token),  # opens /usage; written to the state file
-                reload_interval=0,  # registry edits under --watch apply at the next request
-            )),
-            "retell": fake.app,
-            "control": lambda: control_app(fake, origins["proxy"], media, origins[_MEDIA]),
-            # The hostile site is a copy of the first client's site, demo page and test pages alike:
-            # same snippets, same agent id, wrong origin. The proxy must refuse it.
-            "hostile": live(_client_site(page_settings, first, dist)),
-            "csp": lambda: pages.site(csp, first, None),
-            "css": live(lambda: pages.site(css, first, None)),
-            **{c.id: live(_client_site(page_settings, c, dist)) for c in clients.clients},
-        }
-        # One certificate from a fresh local CA names the media server's host (always on TLS: the
-        # SDK dials wss://) and, with --https, every origin; Chromium pins its key (harness.browser).
-        certificates = issue(work, [MEDIA_HOST, *([f"{n}.{config.domain}" for n in names] if config.https else [])])
-        tls = certificates.uvicorn_options() if config.https else {}
-        origins = {name: _Origin(sockets[name], factories[name], **tls) for name in names}
-        # Retell's API, like the load balancers in front of real ones, keeps idle connections
-        # open longer than the proxy's pool does (30 s); uvicorn's 5 s default would close
-        # connections the proxy is about to reuse, and a create racing that close fails as 502.
-        origins["retell"] = _Origin(sockets["retell"], factories["retell"], timeout_keep_alive=75, **tls)
-        origins[_MEDIA] = _Origin(sockets[_MEDIA], media.app, **certificates.uvicorn_options())
-        # As `python -m proxy serve` runs: the proxy, not uvicorn, decides whom to believe
-        # about X-Forwarded-For.
-        origins["proxy"] = _Origin(sockets["proxy"], factories["proxy"], proxy_headers=False, **tls)
-        if config.https:
-            factories["insecure"] = live(lambda: pages.site(page_settings, first, None))
-            origins["retell-internal"] = _Origin(sockets["retell-internal"], fake.app, timeout_keep_alive=75)
-            origins["insecure"] = _Origin(sockets["insecure"], factories["insecure"])
-        await asyncio.gather(*(o.start() for o in origins.values()))
-        if channel is not None:
-            channel.publish(LiveState(1))  # the first good build
-            watcher = asyncio.create_task(watch([config.src, config.widget], rebuild_and_rederive, channel, stop_watching))
-        on_ready({
-            "origins": urls,
-            "ports": ports,
-            "proxy": urls["proxy"],
-            "proxy_endpoint": proxy_endpoint,
-            "retell": urls["retell"],
-            "control": urls["control"],
-            "hostile": urls["hostile"],
-            "scheme": scheme,
-            "admin_token": admin_token,
-            "ca_file": str(certificates.ca_file) if config.https else None,
-            "media": {"host": MEDIA_HOST, "port": ports[_MEDIA]},
-            # Every flag a Chromium needs to use this sandbox; pass them as they are.
-            "chromium_args": chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain),
-            # For a person: their own microphone, in a fresh profile.
-            "chromium_command": ["chromium", f"--user-data-dir={work / 'chromium-profile'}",
-                                 *chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain,
-                                                fake_media=False), urls[first.id] + "/"],
-            "clients": [
-                {"id": c.id, "name": c.name, "origin": urls[c.id], "agents": list(c.agents), "widget_version": c.widget_version}
-                for c in clients.clients
-            ],
-        })
-        await stop.wait()
-    finally:
-        stop_watching.set()
-        if watcher is not None:
-            await watcher
-        if channel is not None:
-            channel.close()  # ends the open live-reload streams, so the servers can stop
-        await asyncio.gather(*(o.stop() for o in origins.values()), return_exceptions=True)
-        for sock in sockets.values():
-            sock.close()
-        shutil.rmtree(work, ignore_errors=True)
+    def rebuild(changed: set[Path]) -> list[str]:
+        summary = rebuilder(changed)
+        # The build has validated the registry; the proxy picks up the rewritten copy itself.
+        fresh = registry.load(config.src / "clients.toml")
+        for client in fresh.clients:
+            if client.id not in allowed:
+                print(f"note: client '{client.id}' is new; restart the sandbox to give it an origin", flush=True)
+        write_registry(fresh, allowed, registry_path)
+        return summary
+
+    return _Site(dist, registry_path, allowed, rebuild)
+
+
+def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str], addresses: _Addresses, site: _Site,
+             fake: FakeRetell, admin_token: str, certificates: Certificates, channel: LiveChannel | None) -> dict[str, _Origin]:
+    urls, ports, dist = addresses.urls, addresses.ports, site.dist
+    first = clients.clients[0]
+    media = MediaServer(fake, speak())
+    page_settings = pages.PageSettings(cdn_url=urls["cdn"], proxy_endpoint=addresses.proxy_endpoint,
+                                       manifest_path=dist / "cdn" / "manifest.json")
+    csp = replace(page_settings, strict_csp=pages.strict_policy(urls["cdn"], urls["proxy"]))
+    css = replace(page_settings, hostile_css=True)
+
+    def live(make: Callable[[], ASGIApp]) -> Callable[[], ASGIApp]:
+        # Under --watch, HTML origins reload their open pages after each good rebuild. (Not the
+        # strict-CSP site: its policy rightly refuses the injected script.)
+        return (lambda: live_reload(make(), channel)) if channel is not None else make
+
+    def proxy() -> ASGIApp:
+        return create_app(ProxySettings(
+            retell_api_key=Secret(fake.api_key),
+            retell_base_url=f"http://127.0.0.1:{ports['retell-internal' if config.https else 'retell']}",
+            registry_path=site.registry_path,
+            # Every browser test comes from 127.0.0.1: a generous limit unless a test sets one.
+            rate_limit_ip=fake.faults.rate_limit or "10000/minute",
+            rate_limit_agent="10000/minute",
+            upstream_timeout=2.0,  # so an injected upstream delay of a few seconds times out
+            usage_database=str(site.dist.parent / "usage.sqlite3"),
+            manifest_path=dist / "cdn" / "manifest.json",
+            admin_token=Secret(admin_token),  # opens /usage; written to the state file
+            reload_interval=0,  # registry edits under --watch apply at the next request
+        ))
+
+    factories: dict[str, Callable[[], ASGIApp]] = {
+        "cdn": lambda: cdn_app(dist / "cdn", lambda: fake.faults.cdn_tamper, lambda: fake.faults.sdk_fail),
+        "docs": live(lambda: sites.static_site(dist / "docs")),
+        "control": lambda: control_app(fake, origins["proxy"], media, origins[_MEDIA]),
+        # The hostile site is a copy of the first client's site, demo page and test pages alike:
+        # same snippets, same agent id, wrong origin. The proxy must refuse it.
+        "hostile": live(_client_site(page_settings, first, dist)),
+        "csp": lambda: pages.site(csp, first, None),
+        "css": live(lambda: pages.site(css, first, None)),
+        **{c.id: live(_client_site(page_settings, c, dist)) for c in clients.clients},
+    }
+    tls = certificates.uvicorn_options() if config.https else {}
+    sockets = addresses.sockets
+    origins = {name: _Origin(sockets[name], factories[name], **tls) for name in names if name in factories}
+    # As `python -m proxy serve` runs: the proxy, not uvicorn, decides whom to believe about
+    # X-Forwarded-For.
+    origins["proxy"] = _Origin(sockets["proxy"], proxy, proxy_headers=False, **tls)
+    # Retell's API, like the load balancers in front of real ones, keeps idle connections open
+    # longer than the proxy's pool does (30 s); uvicorn's 5 s default would close connections the
+    # proxy is about to reuse, and a create racing that close fails as 502.
+    origins["retell"] = _Origin(sockets["retell"], fake.app, timeout_keep_alive=75, **tls)
+    # Retell's media server is always on TLS: the SDK dials wss://.
+    origins[_MEDIA] = _Origin(sockets[_MEDIA], media.app, **certificates.uvicorn_options())
+    if config.https:
+        origins["retell-internal"] = _Origin(sockets["retell-internal"], fake.app, timeout_keep_alive=75)
+        origins["insecure"] = _Origin(sockets["insecure"], live(lambda: pages.site(page_settings, first, None)))
+    return origins
+
+
+def _state(config: SandboxConfig, clients: registry.Registry, addresses: _Addresses, admin_token: str,
+           certificates: Certificates, work: Path) -> dict:
+    """What ``--state`` writes: how to reach and drive this sandbox."""
+    urls, ports = addresses.urls, addresses.ports
+    return {
+        "origins": urls,
+        "ports": ports,
+        "proxy": urls["proxy"],
+        "proxy_endpoint": addresses.proxy_endpoint,
+        "retell": urls["retell"],
+        "control": urls["control"],
+        "hostile": urls["hostile"],
+        "scheme": addresses.scheme,
+        "admin_token": admin_token,
+        "ca_file": str(certificates.ca_file) if config.https else None,
+        "media": {"host": MEDIA_HOST, "port": ports[_MEDIA]},
+        # Every flag a Chromium needs to use this sandbox; pass them as they are.
+        "chromium_args": chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain),
+        # For a person: their own microphone, in a fresh profile.
+        "chromium_command": ["chromium", f"--user-data-dir={work / 'chromium-profile'}",
+                             *chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain, fake_media=False),
+                             urls[clients.clients[0].id] + "/"],
+        "clients": [
+            {"id": c.id, "name": c.name, "origin": urls[c.id], "agents": list(c.agents), "widget_version": c.widget_version}
+            for c in clients.clients
+        ],
+    }
 
 
 def _client_site(settings: pages.PageSettings, client: registry.Client, dist: Path) -> Callable[[], ASGIApp]:

@@ -7,11 +7,11 @@ import logging
 import os
 import sys
 
-from proxy.settings import ENVIRONMENT
+from proxy.settings import SETTINGS
 
 
 def _parser() -> argparse.ArgumentParser:
-    table = "\n".join(f"  {name:<26} {text}" for name, (*_, text) in ENVIRONMENT.items())
+    table = "\n".join(f"  {setting.env:<26} {setting.describe()}" for setting in SETTINGS)
     parser = argparse.ArgumentParser(
         prog="python -m proxy", description=__doc__, epilog=f"environment:\n{table}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -99,8 +99,14 @@ def usage(since: str) -> int:
     except ValueError as exc:
         print(f"error: --since: {exc}", file=sys.stderr)
         return 2
-    database = os.environ.get("PROXY_USAGE_DB", ENVIRONMENT["PROXY_USAGE_DB"][1])
-    if database == "off":
+    from proxy.settings import SettingsError, setting_value
+
+    try:
+        database = setting_value(os.environ, "PROXY_USAGE_DB")
+    except SettingsError as exc:
+        print(f"error: {exc.errors[0]}", file=sys.stderr)
+        return 2
+    if database is None:
         print("error: PROXY_USAGE_DB is off, so there is no usage to report", file=sys.stderr)
         return 2
     if "://" not in database and not os.path.isfile(database):

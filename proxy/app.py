@@ -15,12 +15,11 @@ from starlette.types import ASGIApp
 
 import registry
 from proxy import admin, create, status
-from proxy.allowlist import load_allowlist
 from proxy.logs import RequestId
 from proxy.metrics import Metrics
 from proxy.ratelimit import RateLimits, storage_for
 from proxy.settings import ProxySettings
-from proxy.state import ProxyState, load_manifest
+from proxy.state import ProxyState, load_manifest, released_versions
 from proxy.upstream import open_retell
 from proxy.usage import UsageRecorder
 from proxy.watched import WatchedFile
@@ -46,7 +45,15 @@ async def _create_or_preflight(request: Request) -> Response:
 def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | None = None) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        registry_file = WatchedFile(settings.registry_path, load_allowlist, settings.reload_interval)
+        manifest_file = WatchedFile(settings.manifest_path, load_manifest, settings.reload_interval)
+        # The registry is read as the builder reads it: a widget_version must be one the CDN has
+        # published, so the proxy refuses what the build refuses, with the same message.
+        registry_file = WatchedFile(
+            settings.registry_path, lambda path: registry.load(path, released_versions(manifest_file.current())),
+            settings.reload_interval, depends_on=lambda: released_versions(manifest_file.current()))
+        if released_versions(manifest_file.current()) is None:
+            log.warning("no widget manifest at %s: the registry's widget_version values are checked for their form "
+                        "only, not against the published releases (set PROXY_MANIFEST)", settings.manifest_path)
         if registry_file.current() is None:
             # Refuse to start on a broken registry; once running, a broken edit keeps the last good one.
             raise registry.RegistryError([f"{settings.registry_path}: {registry_file.error}"])
@@ -63,13 +70,13 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
             app.state.proxy = ProxyState(
                 settings=settings,
                 registry_file=registry_file,
-                manifest_file=WatchedFile(settings.manifest_path, load_manifest, settings.reload_interval),
+                manifest_file=manifest_file,
                 upstream=retell,
                 limits=limits,
                 usage=usage,
                 metrics=Metrics(),
             )
-            log.info("proxy started", extra={"clients": len(registry_file.current().registry.clients),  # type: ignore[union-attr]
+            log.info("proxy started", extra={"clients": len(registry_file.current().clients),  # type: ignore[union-attr]
                                              "rate_limit_storage": settings.rate_limit_storage.split("@")[-1]})
             yield
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers
 
-from proxy.allowlist import Allowlist
-from registry import Origin, parse_origin
+from registry import Origin, Registry, parse_origin
 
 ALLOWED_METHOD = "POST"
 ALLOWED_HEADERS = frozenset({"content-type"})
@@ -18,7 +17,7 @@ class OriginRefused(Exception):
     """Why a request's origin is not allowed; the message is safe to send to the caller."""
 
 
-def allowed_origin(headers: Headers, registry: Allowlist) -> Origin | None:
+def allowed_origin(headers: Headers, registry: Registry) -> Origin | None:
     """The request's origin if the registry allows it, None if it sent none; else ``OriginRefused``."""
     values = headers.getlist("origin")
     if not values:

@@ -35,42 +35,6 @@ class Secret:
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-DEFAULT_BASE_URL = "https://api.retellai.com"
-DEFAULT_REGISTRY = "site_src/clients.toml"
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_MANIFEST = "dist/cdn/manifest.json"
-DEFAULT_USAGE_DB = "usage.sqlite3"
-
-
-@dataclass(frozen=True, slots=True)
-class ProxySettings:
-    retell_api_key: Secret
-    retell_base_url: str = DEFAULT_BASE_URL
-    registry_path: Path = Path(DEFAULT_REGISTRY)
-    upstream_timeout: float = DEFAULT_TIMEOUT
-    max_body_bytes: int = 8192
-    # limits' rate-limit strings, e.g. "20/minute" or "5/second;100/hour".
-    rate_limit_ip: str = "20/minute"
-    rate_limit_agent: str = "120/minute"
-    # "memory://" keeps budgets per process; "redis://host:port/db" shares them between instances.
-    rate_limit_storage: str = "memory://"
-    # Peers allowed to set X-Forwarded-For; from anyone else the header is ignored.
-    trusted_proxies: tuple[Network, ...] = ()
-    # A bearer token that lets a server without an Origin header mint tokens; None refuses them.
-    server_token: Secret | None = None
-    # Basic-auth password (or bearer token) for GET /usage; None turns the page off.
-    admin_token: Secret | None = None
-    # A SQLite file, or a postgresql:// URL; None records nothing.
-    usage_database: str | None = None
-    # How long a create waits for its usage row to be committed before answering anyway.
-    usage_commit_wait: float = 1.0
-    manifest_path: Path = Path(DEFAULT_MANIFEST)
-    # How often, at most, the registry and manifest files are checked for changes.
-    reload_interval: float = 1.0
-    log_level: str = "INFO"
-
-
 def _seconds(low: float, high: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
         value = float(text)
@@ -137,41 +101,115 @@ def _level(text: str) -> str:
     return text.upper()
 
 
-# Environment variable -> (field, default, parser, description). The parser's docstring says
-# what a valid value looks like; this table is also the source of --help and the docs page.
-_Parser = Callable[[str], Any]
-ENVIRONMENT: dict[str, tuple[str, str, _Parser, str]] = {
-    "RETELL_API_KEY": ("retell_api_key", "", Secret, "Retell secret API key (required; never logged or returned)"),
-    "RETELL_BASE_URL": ("retell_base_url", DEFAULT_BASE_URL, str, f"Retell API base URL (default {DEFAULT_BASE_URL})"),
-    "PROXY_REGISTRY": ("registry_path", DEFAULT_REGISTRY, Path, f"client registry file, reloaded when it changes (default {DEFAULT_REGISTRY})"),
-    "PROXY_UPSTREAM_TIMEOUT": ("upstream_timeout", "10", _seconds(0.1, 120), "seconds to wait for Retell in total (default 10)"),
-    "PROXY_MAX_BODY_BYTES": ("max_body_bytes", "8192", _size, "largest accepted request body in bytes (default 8192)"),
-    "PROXY_RATE_LIMIT_IP": ("rate_limit_ip", "20/minute", _rate, "create attempts per client IP (default 20/minute)"),
-    "PROXY_RATE_LIMIT_AGENT": ("rate_limit_agent", "120/minute", _rate, "created calls per client and agent (default 120/minute)"),
-    "PROXY_RATE_LIMIT_STORAGE": ("rate_limit_storage", "memory://", _storage, "memory:// (per process) or redis://host:port/db (shared; default memory://)"),
-    "PROXY_TRUSTED_PROXIES": ("trusted_proxies", "", _networks, "reverse proxies whose X-Forwarded-For is believed, comma-separated IPs/CIDRs (default none)"),
-    "PROXY_SERVER_TOKEN": ("server_token", "", _secret, "bearer token allowing requests without an Origin (server to server; default off)"),
-    "PROXY_ADMIN_TOKEN": ("admin_token", "", _secret, "password for the GET /usage page (default off)"),
-    "PROXY_USAGE_DB": ("usage_database", DEFAULT_USAGE_DB, _usage, f"usage analytics: SQLite file, postgresql:// URL or off (default {DEFAULT_USAGE_DB})"),
-    "PROXY_USAGE_COMMIT_WAIT": ("usage_commit_wait", "1", _seconds(0, 10), "seconds a create waits for its usage row to be committed (default 1)"),
-    "PROXY_MANIFEST": ("manifest_path", DEFAULT_MANIFEST, Path, f"the build's CDN manifest, for /api/widget-version (default {DEFAULT_MANIFEST})"),
-    "PROXY_RELOAD_INTERVAL": ("reload_interval", "1", _seconds(0, 3600), "seconds between checks of the registry and manifest files (default 1)"),
-    "PROXY_LOG_LEVEL": ("log_level", "INFO", _level, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
-}
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One environment variable: the field it sets, its default (as text, parsed like any
+    value), the parser (whose docstring says what a valid value looks like), and what it means.
+    This table is the source of the settings' defaults, of ``--help`` and of the docs page."""
+
+    env: str
+    field: str
+    default: str
+    parse: Callable[[str], Any]
+    meaning: str
+    shown_default: str | None = None  # how --help says the default, when not the text itself
+
+    def describe(self) -> str:
+        if self.env == "RETELL_API_KEY":
+            return self.meaning
+        return f"{self.meaning} (default {self.shown_default or self.default})"
+
+    def value(self) -> Any:
+        return self.parse(self.default)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("RETELL_API_KEY", "retell_api_key", "", Secret, "Retell secret API key (required; never logged or returned)"),
+    Setting("RETELL_BASE_URL", "retell_base_url", "https://api.retellai.com", str, "Retell API base URL"),
+    Setting("PROXY_REGISTRY", "registry_path", "site_src/clients.toml", Path, "client registry file, reloaded when it changes"),
+    Setting("PROXY_UPSTREAM_TIMEOUT", "upstream_timeout", "10", _seconds(0.1, 120), "seconds to wait for Retell in total"),
+    Setting("PROXY_MAX_BODY_BYTES", "max_body_bytes", "8192", _size, "largest accepted request body in bytes"),
+    Setting("PROXY_RATE_LIMIT_IP", "rate_limit_ip", "20/minute", _rate, "create attempts per client IP"),
+    Setting("PROXY_RATE_LIMIT_AGENT", "rate_limit_agent", "120/minute", _rate, "created calls per client and agent"),
+    Setting("PROXY_RATE_LIMIT_STORAGE", "rate_limit_storage", "memory://", _storage,
+            "memory:// (per process) or redis://host:port/db (shared)"),
+    Setting("PROXY_TRUSTED_PROXIES", "trusted_proxies", "", _networks,
+            "reverse proxies whose X-Forwarded-For is believed, comma-separated IPs/CIDRs", "none"),
+    Setting("PROXY_SERVER_TOKEN", "server_token", "", _secret,
+            "bearer token allowing requests without an Origin (server to server)", "off"),
+    Setting("PROXY_ADMIN_TOKEN", "admin_token", "", _secret, "password for the GET /usage page", "off"),
+    Setting("PROXY_USAGE_DB", "usage_database", "usage.sqlite3", _usage,
+            "usage analytics: SQLite file, postgresql:// URL or off"),
+    Setting("PROXY_USAGE_COMMIT_WAIT", "usage_commit_wait", "1", _seconds(0, 10),
+            "seconds a create waits for its usage row to be committed"),
+    Setting("PROXY_MANIFEST", "manifest_path", "dist/cdn/manifest.json", Path,
+            "the build's CDN manifest: the published releases a client may pin, and /api/widget-version"),
+    Setting("PROXY_RELOAD_INTERVAL", "reload_interval", "1", _seconds(0, 3600),
+            "seconds between checks of the registry and manifest files"),
+    Setting("PROXY_LOG_LEVEL", "log_level", "INFO", _level, "DEBUG, INFO, WARNING or ERROR"),
+)
+ENVIRONMENT: dict[str, Setting] = {setting.env: setting for setting in SETTINGS}
+_BY_FIELD = {setting.field: setting for setting in SETTINGS}
+
+
+def _default(field_name: str) -> Any:
+    return _BY_FIELD[field_name].value()
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    """Every default is the table's (``SETTINGS``), parsed as an environment value would be."""
+
+    retell_api_key: Secret
+    retell_base_url: str = _default("retell_base_url")
+    registry_path: Path = _default("registry_path")
+    upstream_timeout: float = _default("upstream_timeout")
+    max_body_bytes: int = _default("max_body_bytes")
+    # limits' rate-limit strings, e.g. "20/minute" or "5/second;100/hour".
+    rate_limit_ip: str = _default("rate_limit_ip")
+    rate_limit_agent: str = _default("rate_limit_agent")
+    # "memory://" keeps budgets per process; "redis://host:port/db" shares them between instances.
+    rate_limit_storage: str = _default("rate_limit_storage")
+    # Peers allowed to set X-Forwarded-For; from anyone else the header is ignored.
+    trusted_proxies: tuple[Network, ...] = _default("trusted_proxies")
+    # A bearer token that lets a server without an Origin header mint tokens; None refuses them.
+    server_token: Secret | None = _default("server_token")
+    # Basic-auth password (or bearer token) for GET /usage; None turns the page off.
+    admin_token: Secret | None = _default("admin_token")
+    # A SQLite file, or a postgresql:// URL; None records nothing.
+    usage_database: str | None = _default("usage_database")
+    # How long a create waits for its usage row to be committed before answering anyway.
+    usage_commit_wait: float = _default("usage_commit_wait")
+    manifest_path: Path = _default("manifest_path")
+    # How often, at most, the registry and manifest files are checked for changes.
+    reload_interval: float = _default("reload_interval")
+    log_level: str = _default("log_level")
+
+
+def setting_value(environ: Mapping[str, str], name: str) -> Any:
+    """One variable, parsed as ``load_settings`` parses it; raises ``SettingsError``."""
+    errors: list[str] = []
+    value = _parse(ENVIRONMENT[name], environ, errors)
+    if errors:
+        raise SettingsError(errors)
+    return value
+
+
+def _parse(setting: Setting, environ: Mapping[str, str], errors: list[str]) -> Any:
+    text = environ.get(setting.env, setting.default).strip()
+    try:
+        return setting.parse(text)
+    except ValueError:
+        what = (setting.parse.__doc__ or "").strip() or "a valid value"
+        shown = "<hidden>" if setting.parse in (Secret, _secret) else repr(text)
+        errors.append(f"{setting.env} must be {what}, got {shown}")
+        return None
 
 
 def load_settings(environ: Mapping[str, str]) -> ProxySettings:
     """Read every variable, report every problem at once."""
     errors: list[str] = []
-    values: dict[str, Any] = {}
-    for name, (field_name, default, parse, _) in ENVIRONMENT.items():
-        text = environ.get(name, default).strip()
-        try:
-            values[field_name] = parse(text)
-        except ValueError:
-            what = (parse.__doc__ or "").strip() or "a valid value"
-            shown = "<hidden>" if parse in (Secret, _secret) else repr(text)
-            errors.append(f"{name} must be {what}, got {shown}")
+    values: dict[str, Any] = {setting.field: _parse(setting, environ, errors) for setting in SETTINGS}
     if not environ.get("RETELL_API_KEY", "").strip():
         errors.append("RETELL_API_KEY is not set: the proxy needs your Retell secret key")
     base_url = values.get("retell_base_url", "").rstrip("/")

@@ -7,26 +7,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy.allowlist import Allowlist
 from proxy.metrics import Metrics
 from proxy.ratelimit import RateLimits
 from proxy.settings import ProxySettings
 from proxy.upstream import Retell
 from proxy.usage import UsageRecorder
 from proxy.watched import WatchedFile
+from registry import Registry
 
 
 @dataclass(slots=True)
 class ProxyState:
     settings: ProxySettings
-    registry_file: WatchedFile[Allowlist]
+    registry_file: WatchedFile[Registry]
     manifest_file: WatchedFile[dict[str, Any]]
     upstream: Retell
     limits: RateLimits
     usage: UsageRecorder | None
     metrics: Metrics
 
-    def registry(self) -> Allowlist:
+    def registry(self) -> Registry:
         # The lifespan refuses to start without a first good registry, so there always is one.
         current = self.registry_file.current()
         assert current is not None
@@ -38,3 +38,9 @@ def load_manifest(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("latest"), str) or not isinstance(data.get("lines"), dict):
         raise ValueError("the manifest needs 'latest' and 'lines'")
     return data
+
+
+def released_versions(manifest: dict[str, Any] | None) -> frozenset[str] | None:
+    """The widget versions the CDN has published (what a client may pin), or None if unknown."""
+    releases = manifest.get("releases") if manifest is not None else None
+    return frozenset(releases) if isinstance(releases, dict) else None

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from proxy import cors
+from registry import Version
 from proxy.metrics import CONTENT_TYPE, Metrics
 from proxy.state import ProxyState
 from proxy.upstream import reachable
@@ -47,18 +48,15 @@ async def widget_version(request: Request) -> Response:
     body = {"latest": manifest["latest"], "lines": manifest["lines"]}
     client = registry.client_for_origin(origin) if origin is not None else None
     if client is not None:
-        line = "v" + client.widget_version.split(".")[0]
-        newest = manifest["lines"].get(line, client.widget_version)
+        newest = manifest["lines"].get(client.version.line, client.widget_version)
         body["client"] = {"id": client.id, "widget_version": client.widget_version, "line_latest": newest,
-                          "update_available": _newer(newest, client.widget_version)}
+                          "update_available": _newer(newest, client.version)}
     return JSONResponse(body, headers=headers)
 
 
-def _newer(candidate: str, current: str) -> bool:
-    def key(version: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in version.split(".") if p.isdigit())
-
-    return key(candidate) > key(current)
+def _newer(candidate: str, current: Version) -> bool:
+    # SemVer's order: 2.0.0 is newer than 2.0.0-beta.1 (a pre-release sorts before its release).
+    return Version.is_valid(candidate) and Version.parse(candidate) > current
 
 
 async def metrics(request: Request) -> Response:

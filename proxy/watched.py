@@ -21,8 +21,11 @@ class WatchedFile(Generic[T]):
     """
 
     def __init__(self, path: Path, load: Callable[[Path], T], interval: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, depends_on: Callable[[], object] | None = None) -> None:
+        """``depends_on`` gives a key of what else the value is made from (the registry is
+        checked against the manifest's releases): a new key reads the file again."""
         self.path, self._load, self._interval, self._clock = path, load, interval, clock
+        self._depends_on = depends_on
         self._value: T | None = None
         self._stamp: tuple[int, int] | None = (-1, -1)  # never a real stat, so the first call loads
         self._checked = float("-inf")
@@ -41,7 +44,7 @@ class WatchedFile(Generic[T]):
         if now - self._checked < self._interval:
             return self._value
         self._checked = now
-        stamp = self._stat()
+        stamp = (self._stat(), self._depends_on() if self._depends_on is not None else None)
         if stamp == self._stamp:
             return self._value
         self._stamp = stamp

@@ -1,31 +1,32 @@
 """The client registry: which websites may embed the widget, with which agents and looks.
 
-``site_src/clients.toml`` is the single source of truth. The builder renders demo pages from it
-and the proxy derives its CORS allowlist and agent binding from it, both through ``load``.
+``site_src/clients.toml`` is the single source of truth, and ``load`` its one reader: the
+builder renders demo pages from it, the proxy derives its CORS allowlist and agent binding from
+it, and the sandbox writes its local copy with ``dump``. Each refuses what the others refuse,
+with the same ``file:line`` messages.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from registry.index import OriginIndex
+from registry.looks import FONTS, POSITIONS, THEMES
 from registry.origin import Origin, OriginPattern
+from registry.tables import TableCache, parse_tables
+from registry.versions import Version
 
-THEMES = ("purple", "blue", "green", "dark", "rose", "teal")
-# Themes that arrived after 1.x: a client pinned to an older line would get a RangeError.
-_THEME_SINCE_MAJOR = {"rose": 2, "teal": 2}
-POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left")
 _CLIENT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_FIELDS = {"id", "name", "origins", "agents", "theme", "position", "widget_version", "brand_color"}
+_FIELDS = ("id", "name", "origins", "agents", "theme", "position", "widget_version", "brand_color")
 # Optional looks for the client's demo page, so it resembles the client's own site.
-FONTS = ("sans", "serif", "rounded", "mono")
-_OPTIONAL = {"tagline", "font", "logo_text"}
+_OPTIONAL = ("tagline", "font", "logo_text")
 _TAGLINE_MAX = 120
 _LOGO_TEXT_MAX = 24
 
@@ -55,34 +56,61 @@ class Client:
     def allows(self, origin: Origin) -> bool:
         return any(pattern.matches(origin) for pattern in self.origins)
 
+    @property
+    def version(self) -> Version:
+        return Version.parse(self.widget_version)
+
 
 @dataclass(frozen=True, slots=True)
 class Registry:
     clients: tuple[Client, ...]
     _by_agent: dict[str, Client] = field(init=False, repr=False, compare=False)
+    _by_origin: OriginIndex[Client] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        index: OriginIndex[Client] = OriginIndex()
+        for client in self.clients:
+            for pattern in client.origins:
+                index.add(pattern, client)
         object.__setattr__(self, "_by_agent", {a: c for c in self.clients for a in c.agents})
+        object.__setattr__(self, "_by_origin", index)
 
     def client_for_agent(self, agent_id: str) -> Client | None:
         return self._by_agent.get(agent_id)
 
     def client_for_origin(self, origin: Origin) -> Client | None:
-        return next((c for c in self.clients if c.allows(origin)), None)
+        return self._by_origin.get(origin)
+
+    def with_origins(self, origins: Mapping[str, Iterable[str]]) -> Registry:
+        """The same clients, every field kept, with each listed client's origins replaced (the
+        sandbox moves them to its local origins); clients not listed are left out."""
+        return Registry(tuple(
+            dataclasses.replace(c, origins=tuple(OriginPattern.parse(o) for o in origins[c.id]))
+            for c in self.clients if c.id in origins
+        ))
 
 
-def load(path: Path, known_versions: Iterable[str] | None = None) -> Registry:
-    """Read and validate a registry file; raise ``RegistryError`` listing every problem."""
-    text = path.read_text(encoding="utf-8")
+def load(path: Path, known_versions: Iterable[str] | None = None, cache: TableCache | None = None) -> Registry:
+    """Read and validate a registry file; raise ``RegistryError`` listing every problem.
+
+    ``known_versions`` are the released widget versions (from the changelog, or the CDN's
+    manifest); without them a ``widget_version`` is checked only for its form. ``cache`` keeps
+    each client's parsed table between calls, so a reload after one client's edit parses that
+    client only."""
     try:
-        data = tomllib.loads(text)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RegistryError([f"{path}:1: the client registry is missing"]) from None
+    where = _Locator(path, text)
+    try:
+        data = parse_tables(text, cache) if cache is not None else tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         raise RegistryError([f"{path}:{line[1] if line else 1}: invalid TOML: {exc}"]) from None
-    return parse(data, _Locator(path, text), None if known_versions is None else set(known_versions))
+    return _validate(data, where, None if known_versions is None else set(known_versions))
 
 
-def parse(data: dict, where: _Locator, known_versions: set[str] | None) -> Registry:
+def _validate(data: dict, where: _Locator, known_versions: set[str] | None) -> Registry:
     errors: list[str] = []
     entries = data.get("client")
     if not isinstance(entries, list) or not entries:
@@ -90,6 +118,7 @@ def parse(data: dict, where: _Locator, known_versions: set[str] | None) -> Regis
     clients: list[Client] = []
     owner_of_agent: dict[str, str] = {}
     seen_ids: set[str] = set()
+    origins: OriginIndex[tuple[str, int]] = OriginIndex()  # -> (client label, its origins line)
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             errors.append(f"{where.path}:1: 'client' must be an array of [[client]] tables")
@@ -109,6 +138,16 @@ def parse(data: dict, where: _Locator, known_versions: set[str] | None) -> Regis
                 other = owner_of_agent.setdefault(agent, label)
                 if other != label:
                     problems.append(("agents", f"agent '{agent}' is already claimed by {other}"))
+        for pattern in client.origins if client is not None else ():
+            # An origin two clients could claim would make the allowlist and the demo pages
+            # disagree on whose it is; the first client listed keeps it, the second is refused.
+            overlap = origins.overlapping(pattern)
+            if overlap is not None and overlap[1][0] != label:
+                theirs, (owner, line) = overlap
+                problems.append(("origins", f"origin '{pattern}' overlaps {owner}'s '{theirs}' "
+                                            f"({where.path}:{line}); an origin belongs to one client"))
+        for pattern in client.origins if client is not None else ():
+            origins.add(pattern, (label, where.line(index, "origins")))
         if client is not None and not problems:
             clients.append(client)
         errors += [f"{where.path}:{where.line(index, key)}: {label}: {message}" for key, message in problems]
@@ -118,10 +157,10 @@ def parse(data: dict, where: _Locator, known_versions: set[str] | None) -> Regis
 
 
 def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_versions: set[str] | None) -> Client | None:
-    for key in sorted(set(entry) - _FIELDS - _OPTIONAL):
-        expected = ", ".join(sorted(_FIELDS | _OPTIONAL))
+    for key in sorted(set(entry) - set(_FIELDS) - set(_OPTIONAL)):
+        expected = ", ".join(sorted(_FIELDS + _OPTIONAL))
         problems.append((key, f"unknown field '{key}' (expected one of: {expected})"))
-    for key in sorted(_FIELDS - set(entry)):
+    for key in sorted(set(_FIELDS) - set(entry)):
         problems.append((None, f"missing field '{key}'"))
 
     def text(key: str, pattern: re.Pattern[str] | None = None, allowed: tuple[str, ...] = ()) -> str:
@@ -147,9 +186,9 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
 
     client_id = text("id", _CLIENT_ID)
     name = text("name")
-    theme = text("theme", allowed=THEMES)
+    theme = text("theme", allowed=tuple(THEMES))
     position = text("position", allowed=POSITIONS)
-    version = text("widget_version", _VERSION)
+    version_text = text("widget_version")
     color = text("brand_color", _COLOR)
     tagline = text("tagline") if "tagline" in entry else ""
     font = text("font", allowed=FONTS) if "font" in entry else "sans"
@@ -157,11 +196,14 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
     for key, value, limit in (("tagline", tagline, _TAGLINE_MAX), ("logo_text", logo_text, _LOGO_TEXT_MAX)):
         if len(value) > limit:
             problems.append((key, f"'{key}' is {len(value)} characters long; at most {limit} fit the demo page"))
-    if version and known_versions is not None and version not in known_versions and _VERSION.match(version):
-        problems.append(("widget_version", f"widget_version '{version}' is not a released version"))
-    since = _THEME_SINCE_MAJOR.get(theme, 1)
-    if _VERSION.match(version) and int(version.split(".")[0]) < since:
-        problems.append(("theme", f"theme '{theme}' needs widget_version {since}.0.0 or later, not '{version}'"))
+    version = Version.parse(version_text) if Version.is_valid(version_text) else None
+    if version_text and version is None and not any(k == "widget_version" for k, _ in problems):
+        problems.append(("widget_version", f"'widget_version' value '{version_text}' is malformed"))
+    if version is not None and known_versions is not None and version_text not in known_versions:
+        problems.append(("widget_version", f"widget_version '{version_text}' is not a released version"))
+    since = THEMES.get(theme, 1)
+    if version is not None and version.major < since:
+        problems.append(("theme", f"theme '{theme}' needs widget_version {since}.0.0 or later, not '{version_text}'"))
     patterns: list[OriginPattern] = []
     for raw in strings("origins"):
         try:
@@ -170,13 +212,13 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
             problems.append(("origins", f"origin '{raw}' is malformed: {exc}"))
     agents = strings("agents")
     for agent in agents:
-        if not _AGENT_ID.match(agent):
+        if not AGENT_ID.match(agent):
             problems.append(("agents", f"agent id '{agent}' is malformed (letters, digits, '_' and '-' only)"))
     if len(set(agents)) != len(agents):
         problems.append(("agents", "an agent id is listed twice"))
     if problems:
         return None
-    return Client(client_id, name, tuple(patterns), tuple(agents), theme, position, version, color.lower(),
+    return Client(client_id, name, tuple(patterns), tuple(agents), theme, position, version_text, color.lower(),
                   tagline, font, logo_text)
 
 
@@ -198,3 +240,22 @@ class _Locator:
                 if re.match(rf"\s*{re.escape(key)}\s*=", self._lines[number]):
                     return number + 1
         return start + 1
+
+
+def dump(registry: Registry) -> str:
+    """``registry`` as a registry file that ``load`` reads back to the same clients (every
+    field: the optional looks are written when set)."""
+    import json
+
+    lines: list[str] = []
+    for client in registry.clients:
+        values: dict[str, object] = {
+            "id": client.id, "name": client.name, "origins": [str(o) for o in client.origins],
+            "agents": list(client.agents), "theme": client.theme, "position": client.position,
+            "widget_version": client.widget_version, "brand_color": client.brand_color,
+        }
+        defaults = {f.name: f.default for f in dataclasses.fields(Client) if f.name in _OPTIONAL}
+        values |= {name: getattr(client, name) for name in _OPTIONAL if getattr(client, name) != defaults[name]}
+        # JSON strings and arrays of strings are valid TOML values.
+        lines += ["[[client]]", *(f"{key} = {json.dumps(value)}" for key, value in values.items()), ""]
+    return "\n".join(lines)

@@ -14,7 +14,7 @@ import pytest
 from starlette.types import ASGIApp
 
 from harness.launch import SandboxFailed, launched
-from harness.server import Server, bind
+from builder.server import Server, bind
 
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")

@@ -181,7 +181,7 @@ def test_one_changed_page_rerenders_only_that_page_and_what_lists_it(make_site):
     builder.build()
     guide = root / "site_src/docs/guide.md"
     guide.write_text(guide.read_text().replace("Steps.", "New steps."))
-    report = builder.rebuild([guide])
+    report = builder.rebuild()
     assert "New steps." in (root / "dist/docs/guide/index.html").read_text()
     # The page and the search index holding its text; the docs home lists only the page's summary,
     # which did not change.
@@ -257,7 +257,7 @@ def test_an_unsaved_rebuild_never_leaves_a_stale_cache(make_site):
     Builder(config(root)).build()  # saves the cache
     watcher = Builder(config(root))
     guide.write_text(original.replace("Steps.", "Changed steps."))
-    assert watcher.rebuild([guide]).written == 2  # in memory only
+    assert watcher.rebuild().written == 2  # in memory only
     # Back to the saved sources: a new process must write the page back, not trust the old cache.
     guide.write_text(original)
     report = Builder(config(root)).build()
@@ -273,7 +273,7 @@ def test_a_rebuild_still_finds_a_link_broken_by_another_page(make_site):
     guide = root / "site_src/docs/guide.md"
     guide.write_text(guide.read_text().replace("## Install", "## Setup"))
     with pytest.raises(BuildError) as info:
-        builder.rebuild([guide])
+        builder.rebuild()
     assert any("getting-started.md" in e and "has no anchor #install" in e for e in info.value.errors)
 
 
@@ -284,13 +284,13 @@ def test_a_rebuild_follows_registry_and_archive_changes(make_site):
     builder.build()
     registry = root / "site_src/clients.toml"
     registry.write_text(registry.read_text().replace('name = "Bolt Bikes"', 'name = "Bolt Cycles"'))
-    report = builder.rebuild([registry])
+    report = builder.rebuild()
     assert "Bolt Cycles" in (root / "dist/clients/client-b/index.html").read_text()
     assert report.written == 2  # that client's page and the index
     archived = root / "site_src/releases/1.0.0/retell-widget.css"
     archived.write_bytes(archived.read_bytes() + b" ")
     with pytest.raises(BuildError, match="no longer matches the integrity"):
-        builder.rebuild([archived])
+        builder.rebuild()
 
 
 def test_converting_in_two_processes_gives_the_same_pages():

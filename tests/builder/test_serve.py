@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from builder.__main__ import main
-from builder.serve import inject
+from builder.livereload import inject
 from tests.conftest import REPO
 
 

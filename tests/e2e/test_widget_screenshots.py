@@ -19,6 +19,7 @@ import pytest
 from PIL import Image, ImageChops
 from playwright.sync_api import Page, expect
 
+from registry import POSITIONS, THEMES
 from tests.e2e.test_widget_v2 import visit
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +49,7 @@ def matches_approved(png: bytes, name: str) -> None:
                     f"{MAX_DIFFERENT_PIXELS:.1%}); see {name}.actual.png")
 
 
-@pytest.mark.parametrize("theme", ["purple", "blue", "green", "rose", "teal", "dark"])
+@pytest.mark.parametrize("theme", list(THEMES))
 def test_theme_in_call(page: Page, sandbox, theme):
     page.set_viewport_size(VIEWPORT)
     host = visit(page, sandbox, theme=theme)
@@ -61,7 +62,7 @@ def test_theme_in_call(page: Page, sandbox, theme):
     matches_approved(page.screenshot(animations="disabled", caret="hide"), f"theme-{theme}")
 
 
-@pytest.mark.parametrize("position", ["bottom-right", "bottom-left", "top-right", "top-left"])
+@pytest.mark.parametrize("position", POSITIONS)
 def test_position_idle(page: Page, sandbox, position):
     page.set_viewport_size(VIEWPORT)
     visit(page, sandbox, position=position)

@@ -7,7 +7,7 @@ import json
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.test_widget_v2 import INSTRUMENT, live_tracks, new_calls, token_requests
+from tests.e2e.test_widget_v2 import INSTRUMENT, live_tracks, token_requests
 
 pytestmark = pytest.mark.e2e
 

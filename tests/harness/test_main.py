@@ -11,7 +11,7 @@ def test_a_missing_registry_is_a_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "harness", "--src", str(tmp_path / "site_src")],
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "clients.toml: the client registry is missing" in result.stderr
+    assert "clients.toml:1: the client registry is missing" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -28,7 +28,7 @@ def test_bad_flags_are_refused_with_a_reason(args, message):
 
 
 def test_a_busy_port_is_a_clear_error():
-    from harness.server import bind
+    from builder.server import bind
 
     busy = bind()
     try:

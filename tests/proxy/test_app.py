@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from harness.server import bind
+from builder.server import bind
 from tests.conftest import running
 from tests.proxy.conftest import API_KEY
 

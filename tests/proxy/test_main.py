@@ -20,8 +20,8 @@ def test_help_lists_the_environment(capsys):
         assert name in out
 
 
-def test_help_docs_and_readme_list_every_variable(capsys):
-    from proxy.settings import ENVIRONMENT
+def test_help_docs_and_readme_follow_the_settings_table(capsys):
+    from proxy.settings import SETTINGS
     from tests.conftest import REPO
 
     try:
@@ -32,10 +32,12 @@ def test_help_docs_and_readme_list_every_variable(capsys):
     docs = (REPO / "site_src/docs/proxy.md").read_text()
     readme = (REPO / "README.md").read_text()
     assert docs.startswith("title: Proxy\norder: 4\n")
-    for name in ENVIRONMENT:
-        assert name in out, name
-        assert f"| `{name}` |" in docs, name
-        assert f"| `{name}` |" in readme, name
+    for setting in SETTINGS:
+        name = setting.env
+        assert f"{name} " in out and setting.describe() in " ".join(out.split()), name
+        assert f"| `{name}` | {setting.describe()} |" in readme, name
+        shown = f"`{setting.default}`" if setting.default and not setting.shown_default else f"({setting.shown_default or 'required'})"
+        assert f"| `{name}` | {shown} |" in docs, name
 
 
 def test_serve_refuses_a_broken_registry_or_usage_database_plainly(capsys, monkeypatch, tmp_path):
@@ -69,7 +71,7 @@ def test_several_workers_share_one_port_and_warn_about_per_process_budgets(tmp_p
 
     import httpx
 
-    from harness.server import bind
+    from builder.server import bind
     from tests.conftest import REPO
     from tests.proxy.conftest import API_KEY
 

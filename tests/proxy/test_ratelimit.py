@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from harness.server import bind
+from builder.server import bind
 from proxy.ratelimit import RateLimits, client_ip, storage_for
 from tests.conftest import run_async
 

@@ -1,6 +1,6 @@
 import json
 
-from harness.server import bind
+from builder.server import bind
 from tests.proxy.test_watched import rewrite
 
 SHOP = "https://shop.example"

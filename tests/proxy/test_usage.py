@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from harness.server import bind
+from builder.server import bind
 from proxy.__main__ import main
 from proxy.report import html_page, parse_span, summarise, svg_chart, text_report
 from proxy.settings import Secret

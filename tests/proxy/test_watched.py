@@ -72,3 +72,30 @@ def test_registry_changes_apply_without_a_restart(proxy, registry_file, caplog):
     assert proxy.get("/api/ready").json()["checks"]["registry"] == "stale"
     metrics = proxy.get("/metrics").text
     assert "proxy_registry_error 1.0" in metrics
+
+
+def test_the_proxy_refuses_what_the_builder_refuses_with_the_same_message(proxy, registry_file, manifest_file, caplog):
+    import json
+
+    import registry
+
+    manifest_file.write_text(json.dumps({"latest": "1.2.0", "lines": {"v1": "1.2.0"}, "files": {},
+                                         "releases": {"1.0.0": {}, "1.2.0": {}}}))
+    bad = REGISTRY.replace('widget_version = "1.0.0"', 'widget_version = "9.9.9"', 1)
+    with caplog.at_level(logging.ERROR):
+        rewrite(registry_file, bad)
+        # The last good registry still serves; the bad one is reported.
+        assert proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP}).status_code == 201
+        assert proxy.get("/api/ready").json()["checks"]["registry"] == "stale"
+    try:
+        registry.load(registry_file, known_versions={"1.0.0", "1.2.0"})  # the builder's read
+    except registry.RegistryError as exc:
+        expected = exc.errors
+    assert expected == [f"{registry_file}:9: client 'shop': widget_version '9.9.9' is not a released version"]
+    assert any(getattr(r, "problem", None) == expected[0] for r in caplog.records)  # the log line's field
+    # A release that adds 9.9.9 to the manifest makes the same registry good, without a restart.
+    manifest_file.write_text(json.dumps({"latest": "9.9.9", "lines": {"v1": "1.2.0", "v9": "9.9.9"}, "files": {},
+                                         "releases": {"1.0.0": {}, "1.2.0": {}, "9.9.9": {}}}))
+    rewrite(manifest_file, manifest_file.read_text())
+    assert proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP}).status_code == 201
+    assert proxy.get("/api/ready").json()["checks"]["registry"] == "ok"

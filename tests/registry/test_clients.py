@@ -129,3 +129,27 @@ def test_rejects_bad_optional_looks(tmp_path, extra, message):
         registry.load(path)
     # Reported at the line of the offending key.
     assert info.value.errors == [f"{path}:5: client 'client-a': {message}"]
+
+
+@pytest.mark.parametrize("second_origin, first", [
+    ("https://acme.example", "https://acme.example"),
+    ("https://www.acme.example", "https://*.acme.example"),
+    ("https://*.shop.acme.example", "https://*.acme.example"),
+])
+def test_two_clients_may_not_share_an_origin_and_the_message_names_both(tmp_path, second_origin, first):
+    path = write(tmp_path, GOOD.replace('origins = ["https://bolt.example"]', f'origins = ["https://bolt.example", "{second_origin}"]'))
+    with pytest.raises(registry.RegistryError) as info:
+        registry.load(path)
+    (error,) = info.value.errors
+    lines = GOOD.splitlines()
+    first_line = next(i + 1 for i, line in enumerate(lines) if line.startswith("origins") and "acme" in line)
+    second_line = next(i + 1 for i, line in enumerate(lines) if line.startswith("origins") and "bolt" in line)
+    assert error == (f"{path}:{second_line}: client 'client-b': origin '{second_origin}' overlaps client 'client-a''s "
+                     f"'{first}' ({path}:{first_line}); an origin belongs to one client")
+
+
+def test_versions_follow_semver_with_pre_releases(tmp_path):
+    text = GOOD.replace('widget_version = "1.0.0"\nbrand_color = "#b91c1c"', 'widget_version = "2.0.0-beta.1"\nbrand_color = "#b91c1c"')
+    assert registry.load(write(tmp_path, text), known_versions=["1.0.0", "2.0.0-beta.1"]).clients[1].version.line == "v2"
+    with pytest.raises(registry.RegistryError, match="'widget_version' value '2.0' is malformed"):
+        registry.load(write(tmp_path, GOOD.replace('widget_version = "1.0.0"', 'widget_version = "2.0"', 1)))

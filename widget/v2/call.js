@@ -52,6 +52,52 @@ function watchConnection(client, onLost) {
   }
 }
 
+// 1. The microphone first: no token is spent on a visitor who can't or won't talk.
+// -> {stream} or {code, cause}
+async function askMicrophone() {
+  try {
+    return { stream: await navigator.mediaDevices.getUserMedia({ audio: true }) };
+  } catch (err) {
+    return { code: microphoneError(err), cause: err };
+  }
+}
+
+// 2. The SDK (loadSdk, above), before the token, so that a token never waits on a download.
+
+// 3. A fresh token for every attempt: tokens expire 30 s after creation and work once.
+// -> {token, callId} or {code, cause, seconds}
+async function fetchToken(options, signal) {
+  let res;
+  try {
+    res = await fetch(options.proxyEndpoint, {
+      method: 'POST',
+      mode: 'cors',
+      credentials: 'omit',
+      cache: 'no-store',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ agent_id: options.agentId }),
+      signal,
+    });
+  } catch (err) {
+    return { code: fetchError(), cause: err }; // a CORS refusal looks exactly like a network failure
+  }
+  if (!res.ok) {
+    const wait = retryAfterSeconds(res);
+    const code = httpError(res.status, wait);
+    return { code, cause: `token request failed: HTTP ${res.status}`, seconds: code === 'rate-limited' ? wait : 0 };
+  }
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    // not JSON: handled below
+  }
+  if (!body || typeof body.access_token !== 'string' || !body.access_token) {
+    return { code: 'unavailable', cause: 'the token response has no access_token' };
+  }
+  return { token: body.access_token, callId: typeof body.call_id === 'string' ? body.call_id : null };
+}
+
 export function createController({ host, root, options, events }) {
   const t = messages(options.lang, options.strings);
   const announcer = root.querySelector('[role=status]');
@@ -100,12 +146,29 @@ export function createController({ host, root, options, events }) {
     emit('state-change', { state: next, message, code: code || null });
   }
 
+  // A call, phase by phase; each phase returns what the next needs, or null once it has failed
+  // (or a newer attempt took over). `live()` says whether this attempt is still the current one.
   async function start() {
     if (destroyed || BUSY.includes(state)) return;
     panel.open();
     if (Date.now() < cooldownUntil) return; // the panel shows the countdown; honour Retry-After
     const n = ++attempt;
     const live = () => n === attempt;
+    reset();
+    setState('requesting-microphone');
+    // Usually loaded on intent already; else it downloads while the permission prompt is up.
+    const sdk = loadSdk(options.sdkUrl);
+    sdk.catch(() => {});
+    if (!(await microphone(live))) return;
+    setState('connecting');
+    const RetellWebClient = await sdkClass(sdk, live);
+    if (!RetellWebClient) return;
+    const token = await requestToken(live);
+    if (!token) return;
+    await call(RetellWebClient, token, live);
+  }
+
+  function reset() {
     inCallLabel.textContent = t('in-call'); // shown (in the launcher's width) once the call is up
     started = false;
     muted = false;
@@ -114,76 +177,78 @@ export function createController({ host, root, options, events }) {
     callId = null;
     panel.setMuted(false);
     panel.clearTranscript();
-    setState('requesting-microphone');
-    // Usually loaded on intent already; else it downloads while the permission prompt is up.
-    const sdk = loadSdk(options.sdkUrl);
-    sdk.catch(() => {});
+  }
 
-    // 1. The microphone first: no token is spent on a visitor who can't or won't talk.
-    let mic;
-    try {
-      mic = await navigator.mediaDevices.getUserMedia({ audio: true });
-    } catch (err) {
-      if (live()) fail(microphoneError(err), err);
-      return;
+  async function microphone(live) {
+    const got = await askMicrophone();
+    if (!live()) {
+      stopTracks(got.stream);
+      return false;
     }
-    if (!live()) return stopTracks(mic);
-    stream = mic;
-    setState('connecting');
+    if (got.code) {
+      fail(got.code, got.cause);
+      return false;
+    }
+    stream = got.stream;
+    return true;
+  }
 
-    // 2. The SDK, before the token, so that a token never waits on a slow download.
-    let RetellWebClient;
+  async function sdkClass(sdk, live) {
     try {
-      RetellWebClient = await sdk;
+      const RetellWebClient = await sdk;
+      return live() ? RetellWebClient : null;
     } catch (err) {
       if (live()) fail(navigator.onLine === false ? 'offline' : 'sdk', err);
-      return;
+      return null;
     }
-    if (!live()) return;
+  }
 
-    // 3. A fresh token for every attempt: tokens expire 30 s after creation and work once.
+  async function requestToken(live) {
     abort = new AbortController();
-    let res;
-    try {
-      res = await fetch(options.proxyEndpoint, {
-        method: 'POST',
-        mode: 'cors',
-        credentials: 'omit',
-        cache: 'no-store',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ agent_id: options.agentId }),
-        signal: abort.signal,
-      });
-    } catch (err) {
-      if (live()) fail(fetchError(), err); // a CORS refusal looks exactly like a network failure
-      return;
-    }
-    if (!live()) return;
-    if (!res.ok) {
-      const wait = retryAfterSeconds(res);
-      const code = httpError(res.status, wait);
-      const seconds = code === 'rate-limited' ? wait : 0;
-      if (seconds) cooldownUntil = Date.now() + seconds * 1000;
-      return fail(code, `token request failed: HTTP ${res.status}`, seconds);
-    }
-    let body = null;
-    try {
-      body = await res.json();
-    } catch {
-      // not JSON: handled below
-    }
-    if (!live()) return;
-    if (!body || typeof body.access_token !== 'string' || !body.access_token) {
-      return fail('unavailable', 'the token response has no access_token');
-    }
+    const got = await fetchToken(options, abort.signal);
+    if (!live()) return null;
     abort = null;
-    callId = typeof body.call_id === 'string' ? body.call_id : null;
+    if (got.code) {
+      if (got.seconds) cooldownUntil = Date.now() + got.seconds * 1000;
+      fail(got.code, got.cause, got.seconds);
+      return null;
+    }
+    callId = got.callId;
+    return got.token;
+  }
 
-    // 4. The call. Start-up failures arrive as an 'error' event while startCall() resolves (a
-    // stand-in SDK may reject instead); decide once it settles.
+  // 4. The call. Start-up failures arrive as an 'error' event while startCall() resolves (a
+  // stand-in SDK may reject instead); decide once it settles.
+  async function call(RetellWebClient, accessToken, live) {
     const c = (client = new RetellWebClient());
-    let settled = false;
-    let startError = null;
+    const starting = { settled: false, error: null };
+    listen(c, live, starting);
+    startTimer = setTimeout(() => live() && state === 'connecting' && fail('start-failed', 'the call did not connect in time'),
+      START_TIMEOUT_MS);
+    let running;
+    try {
+      running = c.startCall({ accessToken }); // creates the SDK's room at once
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    watchConnection(c, () => {
+      lost = true;
+    });
+    // Still within the click's user activation (browsers allow about 5 s): let the agent be heard
+    // where autoplay needs a gesture. Before the room exists this just rejects, harmlessly.
+    if (typeof c.startAudioPlayback === 'function') Promise.resolve().then(() => c.startAudioPlayback()).catch(() => {});
+    try {
+      await running;
+    } catch (err) {
+      starting.error = err;
+    }
+    starting.settled = true;
+    if (live() && starting.error) fail('start-failed', starting.error);
+  }
+
+  // What the SDK emits: call_ready, call_started, the agent's data (update, agent_start_talking,
+  // agent_stop_talking, possibly before call_started), error, call_ended.
+  function listen(c, live, starting) {
     c.on('call_started', () => {
       if (!live() || state !== 'connecting') return;
       clearTimeout(startTimer);
@@ -212,31 +277,9 @@ export function createController({ host, root, options, events }) {
     });
     c.on('error', (err) => {
       if (!live()) return;
-      if (!settled) startError = startError || err || 'error';
+      if (!starting.settled) starting.error = starting.error || err || 'error';
       else fail(state === 'in-call' ? 'dropped' : 'start-failed', err);
     });
-    startTimer = setTimeout(() => live() && state === 'connecting' && fail('start-failed', 'the call did not connect in time'),
-      START_TIMEOUT_MS);
-    let starting;
-    try {
-      starting = c.startCall({ accessToken: body.access_token }); // creates the SDK's room at once
-    } catch (err) {
-      starting = Promise.reject(err);
-    }
-    watchConnection(c, () => {
-      lost = true;
-    });
-    // Still within the click's user activation (browsers allow about 5 s): let the agent be heard
-    // where autoplay needs a gesture. Before the room exists this just rejects, harmlessly.
-    if (typeof c.startAudioPlayback === 'function') Promise.resolve().then(() => c.startAudioPlayback()).catch(() => {});
-    try {
-      await starting;
-    } catch (err) {
-      startError = err;
-    }
-    settled = true;
-    if (!live()) return;
-    if (startError) fail('start-failed', startError);
   }
 
   function talking(on) {

@@ -1,9 +1,5 @@
-// What went wrong, as one of the codes the widget reports (`error` event detail, data-error).
-
-export const CODES = [
-  'mic-denied', 'no-mic', 'forbidden', 'rate-limited', 'unavailable', 'network', 'offline', 'sdk',
-  'start-failed', 'dropped',
-];
+// What went wrong, as one of the codes the widget reports (`error` event detail, data-error); the
+// codes and their messages are listed in messages.js and the widget reference.
 
 /** A getUserMedia() failure. */
 export function microphoneError(err) {

@@ -37,6 +37,50 @@ function h(tag, attrs, ...children) {
   return node;
 }
 
+// The panel's nodes, built by hand (no innerHTML: pages enforcing Trusted Types accept it).
+function build(t, on) {
+  const button = (cls, part, handler, extra) => {
+    const b = h('button', { class: cls, part, type: 'button', ...extra });
+    b.addEventListener('click', () => b.getAttribute('aria-disabled') !== 'true' && handler());
+    return b;
+  };
+  const parts = {
+    status: h('p', { class: 'status', part: 'status' }),
+    talking: h('p', { class: 'talking', part: 'talking', hidden: '' }),
+    log: h('div', { class: 'log', part: 'transcript', role: 'log', 'aria-live': 'off', 'aria-label': t('transcript'), tabindex: '0', hidden: '' }),
+    primary: button('primary', 'button primary', on.primary),
+    mute: button('mute', 'button mute', on.mute, { 'aria-pressed': 'false' }),
+    hangup: button('hangup', 'button hangup', on.hangup),
+    minimize: button('min', 'minimize', on.minimize, { 'aria-label': t('minimize') }),
+  };
+  parts.minimize.textContent = '–';
+  parts.panel = h('section', { class: 'panel', part: 'panel', id: 'panel', role: 'dialog', 'aria-labelledby': 'title', hidden: '' },
+    h('div', { class: 'head' }, h('p', { class: 'title', id: 'title', part: 'title' }, t('title')), parts.minimize),
+    parts.status, parts.talking, parts.log,
+    h('div', { class: 'actions', part: 'actions' }, parts.primary, parts.mute, parts.hangup));
+  return parts;
+}
+
+// "Try again in N s" on the primary button until Retry-After has passed; returns the timer.
+function countdown(primary, t, wait) {
+  const until = Date.now() + wait * 1000;
+  let timer = 0;
+  const tick = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left > 0) {
+      primary.setAttribute('aria-disabled', 'true');
+      primary.textContent = t('retryIn', left);
+    } else {
+      clearInterval(timer);
+      primary.removeAttribute('aria-disabled');
+      primary.textContent = t('retry');
+    }
+  };
+  tick();
+  timer = setInterval(tick, 250);
+  return timer;
+}
+
 /**
  * Adds the panel to `root` (the widget's shadow root). `t` looks strings up; `on` has the
  * handlers primary(), hangup(), mute() and minimize().
@@ -47,24 +91,7 @@ export function createPanel(root, t, on) {
     sheet.replaceSync(CSS);
   }
   root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
-
-  const button = (cls, part, handler, extra) => {
-    const b = h('button', { class: cls, part, type: 'button', ...extra });
-    b.addEventListener('click', () => b.getAttribute('aria-disabled') !== 'true' && handler());
-    return b;
-  };
-  const status = h('p', { class: 'status', part: 'status' });
-  const talking = h('p', { class: 'talking', part: 'talking', hidden: '' });
-  const log = h('div', { class: 'log', part: 'transcript', role: 'log', 'aria-live': 'off', 'aria-label': t('transcript'), tabindex: '0', hidden: '' });
-  const primary = button('primary', 'button primary', on.primary);
-  const mute = button('mute', 'button mute', on.mute, { 'aria-pressed': 'false' });
-  const hangup = button('hangup', 'button hangup', on.hangup);
-  const minimize = button('min', 'minimize', on.minimize, { 'aria-label': t('minimize') });
-  minimize.textContent = '–';
-  const panel = h('section', { class: 'panel', part: 'panel', id: 'panel', role: 'dialog', 'aria-labelledby': 'title', hidden: '' },
-    h('div', { class: 'head' }, h('p', { class: 'title', id: 'title', part: 'title' }, t('title')), minimize),
-    status, talking, log,
-    h('div', { class: 'actions', part: 'actions' }, primary, mute, hangup));
+  const { panel, status, talking, log, primary, mute, hangup } = build(t, on);
   const onKey = (e) => {
     if (e.key === 'Escape') {
       e.stopPropagation();
@@ -119,22 +146,7 @@ export function createPanel(root, t, on) {
         hangup.textContent = t(state === 'in-call' ? 'hangup' : 'cancel');
         clearInterval(timer);
         primary.removeAttribute('aria-disabled');
-        if (wait > 0) {
-          const until = Date.now() + wait * 1000;
-          const tick = () => {
-            const left = Math.ceil((until - Date.now()) / 1000);
-            if (left > 0) {
-              primary.setAttribute('aria-disabled', 'true');
-              primary.textContent = t('retryIn', left);
-            } else {
-              clearInterval(timer);
-              primary.removeAttribute('aria-disabled');
-              primary.textContent = t('retry');
-            }
-          };
-          tick();
-          timer = setInterval(tick, 250);
-        }
+        if (wait > 0) timer = countdown(primary, t, wait);
       });
     },
     setTalking(on) {
