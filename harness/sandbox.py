@@ -230,7 +230,7 @@ def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str]
             # Every browser test comes from 127.0.0.1: a generous limit unless a test sets one.
             rate_limit_ip=fake.faults.rate_limit or "10000/minute",
             rate_limit_agent="10000/minute",
-            upstream_timeout=2.0,  # so an injected upstream delay of a few seconds times out
+            upstream_timeout=1.0,  # so an injected upstream delay of a second or more times out
             usage_database=str(site.dist.parent / "usage.sqlite3"),
             manifest_path=dist / "cdn" / "manifest.json",
             admin_token=Secret(admin_token),  # opens /usage; written to the state file

@@ -14,10 +14,10 @@ pytestmark = pytest.mark.e2e
 # fault, then per line: v1's message, v2's data-error code and the start of its message.
 MATRIX = {
     # Retell answers the proxy's create-web-call with a 5xx, is too slow (the sandbox proxy gives
-    # up after 2 s) or rate limits it (the proxy's 503 with Retry-After; v2 then counts down, see
+    # up after 1 s) or rate limits it (the proxy's 503 with Retry-After; v2 then counts down, see
     # test_widget_v2's rate-limit test).
     "retell-5xx": ({"create": {"status": 500}}, "unavailable right now", ("unavailable", "The assistant is unavailable")),
-    "retell-timeout": ({"create": {"delay": 3}}, "unavailable right now", ("unavailable", "The assistant is unavailable")),
+    "retell-timeout": ({"create": {"delay": 1.5}}, "unavailable right now", ("unavailable", "The assistant is unavailable")),
     "retell-429": ({"create": {"status": 429, "retry_after": 7}}, "unavailable right now", None),
     "proxy-down": ({"proxy": "down"}, "couldn't reach the assistant", ("network", "We couldn't reach the assistant")),
     # The CDN cannot serve Retell's SDK.

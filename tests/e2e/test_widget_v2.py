@@ -208,10 +208,10 @@ def test_rate_limiting_honours_retry_after(page: Page, sandbox, faults):
     host = visit(page, sandbox)
     # Retell's 429 reaches the page as the proxy's 503 with Retry-After (the proxy's own limits
     # answer 429 with it); either way the widget waits as long as it is told.
-    faults({"create": {"status": 429, "retry_after": 4}})
+    faults({"create": {"status": 429, "retry_after": 3}})
     host.locator(".launcher").click()
     expect(host).to_have_attribute("data-error", "rate-limited")
-    expect(host.locator(".status")).to_have_text("Too many calls right now. Please try again in 4 seconds.")
+    expect(host.locator(".status")).to_have_text("Too many calls right now. Please try again in 3 seconds.")
     retry = host.locator(".primary")
     expect(retry).to_have_attribute("aria-disabled", "true")
     expect(retry).to_have_text(re.compile(r"^Try again in \d s$"))
@@ -259,7 +259,7 @@ def test_offline_is_told_apart_from_a_refusal(page: Page, sandbox, context):
 
 def test_hang_up_while_connecting_cancels_and_mints_no_call(page: Page, sandbox, faults):
     host = visit(page, sandbox)
-    faults({"create": {"delay": 3}})
+    faults({"create": {"delay": 1.5}})
     host.locator(".launcher").click()
     expect(host).to_have_attribute("data-state", "connecting")
     host.get_by_role("button", name="Cancel").click()
