@@ -3,19 +3,26 @@ import gzip
 import json
 import logging
 import re
+import resource
+import signal
 import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
-from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-import builder.publish
 from builder.__main__ import main
+from builder.headers import headers_for
 from builder.publish import LocalFile, Published, plan
+from tests.conftest import running
 
 EXACT_JS = "cdn/v1.0.0/retell-widget.js"
 
@@ -125,24 +132,22 @@ def test_refuses_to_change_a_published_exact_version(dist, tmp_path, capsys, exa
     assert tree(target / "current") == before
 
 
-def test_a_failed_write_leaves_the_published_tree_as_it_was(dist, tmp_path, capsys, monkeypatch):
+def test_a_failed_write_leaves_the_published_tree_as_it_was(dist, tmp_path, capsys):
     target = tmp_path / "www"
     assert publish(dist, str(target)) == 0
     before, link = tree(target / "current"), (target / "current").readlink()
-    (dist / "docs/index.html").write_text("<p>new</p>")
-    (dist / "clients/index.html").write_text("<p>new</p>")
-    real = builder.publish._link_or_copy
-    calls = []
-
-    def fail_on_the_second_new_file(source: Path, target: Path, link: bool = True) -> None:
-        calls.append(link)
-        if calls.count(False) == 2:
-            raise OSError(28, "No space left on device")
-        real(source, target, link)
-
-    monkeypatch.setattr(builder.publish, "_link_or_copy", fail_on_the_second_new_file)
-    assert publish(dist, str(target)) == 1
-    assert "writing the new snapshot failed: [Errno 28] No space left on device" in capsys.readouterr().err
+    (dist / "docs/index.html").write_text("<p>new</p>" + "x" * 4096)
+    # A full disk, as the kernel reports it: this process may not write a file past 1 KB, so the
+    # changed page (copied, not linked) fails with EFBIG while the unchanged files link fine.
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error, not a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, limits[1]))
+    try:
+        assert publish(dist, str(target)) == 1
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert "writing the new snapshot failed: [Errno 27] File too large" in capsys.readouterr().err
     assert (target / "current").readlink() == link and tree(target / "current") == before
     assert [p.name for p in (target / "snapshots").iterdir()] == [link.name]
 
@@ -299,45 +304,55 @@ def test_s3_uploads_only_changed_files_and_never_deletes(dist, s3, s3_endpoint, 
     assert client.get_object(Bucket=bucket, Key="docs/retired/index.html")["Body"].read() == b"<p>old page</p>"
 
 
-def test_s3_uploads_the_same_bytes_again_when_their_cache_policy_changes(dist, s3, s3_endpoint, capsys,
-                                                                         monkeypatch):
+def test_s3_uploads_the_same_bytes_again_when_their_cache_policy_changes(dist, s3, s3_endpoint, capsys):
     bucket, client = s3
     assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
-    policy = builder.publish._headers
-
-    def shorter_for_v1(path: str) -> dict[str, str]:
-        return {**policy(path), "Cache-Control": "public, max-age=60"} if path.startswith("cdn/v1/") else policy(path)
-
-    monkeypatch.setattr(builder.publish, "_headers", shorter_for_v1)
+    # As a publish by an older build whose policy cached v1/ for a minute would have recorded it.
+    state = json.loads(client.get_object(Bucket=bucket, Key=".publish-state.json")["Body"].read())
+    for path, metadata in state["metadata"].items():
+        if path.startswith("cdn/v1/"):
+            metadata["CacheControl"] = "public, max-age=60"
+    client.put_object(Bucket=bucket, Key=".publish-state.json", Body=json.dumps(state).encode())
     capsys.readouterr()
     assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
     paths = progress_paths(capsys.readouterr().out)
     assert sorted(paths) == sorted(p for p in s3_tree(dist) if p.startswith("cdn/v1/"))
-    assert client.head_object(Bucket=bucket, Key="cdn/v1/retell-widget.js")["CacheControl"] == "public, max-age=60"
+    assert client.head_object(Bucket=bucket, Key="cdn/v1/retell-widget.js")["CacheControl"] == headers_for("cdn/v1/retell-widget.js")["Cache-Control"]
     assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
     assert "is up to date" in capsys.readouterr().out
 
 
-def test_a_failed_s3_upload_stops_before_anything_points_at_the_missing_file(dist, s3, s3_endpoint, capsys,
-                                                                             monkeypatch):
+def _refusing(endpoint: str, key: str) -> Starlette:
+    """An S3 endpoint that forwards everything to ``endpoint`` but refuses to store ``key``, as a
+    bucket policy would: the failure reaches publish through boto3, unpatched."""
+    async def forward(request: Request) -> Response:
+        body = await request.body()  # read in full: an unread body would be taken for the next request
+        if request.method == "PUT" and request.url.path.endswith("/" + key):
+            refusal = ("<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+                       "<Message>Access Denied by bucket policy</Message></Error>")
+            return Response(refusal, 403, media_type="application/xml")
+        async with httpx.AsyncClient() as client:
+            upstream = await client.request(request.method, endpoint + request.url.path, params=request.query_params,
+                                            headers=[(k, v) for k, v in request.headers.raw
+                                                     if k not in (b"host", b"expect", b"content-length")],
+                                            content=body)
+        headers = {k: v for k, v in upstream.headers.items() if k.lower() not in ("content-length", "transfer-encoding",
+                                                                                  "content-encoding", "connection")}
+        return Response(upstream.content, upstream.status_code, headers=headers)
+
+    return Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "PUT", "POST", "HEAD", "DELETE"])])
+
+
+def test_a_failed_s3_upload_stops_before_anything_points_at_the_missing_file(dist, s3, s3_endpoint, capsys):
     bucket, client = s3
-    put = builder.publish._S3._put
-
-    def refuse_an_alias(self, file):
-        if file.path == "cdn/v1/retell-widget.js":
-            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
-                              "PutObject")
-        return put(self, file)
-
-    monkeypatch.setattr(builder.publish._S3, "_put", refuse_an_alias)
-    assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 1
-    assert "error: S3 refused (SlowDown): Please reduce your request rate.; files already uploaded stay" \
+    with running(_refusing(s3_endpoint, "cdn/v1/retell-widget.js")) as port:
+        assert publish(dist, f"s3://{bucket}", "--endpoint-url", f"http://127.0.0.1:{port}") == 1
+    assert "error: S3 refused (AccessDenied): Access Denied by bucket policy; files already uploaded stay" \
         in capsys.readouterr().err
     uploaded = objects(client, bucket)
     assert {p for p in s3_tree(dist) if phase(p) == 0} <= set(uploaded)
     assert not any(phase(p) == 2 for p in uploaded)
 
-    monkeypatch.setattr(builder.publish._S3, "_put", put)
     assert publish(dist, f"s3://{bucket}", "--endpoint-url", s3_endpoint) == 0
     assert objects(client, bucket) == s3_tree(dist)
 
