@@ -98,9 +98,9 @@ def run(size: SiteSize, runs: int, cold_runs: int, work: Path, mkdocs: bool) -> 
     times["one_page"] = []
     times["one_client"] = []
     for _ in range(runs):
-        page = touch_page(work, 1, next(edits))
+        touch_page(work, 1, next(edits))
         times["one_page"].append(common.timed(lambda: builder.rebuild()))
-        registry = touch_client(work, 1, next(edits))
+        touch_client(work, 1, next(edits))
         times["one_client"].append(common.timed(lambda: builder.rebuild()))
 
     report = builder.rebuild()

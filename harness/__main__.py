@@ -1,4 +1,5 @@
-"""Command line: ``python -m harness`` builds the site and serves every sandbox origin until Ctrl-C."""
+"""Command line: ``python -m harness`` builds the site and serves every sandbox origin until Ctrl-C;
+``python -m harness check`` checks every client of the registry in Chromium against it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__,
+                                     epilog="python -m harness check --help: the registry check")
     parser.add_argument("--src", type=Path, default=Path("site_src"), help="site source folder (default: site_src)")
     parser.add_argument("--widget", type=Path, default=Path("widget"), help="widget source folder (default: widget)")
     parser.add_argument("--port-base", type=int, default=0, metavar="N",
@@ -68,7 +70,40 @@ async def _main(args: argparse.Namespace) -> None:
     await run_sandbox(config, stop, lambda state: _print_ready(state, args.state))
 
 
+def _check_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness check",
+        description="Build the site for the sandbox, start it, and check every client in Chromium with Retell's real "
+                    "SDK: the demo page loads its pinned version with SRI, the widget is accessible (axe), a call with "
+                    "each agent starts, is heard and hangs up as user_hangup, a copy on a foreign origin is refused, "
+                    "and (v2) the page under the strict CSP makes a call. Exit status 0 only if every check passed.")
+    parser.add_argument("--src", type=Path, default=Path("site_src"), help="site source folder (default: site_src)")
+    parser.add_argument("--widget", type=Path, default=Path("widget"), help="widget source folder (default: widget)")
+    parser.add_argument("--client", action="append", default=[], metavar="ID",
+                        help="check only this client (repeatable; default: every client)")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                        help="browser contexts in parallel (default: the CPU count, at most 4)")
+    parser.add_argument("--out", type=Path, default=Path("check-results"), metavar="DIR",
+                        help="where a failed check's screenshot and Playwright trace go (default: check-results)")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML, one test case per client and check")
+    return parser
+
+
+def check(argv: list[str]) -> int:
+    args = _check_parser().parse_args(argv)
+    if args.jobs < 0 or args.jobs > 32:
+        _check_parser().error(f"--jobs {args.jobs} must be from 1 to 32 (0: the default)")
+    from harness.check import CheckConfig
+    from harness.check import main as run_check
+
+    return run_check(CheckConfig(src=args.src, widget=args.widget, clients=tuple(args.client), jobs=args.jobs,
+                                 out=args.out, junit=args.junit))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"]:
+        return check(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", args.domain):

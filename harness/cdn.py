@@ -49,8 +49,9 @@ def _accepts(header: str, coding: str) -> bool:
     return False
 
 
-def cdn_app(root: Path, tampered: Callable[[], bool] = lambda: False, sdk_down: Callable[[], bool] = lambda: False) -> Starlette:
-    """``tampered`` says when to serve altered JavaScript, as a compromised CDN would;
+def cdn_app(root: Path, tampered: Callable[[str], bool] = lambda path: False,
+            sdk_down: Callable[[], bool] = lambda: False) -> Starlette:
+    """``tampered(path)`` says when to serve altered JavaScript, as a compromised CDN would;
     ``sdk_down`` when to answer 503 for Retell's SDK (``sdk/``), as a CDN with an outage would."""
     root = root.resolve()
     headers_file = root / "_headers"
@@ -87,7 +88,7 @@ def cdn_app(root: Path, tampered: Callable[[], bool] = lambda: False, sdk_down: 
                 body_file, headers["Content-Encoding"] = candidate, coding
                 break
         data = body_file.read_bytes()
-        if tampered() and target.suffix == ".js":
+        if tampered(path) and target.suffix == ".js":
             data = target.read_bytes() + b"\n;/* tampered */\n"
             headers.pop("Content-Encoding", None)
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'

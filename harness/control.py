@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Protocol
 
@@ -21,9 +22,12 @@ class Restartable(Protocol):
     async def stop(self) -> None: ...
 
 
-def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_origin: Restartable | None = None) -> Starlette:
+def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_origin: Restartable | None = None,
+                relist: Callable[[tuple[str, ...]], None] | None = None) -> Starlette:
     async def apply(faults: Faults) -> None:
         previous, fake.faults = fake.faults, faults
+        if relist is not None and faults.unlisted != previous.unlisted:
+            relist(faults.unlisted)  # the proxy re-reads its registry copy at the next request
         if faults.proxy_down or faults.rate_limit != previous.rate_limit:
             # The proxy reads its limit when it starts; a restart also empties its limiter.
             await proxy.stop()

@@ -137,7 +137,7 @@ class FakeRetell:
         if not all(isinstance(v, str) for v in variables.values()):
             return 400, {"error_message": "retell_llm_dynamic_variables values must be strings"}
         agent_id = payload["agent_id"]
-        if agent_id not in self.agents:
+        if agent_id not in self.agents or self.faults.agent(agent_id) == "unknown":
             return 404, {"error_message": f"Agent {agent_id} not found", "agent_id": agent_id}
         call_id = "call_" + secrets.token_hex(12)
         call = Call(call_id=call_id, agent_id=agent_id, access_token=self._room_token(call_id),
@@ -166,6 +166,10 @@ class FakeRetell:
         segments = [_b64(json.dumps(part, separators=(",", ":")).encode()) for part in ({"alg": "HS256", "typ": "JWT"}, claims)]
         signature = hmac.new(self.token_secret, ".".join(segments).encode(), hashlib.sha256).digest()
         return ".".join([*segments, _b64(signature)])
+
+    def call_for(self, token: str) -> Call | None:
+        """The call a genuine token belongs to (whatever its state), or None."""
+        return self._call_for(token)
 
     def _call_for(self, token: str) -> Call | None:
         # The signature first: a forged token never reaches the lookup.

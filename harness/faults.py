@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 
 _CREATE_KEYS = {"status", "retry_after", "delay"}
-_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent", "media"}
+_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent", "media", "agents", "registry"}
+_AGENT_FAULTS = ("unknown", "no-media")
 _RATE = re.compile(r"^[1-9]\d{0,5}/(second|minute|hour)$")
 
 
@@ -28,10 +29,20 @@ class Faults:
     call_drop: bool = False      # the media server drops the call right after it connects
     sdk_fail: bool = False       # the CDN answers 503 for the call SDK
     proxy_down: bool = False     # the proxy's port refuses connections
-    cdn_tamper: bool = False     # the CDN serves JavaScript that differs from what was published
+    cdn_tamper: str | None = None  # the CDN serves altered JavaScript under this path prefix ("": all)
     rate_limit: str | None = None  # the proxy's per-IP limit, e.g. "3/minute" (restarts the proxy)
     hangup_after: float | None = None  # the agent hangs up this many seconds into each call
     media_down: bool = False     # the media server's port refuses connections
+    # Per agent: "unknown" (Retell answers 404 for it) or "no-media" (its calls cannot reach the
+    # media server); for planting one client's breakage (python -m harness check's tests).
+    agents: tuple[tuple[str, str], ...] = ()
+    unlisted: tuple[str, ...] = ()  # clients left out of the proxy's registry copy
+
+    def agent(self, agent_id: str) -> str | None:
+        return dict(self.agents).get(agent_id)
+
+    def tampers(self, path: str) -> bool:
+        return self.cdn_tamper is not None and path.lstrip("/").startswith(self.cdn_tamper) and path.endswith(".js")
 
     @classmethod
     def parse(cls, data: object) -> Faults:
@@ -46,10 +57,12 @@ class Faults:
             call_drop=_choice(data, "call", "drop"),
             sdk_fail=_choice(data, "sdk", "fail"),
             proxy_down=_choice(data, "proxy", "down"),
-            cdn_tamper=_choice(data, "cdn", "tamper"),
+            cdn_tamper=_tamper(data["cdn"]) if "cdn" in data else None,
             rate_limit=_rate(data.get("rate_limit")),
             hangup_after=_agent(data["agent"]) if "agent" in data else None,
             media_down=_choice(data, "media", "down"),
+            agents=_agents(data["agents"]) if "agents" in data else (),
+            unlisted=_unlisted(data["registry"]) if "registry" in data else (),
         )
 
 
@@ -87,3 +100,24 @@ def _agent(data: object) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 600:
         raise FaultError("'agent.hangup_after' must be seconds from 0 to 600")
     return float(seconds)
+
+
+def _tamper(value: object) -> str:
+    if value == "tamper":
+        return ""
+    if isinstance(value, dict) and set(value) == {"tamper"} and isinstance(value["tamper"], str):
+        return value["tamper"].lstrip("/")
+    raise FaultError("'cdn' is \"tamper\" (every JavaScript file) or {\"tamper\": \"<path prefix>\"}")
+
+
+def _agents(value: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and v in _AGENT_FAULTS for k, v in value.items()):
+        raise FaultError(f"'agents' maps agent ids to one of {', '.join(_AGENT_FAULTS)}")
+    return tuple(sorted(value.items()))
+
+
+def _unlisted(value: object) -> tuple[str, ...]:
+    if not isinstance(value, dict) or set(value) != {"unlisted"} or not isinstance(value["unlisted"], list) \
+            or not all(isinstance(c, str) for c in value["unlisted"]):
+        raise FaultError("'registry' is {\"unlisted\": [client ids]}: clients the proxy's copy leaves out")
+    return tuple(value["unlisted"])

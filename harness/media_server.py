@@ -96,6 +96,12 @@ class MediaServer:
 
     async def _rtc(self, websocket: WebSocket) -> None:
         token = websocket.query_params.get("access_token", "")
+        planned = self.fake.call_for(token)
+        if planned is not None and self.fake.faults.agent(planned.agent_id) == "no-media":
+            # As if this agent's media servers were out of reach: the join never happens.
+            log.info("call %s: refused, injected fault: agent %s has no media server", planned.call_id, planned.agent_id)
+            await websocket.send_denial_response(PlainTextResponse("media server unreachable", 503))
+            return
         outcome = self.fake.redeem(token)
         if isinstance(outcome, Refusal):
             log.info("refused a join: %s", outcome.message)

@@ -4,7 +4,8 @@
 ``?embed=element`` uses ``<retell-widget>`` instead. ``theme``, ``position``, ``lang`` and
 ``agent`` and ``scheme`` query parameters vary the page for a test; ``proxy=insecure`` points an
 https page at its proxy over plain http, ``trusted_types=1`` adds Trusted Types to a strict CSP
-and ``media=blocked`` leaves Retell's media host out of its ``connect-src``. The client demo page stays at ``/``.
+and ``media=blocked`` leaves Retell's media host out of its ``connect-src``; ``csp=strict`` puts
+a client's own page under the strict CSP. The client demo page stays at ``/``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -120,8 +122,11 @@ def site(settings: PageSettings, client: Client, demo_root: Path | None) -> Star
             return PlainTextResponse("unknown CDN folder or malformed query", status_code=404)
         nonce = secrets.token_urlsafe(16)
         headers = {"Cache-Control": "no-store"}
-        if settings.strict_csp:
-            policy = settings.strict_csp.format(nonce=nonce)
+        # ?csp=strict: a client's own origin under the documented policy (python -m harness check).
+        strict = settings.strict_csp or (strict_policy(settings.cdn_url, _origin_of(settings.proxy_endpoint))
+                                         if query.get("csp") == "strict" else None)
+        if strict:
+            policy = strict.format(nonce=nonce)
             if query.get("trusted_types") == "1":
                 # Trusted Types: the page refuses string-to-DOM sinks such as innerHTML.
                 policy += "; require-trusted-types-for 'script'"
@@ -140,6 +145,11 @@ def site(settings: PageSettings, client: Client, demo_root: Path | None) -> Star
 
         routes.append(Route("/", home))
     return Starlette(routes=routes)
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def strict_policy(cdn_url: str, proxy_url: str) -> str:

@@ -120,6 +120,7 @@ class _Site:
     registry_path: Path
     allowed: dict[str, list[str]]  # client id -> its sandbox origins
     rebuild: Callable[[set[Path]], list[str]]  # for --watch: build again, rewrite the registry copy
+    relist: Callable[[tuple[str, ...]], None]  # rewrite the registry copy without these clients
 
 
 async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Callable[[dict], None]) -> None:
@@ -194,6 +195,11 @@ def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
     allowed[first.id] += [urls["csp"], urls["css"], *([urls["insecure"]] if config.https else [])]
     write_registry(clients, allowed, registry_path)
 
+    unlisted: list[tuple[str, ...]] = [()]
+
+    def copy(clients: registry.Registry) -> None:
+        write_registry(clients, {c: o for c, o in allowed.items() if c not in unlisted[0]}, registry_path)
+
     def rebuild(changed: set[Path]) -> list[str]:
         summary = rebuilder(changed)
         # The build has validated the registry; the proxy picks up the rewritten copy itself.
@@ -201,10 +207,14 @@ def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
         for client in fresh.clients:
             if client.id not in allowed:
                 print(f"note: client '{client.id}' is new; restart the sandbox to give it an origin", flush=True)
-        write_registry(fresh, allowed, registry_path)
+        copy(fresh)
         return summary
 
-    return _Site(dist, registry_path, allowed, rebuild)
+    def relist(leave_out: tuple[str, ...]) -> None:
+        unlisted[0] = leave_out
+        copy(registry.load(config.src / "clients.toml"))
+
+    return _Site(dist, registry_path, allowed, rebuild, relist)
 
 
 def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str], addresses: _Addresses, site: _Site,
@@ -238,9 +248,9 @@ def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str]
         ))
 
     factories: dict[str, Callable[[], ASGIApp]] = {
-        "cdn": lambda: cdn_app(dist / "cdn", lambda: fake.faults.cdn_tamper, lambda: fake.faults.sdk_fail),
+        "cdn": lambda: cdn_app(dist / "cdn", lambda path: fake.faults.tampers(path), lambda: fake.faults.sdk_fail),
         "docs": live(lambda: sites.static_site(dist / "docs")),
-        "control": lambda: control_app(fake, origins["proxy"], media, origins[_MEDIA]),
+        "control": lambda: control_app(fake, origins["proxy"], media, origins[_MEDIA], site.relist),
         # The hostile site is a copy of the first client's site, demo page and test pages alike:
         # same snippets, same agent id, wrong origin. The proxy must refuse it.
         "hostile": live(_client_site(page_settings, first, dist)),

@@ -78,6 +78,9 @@ class Registry:
     def client_for_agent(self, agent_id: str) -> Client | None:
         return self._by_agent.get(agent_id)
 
+    def client_for_id(self, client_id: str) -> Client | None:
+        return next((c for c in self.clients if c.id == client_id), None)
+
     def client_for_origin(self, origin: Origin) -> Client | None:
         return self._by_origin.get(origin)
 
@@ -118,7 +121,7 @@ def _validate(data: dict, where: _Locator, known_versions: set[str] | None) -> R
     clients: list[Client] = []
     owner_of_agent: dict[str, str] = {}
     seen_ids: set[str] = set()
-    origins: OriginIndex[tuple[str, int]] = OriginIndex()  # -> (client label, its origins line)
+    origins: OriginIndex[tuple[str, int]] = OriginIndex()  # -> (client label, its index in the file)
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             errors.append(f"{where.path}:1: 'client' must be an array of [[client]] tables")
@@ -143,11 +146,11 @@ def _validate(data: dict, where: _Locator, known_versions: set[str] | None) -> R
             # disagree on whose it is; the first client listed keeps it, the second is refused.
             overlap = origins.overlapping(pattern)
             if overlap is not None and overlap[1][0] != label:
-                theirs, (owner, line) = overlap
+                theirs, (owner, other) = overlap
                 problems.append(("origins", f"origin '{pattern}' overlaps {owner}'s '{theirs}' "
-                                            f"({where.path}:{line}); an origin belongs to one client"))
+                                            f"({where.path}:{where.line(other, 'origins')}); an origin belongs to one client"))
         for pattern in client.origins if client is not None else ():
-            origins.add(pattern, (label, where.line(index, "origins")))
+            origins.add(pattern, (label, index))
         if client is not None and not problems:
             clients.append(client)
         errors += [f"{where.path}:{where.line(index, key)}: {label}: {message}" for key, message in problems]
@@ -227,10 +230,14 @@ class _Locator:
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self._lines = text.splitlines()
-        self._starts = [i for i, line in enumerate(self._lines) if line.strip() == "[[client]]"]
+        self._text = text
+        self._lines: list[str] = []
+        self._starts: list[int] | None = None  # found on the first error: a good file needs no lines
 
     def line(self, index: int, key: str | None) -> int:
+        if self._starts is None:
+            self._lines = self._text.splitlines()
+            self._starts = [i for i, line in enumerate(self._lines) if line.strip() == "[[client]]"]
         if index >= len(self._starts):
             return 1
         start = self._starts[index]

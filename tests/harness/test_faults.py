@@ -6,8 +6,14 @@ from harness.faults import CreateFault, FaultError, Faults
 def test_parses_every_fault():
     faults = Faults.parse({"create": {"status": 429, "retry_after": 7, "delay": 0.5}, "token": "expired",
                            "call": "drop", "sdk": "fail", "proxy": "down", "cdn": "tamper", "rate_limit": "3/minute",
-                           "agent": {"hangup_after": 2.5}, "media": "down"})
-    assert faults == Faults(CreateFault(429, 7, 0.5), True, True, True, True, True, "3/minute", 2.5, True)
+                           "agent": {"hangup_after": 2.5}, "media": "down", "agents": {"agent_b": "no-media"},
+                           "registry": {"unlisted": ["client-c"]}})
+    assert faults == Faults(CreateFault(429, 7, 0.5), token_expired=True, call_drop=True, sdk_fail=True, proxy_down=True,
+                            cdn_tamper="", rate_limit="3/minute", hangup_after=2.5, media_down=True,
+                            agents=(("agent_b", "no-media"),), unlisted=("client-c",))
+    assert faults.tampers("/v1/retell-widget.js") and faults.agent("agent_b") == "no-media"
+    only = Faults.parse({"cdn": {"tamper": "/v1.0.0/"}})
+    assert only.tampers("/v1.0.0/retell-widget.js") and not only.tampers("/v2/retell-widget.js")
     assert Faults.parse({}) == Faults()
 
 
@@ -21,13 +27,16 @@ def test_parses_every_fault():
     ({"create": {"delay": 600}}, "seconds from 0 to 60"),
     ({"create": {"retry_after": -1}}, "whole seconds"),
     ({"create": {"colour": "red"}}, "'create' is an object"),
-    ({"cdn": "down"}, 'takes only "tamper"'),
+    ({"cdn": "down"}, "'cdn' is \"tamper\" \\(every JavaScript file\\)"),
     ({"rate_limit": "3 per minute"}, "N/second, N/minute or N/hour"),
     ({"rate_limit": "0/minute"}, "N/second, N/minute or N/hour"),
     ({"agent": {"hangup_after": -1}}, "seconds from 0 to 600"),
     ({"agent": {"hangup_after": True}}, "seconds from 0 to 600"),
     ({"agent": {"leave": 1}}, "'agent' is an object with 'hangup_after'"),
     ({"agent": "hangup"}, "'agent' is an object with 'hangup_after'"),
+    ({"cdn": {"tamper": 3}}, "'cdn' is \"tamper\""),
+    ({"agents": {"agent_a": "slow"}}, "'agents' maps agent ids to one of unknown, no-media"),
+    ({"registry": {"unlisted": "client-a"}}, r"""'registry' is {"unlisted": \[client ids\]}"""),
 ])
 def test_refuses_faults_it_cannot_apply(data, message):
     with pytest.raises(FaultError, match=message):

@@ -230,9 +230,13 @@ def test_a_malformed_join_a_malformed_frame_and_a_vanished_client_each_end_only_
 
     run_async(vanish())
 
+    # The server notices the dead socket on its own loop: wait for it to record the end.
+    ended = httpx.get(f"https://127.0.0.1:{port}/__control/calls/{vanished}?wait=ended&timeout=20",
+                      verify=client_ssl(ca))
+    assert ended.status_code == 200, ended.text
     # To Retell a caller who is gone has hung up; the record says how.
-    assert fake.calls[vanished].disconnection_reason == "user_hangup"
-    assert "closed without a leave" in fake.calls[vanished].detail
+    assert ended.json()["disconnection_reason"] == "user_hangup"
+    assert "closed without a leave" in ended.json()["detail"]
     assert any("malformed signalling frame" in r.getMessage() for r in caplog.records)
 
     # The server is still there for the next call.

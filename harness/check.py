@@ -1,0 +1,479 @@
+"""``python -m harness check``: every client of the registry, checked in a real browser.
+
+The site is built for the sandbox and served (``python -m harness``), then each client gets a
+fresh Chromium context with the sandbox's ``chromium_args`` and these checks, in order:
+
+- ``page``: the client's demo page loads its pinned widget version, with SRI, and shows the widget;
+- ``a11y``: axe finds no serious or critical violation in the widget;
+- ``calls``: a call with each of the client's agents starts with Retell's real SDK, the agent's
+  greeting arrives as audio, and the hang-up is recorded by the fake Retell as ``user_hangup``;
+- ``hostile``: the client's page copied onto a foreign origin is refused: no token, no upstream call;
+- ``csp``: (v2 clients) the client's page under the documented strict CSP makes a call, no violation;
+- ``bot``: the client's bot check passes (not applicable until clients can require one).
+
+A failed check keeps a screenshot and a Playwright trace under the output folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import httpx
+from playwright.async_api import TimeoutError as BrowserTimeout
+
+import registry
+
+CHECKS = ("page", "a11y", "calls", "hostile", "csp", "bot")
+PASS, FAIL, NOT_APPLICABLE, SKIPPED = "pass", "FAIL", "n/a", "skip"
+# The checks that need the page to have loaded the widget; they are skipped when ``page`` failed.
+_NEEDS_PAGE = {"a11y", "calls", "hostile", "csp"}
+# axe impacts that fail the a11y check.
+_SERIOUS = {"serious", "critical"}
+_CALL_TIMEOUT_MS = 20_000
+CREATE_PATH = "/api/create-web-call"  # the proxy's endpoint, as the sandbox serves it
+# Keeps the page's peer connections, so the check can read whether the agent's audio arrived.
+_PEER_CONNECTIONS = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function (...args) { const pc = new Native(...args); window.__pcs.push(pc); return pc; };
+  window.RTCPeerConnection.prototype = Native.prototype;
+  window.__violations = [];
+  document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
+})();
+"""
+_AGENT_HEARD = """async () => {
+  for (;;) {
+    for (const pc of window.__pcs) for (const r of (await pc.getStats()).values()) {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio' && r.totalAudioEnergy > 0) return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}"""
+
+
+class CheckError(Exception):
+    """The check could not run at all (bad registry, failed build); ``errors`` says why."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class CheckConfig:
+    src: Path = Path("site_src")
+    widget: Path = Path("widget")
+    clients: tuple[str, ...] = ()  # empty: every client
+    jobs: int = 0  # 0: a sensible number for this machine
+    out: Path = Path("check-results")
+    junit: Path | None = None
+
+    @property
+    def workers(self) -> int:
+        return self.jobs or max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+    artefacts: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ClientReport:
+    id: str
+    name: str
+    widget_version: str
+    checks: dict[str, Outcome] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(o.status != FAIL for o in self.checks.values())
+
+
+@dataclass(slots=True)
+class Report:
+    clients: list[ClientReport]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.clients)
+
+
+class _Failed(Exception):
+    """A check's failure, in plain words."""
+
+
+def prepare(config: CheckConfig) -> registry.Registry:
+    """The registry and a build of the site, validated before any browser starts."""
+    from builder.build import Builder
+    from builder.config import ConfigError, load_config
+
+    try:
+        clients = registry.load(config.src / "clients.toml")
+    except registry.RegistryError as exc:
+        raise CheckError(exc.errors) from None
+    unknown = [c for c in config.clients if clients.client_for_id(c) is None]
+    if unknown:
+        raise CheckError([f"--client {c}: no such client in {config.src / 'clients.toml'}" for c in unknown])
+    try:
+        with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
+            errors = Builder(load_config(config.src, config.widget, Path(tmp) / "dist"), cache=False).check()
+    except ConfigError as exc:
+        raise CheckError(exc.errors) from None
+    if errors:
+        raise CheckError(errors)
+    return clients
+
+
+def run(config: CheckConfig, on_ready: Callable[[dict], None] | None = None,
+        progress: Callable[[str], None] | None = None) -> Report:
+    """Check every (chosen) client against a fresh sandbox; ``on_ready`` sees its state first
+    (tests plant breakage there). Raises ``CheckError`` before any browser if the site is broken."""
+    from harness.launch import SandboxFailed, launched
+
+    clients = prepare(config)
+    chosen = [c for c in clients.clients if not config.clients or c.id in config.clients]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
+        args = ["--src", str(config.src), "--widget", str(config.widget)]
+        try:
+            with launched(Path(tmp), *args, start_timeout=180) as state:
+                if on_ready is not None:
+                    on_ready(state)
+                # Its own thread, so its own event loop: a caller may already run one (a test
+                # process where Playwright's sync API is active does).
+                with concurrent.futures.ThreadPoolExecutor(1) as thread:
+                    reports = thread.submit(asyncio.run, _check_all(config, state, chosen, progress or (lambda line: None),
+                                                                    started)).result()
+        except SandboxFailed as exc:
+            raise CheckError([str(exc)]) from None
+    return Report(reports, time.perf_counter() - started)
+
+
+async def _check_all(config: CheckConfig, state: dict, clients: list[registry.Client],
+                     progress: Callable[[str], None], started: float) -> list[ClientReport]:
+    from playwright.async_api import async_playwright
+
+    from harness.browser import chromium_executable
+
+    reports = {c.id: ClientReport(c.id, c.name, c.widget_version) for c in clients}
+    slots = asyncio.Semaphore(config.workers)
+    done = 0
+
+    def tell() -> None:
+        failing = sum(not r.passed for r in reports.values() if r.checks)
+        progress(f"checked {done}/{len(clients)} clients, {failing} failing, {time.perf_counter() - started:.1f} s")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_executable(), args=state["chromium_args"])
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                control = _Control(http, state)
+
+                async def one(client: registry.Client) -> None:
+                    nonlocal done
+                    async with slots:
+                        await _check_client(config, browser, control, state, client, reports[client.id])
+                    done += 1
+                    tell()
+
+                tell()
+                await asyncio.gather(*(one(c) for c in clients))
+        finally:
+            await browser.close()
+    return [reports[c.id] for c in clients]
+
+
+@dataclass(frozen=True, slots=True)
+class _Control:
+    http: httpx.AsyncClient
+    state: dict
+
+    def local(self, name: str) -> str:
+        return f"{self.state['scheme']}://127.0.0.1:{self.state['ports'][name]}"
+
+    async def records(self) -> dict:
+        return (await self.http.get(self.local("control") + "/calls")).json()
+
+    async def ended(self, call_id: str) -> dict:
+        response = await self.http.get(self.local("control") + f"/calls/{call_id}", params={"wait": "ended"})
+        if response.status_code != 200:
+            raise _Failed(f"the fake Retell never saw call {call_id} end")
+        return response.json()
+
+
+async def _check_client(config: CheckConfig, browser, control: _Control, state: dict, client: registry.Client,  # noqa: ANN001
+                        report: ClientReport) -> None:
+    origin = state["origins"][client.id]
+    v2 = client.version.major >= 2
+    steps: list[tuple[str, Callable]] = [
+        ("page", lambda page: _page(page, origin, client)),
+        ("a11y", lambda page: _a11y(page, origin, client)),
+        ("calls", lambda page: _calls(page, control, origin, client)),
+        ("hostile", lambda page: _hostile(page, control, state, client)),
+        ("csp", (lambda page: _csp(page, control, origin, client)) if v2 else None),
+        ("bot", None),  # clients cannot require a bot check yet
+    ]
+    for name, step in steps:
+        if name in _NEEDS_PAGE and report.checks["page"].status == FAIL:
+            report.checks[name] = Outcome(SKIPPED, "not run: the page check failed")
+            continue
+        if step is None:
+            report.checks[name] = Outcome(NOT_APPLICABLE, "v1 has no strict-CSP support" if name == "csp" else
+                                          "the client requires no bot check")
+            continue
+        context = await browser.new_context()
+        await context.tracing.start(snapshots=True, screenshots=False)
+        page = await context.new_page()
+        await page.add_init_script(_PEER_CONNECTIONS)
+        console: list[str] = []
+        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        started = time.perf_counter()
+        try:
+            await step(page)
+            report.checks[name] = Outcome(PASS, seconds=time.perf_counter() - started)
+            await context.tracing.stop()
+        except Exception as exc:  # noqa: BLE001 - every failure is a finding about this client
+            reason = str(exc) if isinstance(exc, _Failed) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+            if console:
+                # An SRI refusal says the most; otherwise the last error the page logged.
+                said = next((m for m in console if "integrity" in m), console[-1])
+                reason += f" (browser console: {said.splitlines()[0][:200]})"
+            folder = config.out / client.id / name
+            folder.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(Exception):
+                await page.screenshot(path=str(folder / "screenshot.png"))
+            await context.tracing.stop(path=str(folder / "trace.zip"))
+            report.checks[name] = Outcome(FAIL, reason, time.perf_counter() - started,
+                                          [str(folder / "screenshot.png"), str(folder / "trace.zip")])
+        finally:
+            await context.close()
+
+
+def _root(client: registry.Client) -> str:
+    return "retell-widget" if client.version.major >= 2 else ".retell-widget"
+
+
+def _widget(page, client: registry.Client):  # noqa: ANN001, ANN202
+    launcher = "retell-widget .launcher" if client.version.major >= 2 else ".retell-widget__button"
+    return page.locator(_root(client)), page.locator(launcher)
+
+
+async def _settled(page, client: registry.Client) -> None:  # noqa: ANN001
+    """Waits until the widget is in a call or shows an error (a start can end only in one of them).
+    A locator, not ``wait_for_function``: that one compiles its predicate with ``new Function``,
+    which a strict CSP (no 'unsafe-eval') refuses."""
+    root = _root(client)
+    await page.locator(f'{root}[data-state="in-call"], {root}[data-state="error"]').wait_for(timeout=_CALL_TIMEOUT_MS)
+
+
+async def _page(page, origin: str, client: registry.Client) -> None:  # noqa: ANN001
+    response = await page.goto(origin + "/")
+    if response is None or not response.ok:
+        raise _Failed(f"the demo page answered {response.status if response else 'nothing'}")
+    folder = f"/v{client.widget_version}/retell-widget.js"
+    script = page.locator(f'script[src$="{folder}"]')
+    if await script.count() != 1:
+        raise _Failed(f"the demo page does not load the pinned version {client.widget_version} ({folder})")
+    if not (await script.get_attribute("integrity") or "").startswith("sha384-"):
+        raise _Failed("the demo page loads the widget without SRI (no integrity attribute)")
+    root, start = _widget(page, client)
+    try:
+        await start.wait_for(state="visible", timeout=10_000)
+    except BrowserTimeout:
+        raise _Failed(f"the widget never appeared: the browser refused or failed to run {folder} "
+                      "(an integrity mismatch shows in the console)") from None
+    if await root.get_attribute("data-state") != "idle":
+        raise _Failed(f"the widget is not idle but {await root.get_attribute('data-state')!r}")
+
+
+async def _a11y(page, origin: str, client: registry.Client) -> None:  # noqa: ANN001
+    from axe_playwright_python.async_playwright import Axe
+
+    await page.goto(origin + "/")
+    root, start = _widget(page, client)
+    await start.wait_for(state="visible", timeout=10_000)
+    results = await Axe().run(page, context=_root(client), options={"runOnly": {"type": "tag", "values": [
+        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    serious = [v for v in results.response.get("violations", []) if v.get("impact") in _SERIOUS]
+    if serious:
+        raise _Failed("axe: " + "; ".join(f"{v['id']} ({v['impact']}): {v['help']}" for v in serious))
+
+
+async def _calls(page, control: _Control, origin: str, client: registry.Client) -> None:  # noqa: ANN001
+    for agent in client.agents:
+        # The demo page is the first agent's; the others use the client's own sandbox page.
+        url = origin + "/" if agent == client.agents[0] else f"{origin}/sandbox/v{client.widget_version}/?agent={agent}"
+        await _one_call(page, control, url, client, agent, f"agent {agent}")
+
+
+async def _status_text(page, client: registry.Client) -> str:  # noqa: ANN001
+    # v2's status line lives in its shadow root; Playwright's CSS locators pierce it.
+    status = page.locator("retell-widget .status" if client.version.major >= 2 else ".retell-widget__status")
+    text = " ".join((await status.first.inner_text()).split()) if await status.count() else ""
+    return text[:200] or "(no message)"
+
+
+def _creates(page) -> list:  # noqa: ANN001
+    """The proxy's answers to this page's create requests, as they arrive (the page's own view:
+    clients are checked in parallel, so the fake's lists hold other clients' calls too)."""
+    answers: list = []
+    page.on("response", lambda r: answers.append(r) if r.url.endswith(CREATE_PATH) and r.request.method == "POST" else None)
+    return answers
+
+
+async def _agent_requests(control: _Control, client: registry.Client) -> int:
+    # An agent belongs to one client (the registry refuses a shared one), and one client's checks
+    # run one after another: the fake's requests for these agents are this check's alone.
+    return sum(r["agent_id"] in client.agents for r in (await control.records())["requests"])
+
+
+async def _one_call(page, control: _Control, url: str, client: registry.Client, agent: str, what: str,  # noqa: ANN001
+                    loaded: Callable | None = None) -> dict:
+    creates = _creates(page)
+    response = await page.goto(url)
+    if loaded is not None:
+        loaded(response)
+    root, start = _widget(page, client)
+    await start.wait_for(state="visible", timeout=10_000)
+    await start.click()
+    try:
+        await _settled(page, client)
+    except BrowserTimeout:
+        raise _Failed(f"{what}: the call did not start within {_CALL_TIMEOUT_MS // 1000} s") from None
+    if await root.get_attribute("data-state") == "error":
+        raise _Failed(f"{what}: the widget shows an error: {await _status_text(page, client)}")
+    try:
+        await asyncio.wait_for(page.evaluate(_AGENT_HEARD), 10)
+    except TimeoutError:
+        raise _Failed(f"{what}: in the call, but the agent's greeting never arrived as audio") from None
+    hang_up = page.get_by_role("button", name="Hang up") if client.version.major >= 2 else page.locator(".retell-widget__hangup")
+    await hang_up.click()
+    minted = [r for r in creates if r.status == 201]
+    if len(minted) != 1:
+        raise _Failed(f"{what}: expected the proxy to mint one call for the page, it minted {len(minted)}")
+    record = await control.ended((await minted[0].json())["call_id"])
+    if record["agent_id"] != agent:
+        raise _Failed(f"{what}: the call went to {record['agent_id']!r}")
+    if record["disconnection_reason"] != "user_hangup":
+        raise _Failed(f"{what}: the hang-up was recorded as {record['disconnection_reason']!r}, not 'user_hangup'")
+    return record
+
+
+async def _hostile(page, control: _Control, state: dict, client: registry.Client) -> None:  # noqa: ANN001
+    before = await _agent_requests(control, client)
+    creates = _creates(page)
+    agent = client.agents[0]
+    await page.goto(f"{state['hostile']}/sandbox/v{client.widget_version}/?agent={agent}")
+    root, start = _widget(page, client)
+    await start.wait_for(state="visible", timeout=10_000)
+    await start.click()
+    try:
+        await _settled(page, client)
+    except BrowserTimeout:
+        raise _Failed("the copy on a foreign origin neither failed nor started") from None
+    if await root.get_attribute("data-state") != "error":
+        raise _Failed("a copy of the page on a foreign origin started a call")
+    if any(r.status == 201 for r in creates):
+        raise _Failed("the proxy minted a token for a copy of the page on a foreign origin")
+    if await _agent_requests(control, client) != before:
+        raise _Failed("a copy of the page on a foreign origin reached Retell (the proxy asked for a call)")
+
+
+async def _csp(page, control: _Control, origin: str, client: registry.Client) -> None:  # noqa: ANN001
+    url = f"{origin}/sandbox/v{client.widget_version}/?csp=strict&agent={client.agents[0]}"
+
+    def has_policy(response) -> None:  # noqa: ANN001
+        if response is None or "content-security-policy" not in response.headers:
+            raise _Failed("the strict-CSP page sent no Content-Security-Policy")
+
+    await _one_call(page, control, url, client, client.agents[0], "under the strict CSP", loaded=has_policy)
+    violations = await page.evaluate("window.__violations")
+    if violations:
+        raise _Failed("CSP violations: " + "; ".join(violations[:3]))
+
+
+# -- reporting ------------------------------------------------------------------------------------
+
+
+def table(report: Report) -> str:
+    rows = [("client", "version", *CHECKS)]
+    for client in report.clients:
+        rows.append((client.id, client.widget_version, *(client.checks.get(c, Outcome("-")).status for c in CHECKS)))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    failures = [(c.id, name, o) for c in report.clients for name, o in c.checks.items() if o.status == FAIL]
+    if failures:
+        lines.append("")
+        for client_id, name, outcome in failures:
+            lines.append(f"{client_id} {name}: {outcome.reason}")
+            lines += [f"  {path}" for path in outcome.artefacts]
+    passed = sum(c.passed for c in report.clients)
+    lines.append("")
+    lines.append(f"{passed} of {len(report.clients)} clients passed every check in {report.seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def junit(report: Report) -> str:
+    """JUnit XML: one test case per client and check, as CI systems read it."""
+    cases = []
+    for client in report.clients:
+        for name in CHECKS:
+            outcome = client.checks.get(name)
+            if outcome is None:
+                continue
+            head = f'<testcase classname={quoteattr("clients." + client.id)} name={quoteattr(name)} time="{outcome.seconds:.3f}"'
+            if outcome.status == FAIL:
+                cases.append(f"{head}><failure message={quoteattr(outcome.reason)}>{escape(chr(10).join(outcome.artefacts))}"
+                             "</failure></testcase>")
+            elif outcome.status in (NOT_APPLICABLE, SKIPPED):
+                cases.append(f"{head}><skipped message={quoteattr(outcome.reason)}/></testcase>")
+            else:
+                cases.append(f"{head}/>")
+    failures = sum(o.status == FAIL for c in report.clients for o in c.checks.values())
+    skipped = sum(o.status in (NOT_APPLICABLE, SKIPPED) for c in report.clients for o in c.checks.values())
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name="harness check" tests="{len(cases)}" '
+            f'failures="{failures}" skipped="{skipped}" time="{report.seconds:.3f}">\n  ' + "\n  ".join(cases) +
+            "\n</testsuite>\n")
+
+
+def main(config: CheckConfig) -> int:
+    """The command: run, print the table, write JUnit; 0 only if every check passed."""
+    interactive = sys.stderr.isatty()
+
+    def progress(line: str) -> None:
+        # A live line on a terminal; one line per client in a CI log.
+        print(("\r" + line + "\x1b[K") if interactive else line, end="" if interactive else "\n", file=sys.stderr, flush=True)
+
+    try:
+        report = run(config, progress=progress)
+    except CheckError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        print(f"check stopped before any browser started: {len(exc.errors)} error(s)", file=sys.stderr)
+        return 1
+    if interactive:
+        print(file=sys.stderr)
+    print(table(report))
+    if config.junit is not None:
+        config.junit.parent.mkdir(parents=True, exist_ok=True)
+        config.junit.write_text(junit(report), encoding="utf-8")
+        print(f"wrote {config.junit}")
+    return 0 if report.passed else 1
+

@@ -1,0 +1,138 @@
+"""``python -m harness check`` finds planted breakage: the right client, the right check, in words."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from harness.check import FAIL, NOT_APPLICABLE, PASS, SKIPPED, CheckConfig, CheckError, junit, prepare, run, table
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.e2e
+
+CLIENT = '''[[client]]
+id = "{id}"
+name = "{name}"
+origins = ["https://{id}.example"]
+agents = [{agents}]
+theme = "blue"
+position = "bottom-right"
+widget_version = "{version}"
+brand_color = "#123456"
+'''
+# One healthy client, and one for each planted breakage.
+CLIENTS = "\n".join(CLIENT.format(**c) for c in [
+    {"id": "healthy", "name": "Healthy", "agents": '"agent_healthy"', "version": "2.1.0"},
+    {"id": "tampered", "name": "Tampered", "agents": '"agent_tampered"', "version": "1.0.0"},
+    {"id": "unlisted", "name": "Unlisted", "agents": '"agent_unlisted"', "version": "2.1.0"},
+    {"id": "stranger", "name": "Stranger", "agents": '"agent_known", "agent_stranger"', "version": "1.1.0"},
+    {"id": "silent", "name": "Silent", "agents": '"agent_silent"', "version": "2.1.0"},
+])
+PLANTED = {
+    "cdn": {"tamper": "v1.0.0/"},                 # the archived 1.0.0 as a compromised CDN serves it
+    "registry": {"unlisted": ["unlisted"]},       # the proxy's registry lacks this client's origin
+    "agents": {"agent_stranger": "unknown",       # Retell does not know this agent
+               "agent_silent": "no-media"},       # this agent's calls cannot reach the media server
+}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("check")
+    subprocess.run(["cp", "-r", str(REPO / "site_src"), str(REPO / "widget"), str(root)], check=True)
+    (root / "site_src" / "clients.toml").write_text(CLIENTS)
+
+    def plant(state: dict) -> None:
+        response = httpx.post(f"http://127.0.0.1:{state['ports']['control']}/faults", json=PLANTED, timeout=10)
+        assert response.status_code == 200, response.text
+
+    config = CheckConfig(src=root / "site_src", widget=root / "widget", jobs=2, out=root / "results")
+    return run(config, on_ready=plant), config
+
+
+def outcomes(report, client_id: str) -> dict[str, str]:
+    (client,) = [c for c in report.clients if c.id == client_id]
+    return {name: outcome.status for name, outcome in client.checks.items()}
+
+
+def reason(report, client_id: str, check: str) -> str:
+    (client,) = [c for c in report.clients if c.id == client_id]
+    return client.checks[check].reason
+
+
+def test_a_healthy_client_passes_every_check(report):
+    report, _ = report
+    assert outcomes(report, "healthy") == {"page": PASS, "a11y": PASS, "calls": PASS, "hostile": PASS, "csp": PASS,
+                                           "bot": NOT_APPLICABLE}
+    assert not report.passed  # the planted ones fail
+
+
+def test_a_tampered_archived_release_fails_the_page_check(report):
+    report, config = report
+    assert outcomes(report, "tampered")["page"] == FAIL
+    assert "never appeared" in reason(report, "tampered", "page") and "integrity" in reason(report, "tampered", "page")
+    # What needs the widget is not run, so the one cause is reported once.
+    assert {outcomes(report, "tampered")[c] for c in ("a11y", "calls", "hostile")} == {SKIPPED}
+    assert (config.out / "tampered" / "page" / "trace.zip").is_file()
+    assert (config.out / "tampered" / "page" / "screenshot.png").is_file()
+
+
+def test_a_client_whose_origin_the_proxy_refuses_fails_its_calls(report):
+    report, _ = report
+    checks = outcomes(report, "unlisted")
+    assert checks["page"] == PASS and checks["a11y"] == PASS and checks["hostile"] == PASS
+    assert checks["calls"] == FAIL and "couldn't reach the assistant" in reason(report, "unlisted", "calls")
+
+
+def test_an_agent_retell_does_not_know_fails_its_client_and_is_named(report):
+    report, _ = report
+    assert outcomes(report, "stranger")["calls"] == FAIL
+    assert reason(report, "stranger", "calls").startswith("agent agent_stranger: the widget shows an error"), \
+        reason(report, "stranger", "calls")
+    assert outcomes(report, "stranger")["csp"] == NOT_APPLICABLE  # a v1 client
+
+
+def test_a_client_that_cannot_reach_the_media_server_fails_its_calls(report):
+    report, _ = report
+    checks = outcomes(report, "silent")
+    assert checks["page"] == PASS and checks["calls"] == FAIL and checks["csp"] == FAIL
+    assert "couldn't be started" in reason(report, "silent", "calls")
+
+
+def test_the_table_and_junit_name_each_failure(report):
+    report, _ = report
+    text = table(report)
+    assert "tampered page: the widget never appeared" in text and "1 of 5 clients passed every check" in text
+    xml = junit(report)
+    assert xml.count("<testcase ") == 30 and 'classname="clients.stranger" name="calls"' in xml
+    assert "<failure message=" in xml and "<skipped message=" in xml
+
+
+def test_a_broken_registry_stops_before_any_browser(tmp_path):
+    subprocess.run(["cp", "-r", str(REPO / "site_src"), str(REPO / "widget"), str(tmp_path)], check=True)
+    registry_path = tmp_path / "site_src" / "clients.toml"
+    registry_path.write_text(registry_path.read_text().replace('theme = "blue"', 'theme = "neon"'))
+    with pytest.raises(CheckError) as info:
+        prepare(CheckConfig(src=tmp_path / "site_src", widget=tmp_path / "widget"))
+    assert any(e.startswith(f"{registry_path}:") and "'theme' must be one of" in e for e in info.value.errors)
+    result = subprocess.run([sys.executable, "-m", "harness", "check", "--src", str(tmp_path / "site_src"),
+                             "--widget", str(tmp_path / "widget")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "check stopped before any browser started: 1 error(s)" in result.stderr
+
+
+def test_an_unknown_client_is_refused(tmp_path):
+    with pytest.raises(CheckError, match="--client nobody: no such client"):
+        prepare(CheckConfig(src=REPO / "site_src", widget=REPO / "widget", clients=("nobody",)))
+
+
+def test_a_build_error_stops_before_any_browser(tmp_path):
+    subprocess.run(["cp", "-r", str(REPO / "site_src"), str(REPO / "widget"), str(tmp_path)], check=True)
+    (tmp_path / "site_src" / "docs" / "getting-started.md").write_text("title: Start\n\nSee [nowhere](nowhere.md).\n")
+    with pytest.raises(CheckError) as info:
+        prepare(CheckConfig(src=tmp_path / "site_src", widget=tmp_path / "widget"))
+    assert any("nowhere" in e for e in info.value.errors)
+
