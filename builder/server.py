@@ -1,4 +1,4 @@
-"""One uvicorn server on a socket bound before it starts, with a readiness event.
+"""One uvicorn server on sockets bound before it starts, with a readiness event.
 
 ``python -m builder serve`` and every origin of the sandbox run on it: ``await run_until_exit()``
 serves, ``ready`` is set once it accepts connections, ``should_exit = True`` stops it. Signals are
@@ -33,12 +33,14 @@ def bind(port: int = 0, host: str = "127.0.0.1") -> socket.socket:
 
 
 class Server(uvicorn.Server):
-    def __init__(self, app: ASGIApp, sock: socket.socket, on_shutdown: Callable[[], None] | None = None,
-                 **options: object) -> None:
-        """``options`` go to ``uvicorn.Config``; ``on_shutdown`` runs as shutdown begins (to end
-        streams that would otherwise hold their connections open)."""
+    def __init__(self, app: ASGIApp, sock: socket.socket | list[socket.socket],
+                 on_shutdown: Callable[[], None] | None = None, **options: object) -> None:
+        """``sock`` is one listener or several (one server, one app, for many ports: the app sees
+        the port in ``scope["server"]``); ``options`` go to ``uvicorn.Config``; ``on_shutdown``
+        runs as shutdown begins (to end streams that would otherwise hold their connections open)."""
         super().__init__(uvicorn.Config(app, log_level="warning", lifespan="on", **options))  # type: ignore[arg-type]
-        self.sock = sock
+        self.sockets = sock if isinstance(sock, list) else [sock]
+        self.sock = self.sockets[0]
         self.ready = asyncio.Event()
         self._on_shutdown = on_shutdown
 
@@ -60,4 +62,4 @@ class Server(uvicorn.Server):
         yield
 
     async def run_until_exit(self) -> None:
-        await self.serve(sockets=[self.sock])
+        await self.serve(sockets=self.sockets)

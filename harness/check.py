@@ -23,7 +23,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -107,7 +107,8 @@ class ClientReport:
 @dataclass(slots=True)
 class Report:
     clients: list[ClientReport]
-    seconds: float
+    seconds: float  # all of it: the build, the sandbox's start and the checks
+    checking_seconds: float = 0.0  # from the sandbox being ready to the last check's end
 
     @property
     def passed(self) -> bool:
@@ -155,14 +156,16 @@ def run(config: CheckConfig, on_ready: Callable[[dict], None] | None = None,
             with launched(Path(tmp), *args, start_timeout=180) as state:
                 if on_ready is not None:
                     on_ready(state)
+                ready = time.perf_counter()
                 # Its own thread, so its own event loop: a caller may already run one (a test
                 # process where Playwright's sync API is active does).
                 with concurrent.futures.ThreadPoolExecutor(1) as thread:
                     reports = thread.submit(asyncio.run, _check_all(config, state, chosen, progress or (lambda line: None),
                                                                     started)).result()
+                checked = time.perf_counter() - ready
         except SandboxFailed as exc:
             raise CheckError([str(exc)]) from None
-    return Report(reports, time.perf_counter() - started)
+    return Report(reports, time.perf_counter() - started, checked)
 
 
 async def _check_all(config: CheckConfig, state: dict, clients: list[registry.Client],
@@ -229,40 +232,50 @@ async def _check_client(config: CheckConfig, browser, control: _Control, state: 
         ("csp", (lambda page: _csp(page, control, origin, client)) if v2 else None),
         ("bot", None),  # clients cannot require a bot check yet
     ]
-    for name, step in steps:
-        if name in _NEEDS_PAGE and report.checks["page"].status == FAIL:
-            report.checks[name] = Outcome(SKIPPED, "not run: the page check failed")
-            continue
-        if step is None:
-            report.checks[name] = Outcome(NOT_APPLICABLE, "v1 has no strict-CSP support" if name == "csp" else
-                                          "the client requires no bot check")
-            continue
-        context = await browser.new_context()
+    # One context and page per client, as one visitor: the checks follow each other on it (the
+    # calls start from the demo page the first two checks loaded). Tracing runs throughout; each
+    # check is one chunk, kept only when it fails.
+    context = await browser.new_context()
+    try:
         await context.tracing.start(snapshots=True, screenshots=False)
         page = await context.new_page()
         await page.add_init_script(_PEER_CONNECTIONS)
         console: list[str] = []
         page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-        started = time.perf_counter()
-        try:
-            await step(page)
-            report.checks[name] = Outcome(PASS, seconds=time.perf_counter() - started)
-            await context.tracing.stop()
-        except Exception as exc:  # noqa: BLE001 - every failure is a finding about this client
-            reason = str(exc) if isinstance(exc, _Failed) else f"{type(exc).__name__}: {exc}".splitlines()[0]
-            if console:
-                # An SRI refusal says the most; otherwise the last error the page logged.
-                said = next((m for m in console if "integrity" in m), console[-1])
-                reason += f" (browser console: {said.splitlines()[0][:200]})"
-            folder = config.out / client.id / name
-            folder.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(Exception):
-                await page.screenshot(path=str(folder / "screenshot.png"))
-            await context.tracing.stop(path=str(folder / "trace.zip"))
-            report.checks[name] = Outcome(FAIL, reason, time.perf_counter() - started,
-                                          [str(folder / "screenshot.png"), str(folder / "trace.zip")])
-        finally:
-            await context.close()
+        for name, step in steps:
+            if name in _NEEDS_PAGE and report.checks["page"].status == FAIL:
+                report.checks[name] = Outcome(SKIPPED, "not run: the page check failed")
+            elif step is None:
+                report.checks[name] = Outcome(NOT_APPLICABLE, "v1 has no strict-CSP support" if name == "csp" else
+                                              "the client requires no bot check")
+            else:
+                console.clear()
+                await context.tracing.start_chunk(title=f"{client.id} {name}")
+                report.checks[name] = await _attempt(config, context, page, client, name, step, console)
+    finally:
+        await context.close()
+
+
+async def _attempt(config: CheckConfig, context, page, client: registry.Client, name: str, step: Callable,  # noqa: ANN001
+                   console: list[str]) -> Outcome:
+    """One check on the client's page: its outcome, with a screenshot and its trace on failure."""
+    started = time.perf_counter()
+    try:
+        await step(page)
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding about this client
+        reason = str(exc) if isinstance(exc, _Failed) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if console:
+            # An SRI refusal says the most; otherwise the last error the page logged.
+            said = next((m for m in console if "integrity" in m), console[-1])
+            reason += f" (browser console: {said.splitlines()[0][:200]})"
+        folder = config.out / client.id / name
+        folder.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(Exception):
+            await page.screenshot(path=str(folder / "screenshot.png"))
+        await context.tracing.stop_chunk(path=str(folder / "trace.zip"))
+        return Outcome(FAIL, reason, time.perf_counter() - started, [str(folder / "screenshot.png"), str(folder / "trace.zip")])
+    await context.tracing.stop_chunk()
+    return Outcome(PASS, seconds=time.perf_counter() - started)
 
 
 def _root(client: registry.Client) -> str:
@@ -305,7 +318,8 @@ async def _page(page, origin: str, client: registry.Client) -> None:  # noqa: AN
 async def _a11y(page, origin: str, client: registry.Client) -> None:  # noqa: ANN001
     from axe_playwright_python.async_playwright import Axe
 
-    await page.goto(origin + "/")
+    if page.url != origin + "/":
+        await page.goto(origin + "/")
     root, start = _widget(page, client)
     await start.wait_for(state="visible", timeout=10_000)
     results = await Axe().run(page, context=_root(client), options={"runOnly": {"type": "tag", "values": [
@@ -329,12 +343,21 @@ async def _status_text(page, client: registry.Client) -> str:  # noqa: ANN001
     return text[:200] or "(no message)"
 
 
-def _creates(page) -> list:  # noqa: ANN001
-    """The proxy's answers to this page's create requests, as they arrive (the page's own view:
-    clients are checked in parallel, so the fake's lists hold other clients' calls too)."""
+@contextlib.contextmanager
+def _creates(page) -> Iterator[list]:  # noqa: ANN001
+    """The proxy's answers to this page's create requests while the block runs (the page's own
+    view: clients are checked in parallel, so the fake's lists hold other clients' calls too)."""
     answers: list = []
-    page.on("response", lambda r: answers.append(r) if r.url.endswith(CREATE_PATH) and r.request.method == "POST" else None)
-    return answers
+
+    def seen(response) -> None:  # noqa: ANN001
+        if response.url.endswith(CREATE_PATH) and response.request.method == "POST":
+            answers.append(response)
+
+    page.on("response", seen)
+    try:
+        yield answers
+    finally:
+        page.remove_listener("response", seen)
 
 
 async def _agent_requests(control: _Control, client: registry.Client) -> int:
@@ -345,39 +368,46 @@ async def _agent_requests(control: _Control, client: registry.Client) -> int:
 
 async def _one_call(page, control: _Control, url: str, client: registry.Client, agent: str, what: str,  # noqa: ANN001
                     loaded: Callable | None = None) -> dict:
-    creates = _creates(page)
-    response = await page.goto(url)
-    if loaded is not None:
-        loaded(response)
-    root, start = _widget(page, client)
-    await start.wait_for(state="visible", timeout=10_000)
-    await start.click()
-    try:
-        await _settled(page, client)
-    except BrowserTimeout:
-        raise _Failed(f"{what}: the call did not start within {_CALL_TIMEOUT_MS // 1000} s") from None
-    if await root.get_attribute("data-state") == "error":
-        raise _Failed(f"{what}: the widget shows an error: {await _status_text(page, client)}")
-    try:
-        await asyncio.wait_for(page.evaluate(_AGENT_HEARD), 10)
-    except TimeoutError:
-        raise _Failed(f"{what}: in the call, but the agent's greeting never arrived as audio") from None
-    hang_up = page.get_by_role("button", name="Hang up") if client.version.major >= 2 else page.locator(".retell-widget__hangup")
-    await hang_up.click()
-    minted = [r for r in creates if r.status == 201]
-    if len(minted) != 1:
-        raise _Failed(f"{what}: expected the proxy to mint one call for the page, it minted {len(minted)}")
-    record = await control.ended((await minted[0].json())["call_id"])
-    if record["agent_id"] != agent:
-        raise _Failed(f"{what}: the call went to {record['agent_id']!r}")
-    if record["disconnection_reason"] != "user_hangup":
-        raise _Failed(f"{what}: the hang-up was recorded as {record['disconnection_reason']!r}, not 'user_hangup'")
-    return record
+    with _creates(page) as creates:
+        if page.url != url or loaded is not None:  # the first call starts on the page already loaded
+            response = await page.goto(url)
+            if loaded is not None:
+                loaded(response)
+        root, start = _widget(page, client)
+        await start.wait_for(state="visible", timeout=10_000)
+        await start.click()
+        try:
+            await _settled(page, client)
+        except BrowserTimeout:
+            raise _Failed(f"{what}: the call did not start within {_CALL_TIMEOUT_MS // 1000} s") from None
+        if await root.get_attribute("data-state") == "error":
+            raise _Failed(f"{what}: the widget shows an error: {await _status_text(page, client)}")
+        try:
+            await asyncio.wait_for(page.evaluate(_AGENT_HEARD), 10)
+        except TimeoutError:
+            raise _Failed(f"{what}: in the call, but the agent's greeting never arrived as audio") from None
+        hang_up = page.get_by_role("button", name="Hang up") if client.version.major >= 2 else page.locator(".retell-widget__hangup")
+        await hang_up.click()
+        minted = [r for r in creates if r.status == 201]
+        if len(minted) != 1:
+            raise _Failed(f"{what}: expected the proxy to mint one call for the page, it minted {len(minted)}")
+        record = await control.ended((await minted[0].json())["call_id"])
+        if record["agent_id"] != agent:
+            raise _Failed(f"{what}: the call went to {record['agent_id']!r}")
+        if record["disconnection_reason"] != "user_hangup":
+            raise _Failed(f"{what}: the hang-up was recorded as {record['disconnection_reason']!r}, not 'user_hangup'")
+        return record
 
 
 async def _hostile(page, control: _Control, state: dict, client: registry.Client) -> None:  # noqa: ANN001
     before = await _agent_requests(control, client)
-    creates = _creates(page)
+    with _creates(page) as creates:
+        await _refused(page, state, client, creates)
+    if await _agent_requests(control, client) != before:
+        raise _Failed("a copy of the page on a foreign origin reached Retell (the proxy asked for a call)")
+
+
+async def _refused(page, state: dict, client: registry.Client, creates: list) -> None:  # noqa: ANN001
     agent = client.agents[0]
     await page.goto(f"{state['hostile']}/sandbox/v{client.widget_version}/?agent={agent}")
     root, start = _widget(page, client)
@@ -391,8 +421,6 @@ async def _hostile(page, control: _Control, state: dict, client: registry.Client
         raise _Failed("a copy of the page on a foreign origin started a call")
     if any(r.status == 201 for r in creates):
         raise _Failed("the proxy minted a token for a copy of the page on a foreign origin")
-    if await _agent_requests(control, client) != before:
-        raise _Failed("a copy of the page on a foreign origin reached Retell (the proxy asked for a call)")
 
 
 async def _csp(page, control: _Control, origin: str, client: registry.Client) -> None:  # noqa: ANN001

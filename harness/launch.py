@@ -38,15 +38,23 @@ def launched(folder: Path, *args: str, cwd: Path | None = None, start_timeout: f
         process.kill()
         rest, _ = process.communicate()  # also closes the pipe
         raise SandboxFailed("the sandbox did not start:\n" + "".join(output) + rest)
+    # Keep reading what it prints while it runs: a full pipe would stall a long run's sandbox.
+    ready_at = len(output)
+    drain = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+    drain.start()
     try:
         yield json.loads(state_file.read_text())
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            rest, _ = process.communicate(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
+            process.wait()
             raise SandboxFailed("the sandbox did not stop within 30 s of Ctrl-C:\n" + "".join(output)) from None
+        finally:
+            drain.join(10)  # the pipe reaches its end as the process ends
+            process.stdout.close()  # type: ignore[union-attr]
+        rest = "".join(output[ready_at:])
         if process.returncode != 0 or "sandbox stopped" not in rest:
-            raise SandboxFailed(f"the sandbox exited with {process.returncode}:\n" + "".join(output) + rest)
+            raise SandboxFailed(f"the sandbox exited with {process.returncode}:\n" + "".join(output))

@@ -8,6 +8,7 @@ microphone permissions behave as they do between real domains.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import shutil
 import socket
@@ -17,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import registry
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from builder.livereload import LiveChannel, LiveState, Rebuilder, live_reload, watch
 from builder.server import Server, bind
@@ -56,11 +57,14 @@ class SandboxConfig:
 
 
 class _Origin:
-    """One origin's server, which can be stopped and started again on the same port."""
+    """One origin's server (or one server for several origins, one port each), which can be
+    stopped and started again on the same ports."""
 
-    def __init__(self, sock: socket.socket, make_app: Callable[[], ASGIApp], **options: object) -> None:
-        self.port = sock.getsockname()[1]
-        self._sock: socket.socket | None = sock
+    def __init__(self, sock: socket.socket | list[socket.socket], make_app: Callable[[], ASGIApp], **options: object) -> None:
+        socks = sock if isinstance(sock, list) else [sock]
+        self.ports = [s.getsockname()[1] for s in socks]
+        self.port = self.ports[0]
+        self._socks: list[socket.socket] | None = socks
         self._make_app = make_app
         self._options = options
         self._server: Server | None = None
@@ -69,8 +73,8 @@ class _Origin:
     async def start(self) -> None:
         if self._server is not None:
             return
-        sock, self._sock = self._sock or bind(self.port), None
-        self._server = Server(self._make_app(), sock, **self._options)
+        socks, self._socks = self._socks or [bind(port) for port in self.ports], None
+        self._server = Server(self._make_app(), socks, **self._options)
         self._task = asyncio.create_task(self._server.run_until_exit())
         ready = asyncio.create_task(self._server.ready.wait())
         await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
@@ -84,7 +88,8 @@ class _Origin:
             return
         self._server.should_exit = True
         await asyncio.gather(self._task, return_exceptions=True)  # type: ignore[arg-type]
-        self._server.sock.close()
+        for sock in self._server.sockets:
+            sock.close()
         self._server = self._task = None
 
 
@@ -256,11 +261,15 @@ def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str]
         "hostile": live(_client_site(page_settings, first, dist)),
         "csp": lambda: pages.site(csp, first, None),
         "css": live(lambda: pages.site(css, first, None)),
-        **{c.id: live(_client_site(page_settings, c, dist)) for c in clients.clients},
     }
     tls = certificates.uvicorn_options() if config.https else {}
     sockets = addresses.sockets
     origins = {name: _Origin(sockets[name], factories[name], **tls) for name in names if name in factories}
+    # Every client's site, one port each, from one server: a registry of a thousand clients is
+    # one uvicorn loop, not a thousand (each ticks ten times a second, idle or not).
+    client_sites = {ports[c.id]: live(_client_site(page_settings, c, dist)) for c in clients.clients}
+    origins["clients"] = _Origin([sockets[c.id] for c in clients.clients],
+                                 lambda: by_port({port: make() for port, make in client_sites.items()}), **tls)
     # As `python -m proxy serve` runs: the proxy, not uvicorn, decides whom to believe about
     # X-Forwarded-For.
     origins["proxy"] = _Origin(sockets["proxy"], proxy, proxy_headers=False, **tls)
@@ -290,6 +299,7 @@ def _state(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
         "hostile": urls["hostile"],
         "scheme": addresses.scheme,
         "admin_token": admin_token,
+        "pid": os.getpid(),  # the sandbox's own process (one process serves every origin)
         "ca_file": str(certificates.ca_file) if config.https else None,
         "media": {"host": MEDIA_HOST, "port": ports[_MEDIA]},
         # Every flag a Chromium needs to use this sandbox; pass them as they are.
@@ -303,6 +313,21 @@ def _state(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
             for c in clients.clients
         ],
     }
+
+
+def by_port(apps: dict[int, ASGIApp]) -> ASGIApp:
+    """One ASGI app for several listeners: each request goes to the app of the port it came in
+    on. The client sites have no startup work, so lifespan is answered here."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await apps[scope["server"][1]](scope, receive, send)
+
+    return app
 
 
 def _client_site(settings: pages.PageSettings, client: registry.Client, dist: Path) -> Callable[[], ASGIApp]:

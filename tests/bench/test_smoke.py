@@ -84,6 +84,21 @@ def test_widget_smoke(tmp_path: Path) -> None:
     assert {p["case"] for p in data["peers"]} == {"elevenlabs", "vapi", "retell_sdk", "guide"}
 
 
+def test_check_smoke(tmp_path: Path) -> None:
+    if reason := _browser_missing():
+        pytest.skip(reason)
+    data = _run("bench.check", tmp_path, timeout=180)
+    assert data["registry_clients"] == 20 and data["sample"] == 2
+    (row,) = data["rows"]
+    assert row["jobs"] == 1 and row["clients"] == 2 and row["failed"] == []
+    assert row["clients_per_s"] > 0 and row["checking_s"] < row["total_s"]
+    rss = row["sandbox_rss_mb"]
+    assert 0 < rss["start"] <= rss["peak"] and rss["samples"] > 1
+    assert all(row["cpu_s_per_client"][part] >= 0 for part in ("sandbox", "browser", "checker"))
+    assert row["cpu_s_per_client"]["browser"] > 0 and 0 < row["machine_busy"] <= 1.05
+    assert isinstance(data["meets_goal"], bool)
+
+
 def test_e2e_smoke(tmp_path: Path) -> None:
     if reason := _browser_missing():
         pytest.skip(reason)

@@ -1,0 +1,182 @@
+"""Registry-check benchmark: ``python -m harness check`` on a synthetic registry of 1,000 clients.
+
+``python -m bench.check`` writes the builder benchmark's synthetic site (``bench.gen_site``: 1,000
+clients, each with its own origin and agent, on v1 releases), then for ``--jobs`` 1, 2 and 4 runs
+the registry check on a bounded sample of those clients (every Nth, so the sample spans the
+registry) against a sandbox serving all 1,000 origins. Every check runs as in CI: the page with
+SRI, axe, a full call with the greeting heard and the hang-up recorded, the hostile copy refused.
+
+Reported per ``--jobs``: clients checked per second (the checking phase; the build and the
+sandbox's start are given apart), the sandbox's resident memory at the start, its peak and at the
+end (flat memory: the end is near the start however many calls ran), how busy the machine was,
+and where the CPU went per client: the sandbox (proxy, fake Retell, media server: one Python
+process, read from /proc), the checker itself (this process), and the browser (the rest of the
+machine's busy time: Chromium, whose renderers come and go with each context, and Playwright's
+driver). When the machine is saturated, the part with most CPU seconds per client is the
+bottleneck; when it is not, the time goes to waiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import threading
+from pathlib import Path
+
+from bench import common
+from bench.gen_site import SiteSize, generate
+from harness.check import FAIL, CheckConfig, run
+
+CLIENTS = 1000
+SAMPLE = 16  # clients checked at each --jobs
+JOBS = (1, 2, 4)
+GOAL = 5.0  # clients per second
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class _Watch:
+    """The sandbox's RSS (every 0.2 s) and CPU seconds, read from /proc while it runs."""
+
+    def __init__(self) -> None:
+        self.rss: list[int] = []
+        self.cpu = 0.0  # its CPU seconds so far
+        self.cpu_at_start = 0.0
+        self._pid: int | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self, pid: int) -> None:
+        self._pid = pid
+        self._read()
+        self.cpu_at_start = self.cpu
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            with open(f"/proc/{self._pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return  # it has ended; keep the last reading
+        self.cpu = (int(fields[11]) + int(fields[12])) / _TICK
+        self.rss.append(int(fields[21]) * _PAGE)
+
+    def _run(self) -> None:
+        while not self._done.wait(0.2):
+            self._read()
+
+    def stop(self) -> None:
+        self._read()
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+
+def _cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (every process, the kernel's work included).
+    Chromium's renderers come and go with each context, so per-process sums would miss them."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / _TICK  # all but idle and iowait
+
+
+def once(site: Path, sample: list[str], jobs: int) -> dict:
+    """One registry check of ``sample`` at ``jobs``; its rates, memory and CPU split."""
+    watch = _Watch()
+    at_ready: dict[str, float] = {}
+
+    def ready(state: dict) -> None:
+        # The checking phase starts here: the builds before it are not counted per client.
+        at_ready["self"] = _cpu(resource.getrusage(resource.RUSAGE_SELF))
+        at_ready["machine"] = _machine_busy()
+        watch.start(state["pid"])
+
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as out:
+        config = CheckConfig(src=site / "site_src", widget=site / "widget", clients=tuple(sample), jobs=jobs, out=Path(out))
+        report = run(config, on_ready=ready)
+        checked = _machine_busy() - at_ready["machine"]
+    watch.stop()
+    sandbox = watch.cpu - watch.cpu_at_start
+    own = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - at_ready["self"]
+    # The rest of the machine's busy time is the browser's: Chromium and Playwright's driver
+    # (on a quiet machine; the sampled load average says whether it was).
+    browser = max(checked - sandbox - own, 0.0)
+    failed = [f"{c.id} {name}: {o.reason}" for c in report.clients for name, o in c.checks.items() if o.status == FAIL]
+    count = len(report.clients)
+    mb = lambda n: round(n / 2**20, 1)  # noqa: E731
+    rss = watch.rss or [0]
+    return {
+        "jobs": jobs,
+        "clients": count,
+        "failed": failed,
+        "total_s": round(report.seconds, 2),
+        "checking_s": round(report.checking_seconds, 2),
+        "clients_per_s": round(count / report.checking_seconds, 2) if report.checking_seconds else None,
+        "per_client_s": round(report.checking_seconds / count, 3) if count else None,
+        "sandbox_rss_mb": {"start": mb(rss[0]), "peak": mb(max(rss)), "end": mb(rss[-1]), "samples": len(rss),
+                           # every 25th sample (5 s): flat, or climbing with the calls
+                           "every_5_s": [mb(n) for n in rss[::25]]},
+        # CPU seconds per checked client, in the checking phase.
+        "cpu_s_per_client": {name: round(seconds / count, 3) if count else None
+                             for name, seconds in (("sandbox", sandbox), ("browser", browser), ("checker", own))},
+        "machine_busy": round(checked / report.checking_seconds / (os.cpu_count() or 1), 2)
+        if report.checking_seconds else None,  # of all cores, in the checking phase
+    }
+
+
+def sample_of(count: int, size: int) -> list[str]:
+    """Every Nth client of ``bench.gen_site``'s registry, so the sample spans it."""
+    step = max(1, count // size)
+    return [f"client-{number:04d}" for number in range(1, count + 1, step)][:size]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.check", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="a 20-client registry, 2 clients checked at --jobs 1")
+    parser.add_argument("--clients", type=int, default=CLIENTS, help=f"clients in the registry (default {CLIENTS})")
+    parser.add_argument("--sample", type=int, default=SAMPLE, help=f"clients checked at each --jobs (default {SAMPLE})")
+    parser.add_argument("--jobs", type=int, action="append", help="parallel browser contexts (repeatable; default 1, 2, 4)")
+    parser.add_argument("--results", type=Path, help="folder for the JSON (default bench/results)")
+    args = parser.parse_args(argv)
+    clients, size, jobs = (20, 2, [1]) if args.smoke else (args.clients, args.sample, args.jobs or list(JOBS))
+    if size < 1 or clients < size:
+        parser.error(f"--sample must be from 1 to --clients ({clients})")
+    info = common.machine()
+    with tempfile.TemporaryDirectory(prefix="bench-check-site-") as tmp:
+        site = generate(Path(tmp) / "site", SiteSize(pages=20, clients=clients, releases=3, words=120))
+        sample = sample_of(clients, size)
+        rows = []
+        for n in jobs:
+            row = once(site, sample, n)
+            rows.append(row)
+            print(f"  --jobs {n}: {row['clients']} clients in {row['checking_s']} s, {row['clients_per_s']} clients/s, "
+                  f"{len(row['failed'])} failing", flush=True)
+    best = max((r["clients_per_s"] or 0 for r in rows), default=0)
+    data = {"registry_clients": clients, "sample": size, "goal_clients_per_s": GOAL, "rows": rows,
+            "best_clients_per_s": best, "meets_goal": best >= GOAL, "machine": common.finish_machine(info)}
+    path = common.write_results("check", data, args.smoke, args.results)
+    print(f"registry check: {size} of {clients} clients, one full call each, fresh sandbox per row")
+    print(common.table(
+        ["--jobs", "clients", "checking s", "clients/s", "s per client", "sandbox RSS start/peak/end MB",
+         "CPU s/client: sandbox", "browser", "checker", "machine busy", "failing"],
+        [(r["jobs"], r["clients"], r["checking_s"], r["clients_per_s"], r["per_client_s"],
+          "{start}/{peak}/{end}".format(**r["sandbox_rss_mb"]), r["cpu_s_per_client"]["sandbox"],
+          r["cpu_s_per_client"]["browser"], r["cpu_s_per_client"]["checker"], f"{r['machine_busy']:.0%}",
+          len(r["failed"])) for r in rows]))
+    print(f"goal: >= {GOAL:g} clients/s: {'met' if data['meets_goal'] else 'not met'} (best {best})")
+    for row in rows:
+        for line in row["failed"][:5]:
+            print(f"  jobs {row['jobs']}: {line}")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
