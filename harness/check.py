@@ -296,6 +296,22 @@ async def _settled(page, client: registry.Client) -> None:  # noqa: ANN001
 
 
 async def _page(page, origin: str, client: registry.Client) -> None:  # noqa: ANN001
+    # The widget appears, or the browser says (as the page loads) that it refused the file for its
+    # integrity: no need to wait out the timeout for a page that cannot work.
+    refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def on_console(message) -> None:  # noqa: ANN001
+        if "integrity" in message.text and not refused.done():
+            refused.set_result(message.text)
+
+    page.on("console", on_console)
+    try:
+        await _page_loads(page, origin, client, refused)
+    finally:
+        page.remove_listener("console", on_console)
+
+
+async def _page_loads(page, origin: str, client: registry.Client, refused: asyncio.Future[str]) -> None:  # noqa: ANN001
     response = await page.goto(origin + "/")
     if response is None or not response.ok:
         raise _Failed(f"the demo page answered {response.status if response else 'nothing'}")
@@ -306,11 +322,16 @@ async def _page(page, origin: str, client: registry.Client) -> None:  # noqa: AN
     if not (await script.get_attribute("integrity") or "").startswith("sha384-"):
         raise _Failed("the demo page loads the widget without SRI (no integrity attribute)")
     root, start = _widget(page, client)
-    try:
-        await start.wait_for(state="visible", timeout=10_000)
-    except BrowserTimeout:
-        raise _Failed(f"the widget never appeared: the browser refused or failed to run {folder} "
-                      "(an integrity mismatch shows in the console)") from None
+    shown = asyncio.ensure_future(start.wait_for(state="visible", timeout=10_000))
+    await asyncio.wait({shown, refused}, return_when=asyncio.FIRST_COMPLETED)
+    if not shown.done():
+        shown.cancel()
+        with contextlib.suppress(BaseException):
+            await shown
+        raise _Failed(f"the browser refused {folder}: its bytes do not match the page's integrity hash (SRI)")
+    if isinstance(shown.exception(), BrowserTimeout):
+        raise _Failed(f"the widget never appeared: the browser failed to load or run {folder}")
+    shown.result()
     if await root.get_attribute("data-state") != "idle":
         raise _Failed(f"the widget is not idle but {await root.get_attribute('data-state')!r}")
 

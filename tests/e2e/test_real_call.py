@@ -180,10 +180,15 @@ def test_no_candidate_but_loopback_is_gathered_accepted_or_dialled(page: Page, s
     line, root = open_line(page, sandbox, "v2")
     root.locator(line.start).click()
     expect(root).to_have_attribute("data-state", "in-call")
+    # "In call" can come a moment before the browser's stats show the nominated pair: wait for
+    # the pair (polling getStats, the only way to see it), up to 10 s.
     local = page.evaluate("""async () => {
       const seen = [];
-      for (const pc of window.__pcs) for (const r of (await pc.getStats()).values()) {
-        if (r.type === 'candidate-pair' && r.state === 'succeeded') seen.push(r.remoteCandidateId);
+      for (const deadline = Date.now() + 10000; !seen.length && Date.now() < deadline;) {
+        for (const pc of window.__pcs) for (const r of (await pc.getStats()).values()) {
+          if (r.type === 'candidate-pair' && r.state === 'succeeded') seen.push(r.remoteCandidateId);
+        }
+        if (!seen.length) await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const remotes = [];
       for (const pc of window.__pcs) for (const r of (await pc.getStats()).values()) {
