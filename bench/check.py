@@ -139,13 +139,13 @@ def sample_of(count: int, size: int) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.check", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="a 20-client registry, 2 clients checked at --jobs 1")
+    parser.add_argument("--smoke", action="store_true", help="a 5-client registry, 1 client checked at --jobs 1")
     parser.add_argument("--clients", type=int, default=CLIENTS, help=f"clients in the registry (default {CLIENTS})")
     parser.add_argument("--sample", type=int, default=SAMPLE, help=f"clients checked at each --jobs (default {SAMPLE})")
     parser.add_argument("--jobs", type=int, action="append", help="parallel browser contexts (repeatable; default 1, 2, 4)")
     parser.add_argument("--results", type=Path, help="folder for the JSON (default bench/results)")
     args = parser.parse_args(argv)
-    clients, size, jobs = (20, 2, [1]) if args.smoke else (args.clients, args.sample, args.jobs or list(JOBS))
+    clients, size, jobs = (5, 1, [1]) if args.smoke else (args.clients, args.sample, args.jobs or list(JOBS))
     if size < 1 or clients < size:
         parser.error(f"--sample must be from 1 to --clients ({clients})")
     info = common.machine()

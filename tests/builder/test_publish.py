@@ -4,6 +4,7 @@ import json
 import logging
 import re
 import resource
+import shutil
 import signal
 import socket
 import uuid
@@ -22,18 +23,27 @@ from starlette.routing import Route
 from builder.__main__ import main
 from builder.headers import headers_for
 from builder.publish import LocalFile, Published, plan
-from tests.conftest import running
+from tests.conftest import REPO, running
 
 EXACT_JS = "cdn/v1.0.0/retell-widget.js"
 
 
-@pytest.fixture
-def dist(site_factory) -> Path:
-    """A fresh build of the fixture site, as `python -m builder build` writes it."""
-    root = site_factory()
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """One build of the real site, as `python -m builder build` writes it, for the module."""
+    root = tmp_path_factory.mktemp("built")
+    shutil.copytree(REPO / "site_src", root / "site_src")
+    shutil.copytree(REPO / "widget", root / "widget")
     assert main(["build", "--src", str(root / "site_src"), "--widget", str(root / "widget"),
                  "--out", str(root / "dist")]) == 0
-    return root / "dist"
+    return root
+
+
+@pytest.fixture
+def dist(built, tmp_path) -> Path:
+    """A fresh copy of that build (sources beside it), each test's own to change."""
+    shutil.copytree(built, tmp_path / "site")
+    return tmp_path / "site" / "dist"
 
 
 def publish(dist: Path, to: str, *extra: str) -> int:

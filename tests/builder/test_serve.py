@@ -1,6 +1,7 @@
 import contextlib
 import html
 import json
+import os
 import re
 import signal
 import socket
@@ -97,9 +98,13 @@ def with_page(root: Path) -> Path:
 
 
 def edit(path: Path, old: str, new: str) -> None:
+    """Save as editors do, in one step: the watcher never reads a half-written page (a plain
+    write_text truncates first, and a rebuild between the two saw an empty file)."""
     text = path.read_text()
     assert old in text
-    path.write_text(text.replace(old, new))
+    part = path.with_name(f".{path.name}.part")
+    part.write_text(text.replace(old, new))
+    os.replace(part, path)
 
 
 def test_inject_puts_the_script_before_the_closing_body_tag():

@@ -28,7 +28,7 @@ CLIENTS = "\n".join(CLIENT.format(**c) for c in [
     {"id": "healthy", "name": "Healthy", "agents": '"agent_healthy"', "version": "2.1.0"},
     {"id": "tampered", "name": "Tampered", "agents": '"agent_tampered"', "version": "1.0.0"},
     {"id": "unlisted", "name": "Unlisted", "agents": '"agent_unlisted"', "version": "2.1.0"},
-    {"id": "stranger", "name": "Stranger", "agents": '"agent_known", "agent_stranger"', "version": "1.1.0"},
+    {"id": "stranger", "name": "Stranger", "agents": '"agent_stranger", "agent_known"', "version": "1.1.0"},
     {"id": "silent", "name": "Silent", "agents": '"agent_silent"', "version": "2.1.0"},
 ])
 PLANTED = {
