@@ -82,7 +82,7 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument("--client", action="append", default=[], metavar="ID",
                         help="check only this client (repeatable; default: every client)")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
-                        help="browser contexts in parallel (default: the CPU count, at most 4)")
+                        help="clients checked in parallel, one browser context each (default: the CPU count, at most 4)")
     parser.add_argument("--out", type=Path, default=Path("check-results"), metavar="DIR",
                         help="where a failed check's screenshot and Playwright trace go (default: check-results)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML, one test case per client and check")

@@ -138,3 +138,11 @@ def test_a_build_error_stops_before_any_browser(tmp_path):
         prepare(CheckConfig(src=tmp_path / "site_src", widget=tmp_path / "widget"))
     assert any("nowhere" in e for e in info.value.errors)
 
+
+
+@pytest.mark.parametrize("jobs", ["-1", "33"])
+def test_a_jobs_count_out_of_range_is_refused(jobs):
+    result = subprocess.run([sys.executable, "-m", "harness", "check", "--jobs", jobs], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"--jobs {jobs} must be from 1 to 32 (0: the default)" in result.stderr
