@@ -387,6 +387,18 @@ async def _agent_requests(control: _Control, client: registry.Client) -> int:
     return sum(r["agent_id"] in client.agents for r in (await control.records())["requests"])
 
 
+async def _start(page, client: registry.Client, timed_out: str):  # noqa: ANN001, ANN202
+    """Clicks the widget's start and waits until it is in a call or shows an error; its root."""
+    root, start = _widget(page, client)
+    await start.wait_for(state="visible", timeout=10_000)
+    await start.click()
+    try:
+        await _settled(page, client)
+    except BrowserTimeout:
+        raise _Failed(timed_out) from None
+    return root
+
+
 async def _one_call(page, control: _Control, url: str, client: registry.Client, agent: str, what: str,  # noqa: ANN001
                     loaded: Callable | None = None) -> dict:
     with _creates(page) as creates:
@@ -394,13 +406,7 @@ async def _one_call(page, control: _Control, url: str, client: registry.Client, 
             response = await page.goto(url)
             if loaded is not None:
                 loaded(response)
-        root, start = _widget(page, client)
-        await start.wait_for(state="visible", timeout=10_000)
-        await start.click()
-        try:
-            await _settled(page, client)
-        except BrowserTimeout:
-            raise _Failed(f"{what}: the call did not start within {_CALL_TIMEOUT_MS // 1000} s") from None
+        root = await _start(page, client, f"{what}: the call did not start within {_CALL_TIMEOUT_MS // 1000} s")
         if await root.get_attribute("data-state") == "error":
             raise _Failed(f"{what}: the widget shows an error: {await _status_text(page, client)}")
         try:
@@ -431,13 +437,7 @@ async def _hostile(page, control: _Control, state: dict, client: registry.Client
 async def _refused(page, state: dict, client: registry.Client, creates: list) -> None:  # noqa: ANN001
     agent = client.agents[0]
     await page.goto(f"{state['hostile']}/sandbox/v{client.widget_version}/?agent={agent}")
-    root, start = _widget(page, client)
-    await start.wait_for(state="visible", timeout=10_000)
-    await start.click()
-    try:
-        await _settled(page, client)
-    except BrowserTimeout:
-        raise _Failed("the copy on a foreign origin neither failed nor started") from None
+    root = await _start(page, client, "the copy on a foreign origin neither failed nor started")
     if await root.get_attribute("data-state") != "error":
         raise _Failed("a copy of the page on a foreign origin started a call")
     if any(r.status == 201 for r in creates):
