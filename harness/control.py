@@ -42,19 +42,27 @@ def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_
 
     async def call(request: Request) -> Response:
         # ?wait=ended answers once the call has ended (the browser may see its end first),
-        # or 408 after ?timeout= seconds (default 10).
+        # ?wait=reported once its end's webhooks have been delivered to the proxy (answered or
+        # given up), or 408 after ?timeout= seconds (default 10).
         record = fake.calls.get(request.path_params["call_id"])
         if record is None:
             return JSONResponse({"error": f"no call {request.path_params['call_id']!r}"}, status_code=404)
-        if request.query_params.get("wait") == "ended":
+        wait = request.query_params.get("wait")
+        if wait not in (None, "ended", "reported"):
+            return JSONResponse({"error": "wait is 'ended' or 'reported'"}, status_code=400)
+        if wait is not None:
             try:
                 timeout = min(float(request.query_params.get("timeout", "10")), 60.0)
                 await asyncio.wait_for(record.ended.wait(), timeout)
+                if wait == "reported" and fake.webhooks is not None:
+                    await asyncio.wait_for(fake.webhooks.reported(record.call_id).wait(), timeout)
             except ValueError:
                 return JSONResponse({"error": "timeout must be seconds"}, status_code=400)
             except TimeoutError:
-                return JSONResponse({"error": "the call has not ended", "call": record.record()}, status_code=408)
-        return JSONResponse(record.record())
+                return JSONResponse({"error": f"the call has not {'ended' if not record.ended.is_set() else 'been reported'}",
+                                     "call": record.record()}, status_code=408)
+        delivered = fake.webhooks.deliveries if fake.webhooks is not None else []
+        return JSONResponse(record.record() | {"webhooks": [d for d in delivered if d["call_id"] == record.call_id]})
 
     async def hang_up(request: Request) -> Response:
         # The agent ends the call (a signalling leave), as Retell's agent does when it is done.

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from harness.faults import Faults
+from harness.webhooks import WebhookSender
 
 log = logging.getLogger("harness.media")
 
@@ -51,6 +52,8 @@ class Call:
     agent_audio_frames: int = 0  # 20 ms frames of the agent's voice sent, speech and silence
     ice: dict | None = None  # every address the server's ICE gathered, accepted, dropped and paired
     ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)  # set by end()
+    # Told "call_started" and "call_ended" as they happen: the webhooks (harness.webhooks).
+    notify: Callable[[str, Call], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def duration_ms(self) -> int | None:
@@ -60,6 +63,8 @@ class Call:
 
     def begin(self) -> None:
         self.call_status, self.start_timestamp = "ongoing", _now_ms()
+        if self.notify is not None:
+            self.notify("call_started", self)
 
     def end(self, reason: str, detail: str | None = None) -> None:
         """Ends the call once; later reasons (a socket closing after a hang-up) are ignored."""
@@ -70,10 +75,12 @@ class Call:
         self.end_timestamp = _now_ms()
         self.ended.set()
         log.info("call %s %s: %s%s", self.call_id, self.call_status, reason, f" ({detail})" if detail else "")
+        if self.notify is not None:
+            self.notify("call_ended", self)
 
     def record(self) -> dict:
         # Never the token: it is a credential, even in a sandbox.
-        values = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "ended"}
+        values = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in ("ended", "notify")}
         return values | {"access_token": None, "duration_ms": self.duration_ms}
 
 
@@ -98,6 +105,7 @@ class FakeRetell:
     faults: Faults = field(default_factory=Faults)  # what the control origin asked us to break
     # Signs the room tokens, as a LiveKit API secret does; the sandbox's media server checks it.
     token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    webhooks: WebhookSender | None = None  # where call events go, signed with the API key
 
     @classmethod
     def for_agents(cls, api_key: str, agents: Iterable[str]) -> FakeRetell:
@@ -141,7 +149,8 @@ class FakeRetell:
             return 404, {"error_message": f"Agent {agent_id} not found", "agent_id": agent_id}
         call_id = "call_" + secrets.token_hex(12)
         call = Call(call_id=call_id, agent_id=agent_id, access_token=self._room_token(call_id),
-                    created_at=self.clock(), metadata=payload.get("metadata"))
+                    created_at=self.clock(), metadata=payload.get("metadata"),
+                    notify=self.webhooks.event if self.webhooks is not None else None)
         self.calls[call.call_id] = call
         body = {
             "call_type": "web_call",
@@ -205,7 +214,8 @@ class FakeRetell:
         return self.faults.token_expired or self.clock() - call.created_at > TOKEN_TTL_SECONDS
 
     def records(self) -> dict:
-        return {"requests": self.requests, "calls": [c.record() for c in self.calls.values()]}
+        return {"requests": self.requests, "calls": [c.record() for c in self.calls.values()],
+                "webhooks": list(self.webhooks.deliveries) if self.webhooks is not None else []}
 
 
 def _b64(data: bytes) -> str:

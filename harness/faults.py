@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 
 _CREATE_KEYS = {"status", "retry_after", "delay"}
-_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent", "media", "agents", "registry"}
+_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent", "media", "agents", "registry", "webhooks"}
+_WEBHOOK_MODES = ("forged", "stale", "duplicate", "reorder", "off")  # harness.webhooks
 _AGENT_FAULTS = ("unknown", "no-media")
 _RATE = re.compile(r"^[1-9]\d{0,5}/(second|minute|hour)$")
 
@@ -37,6 +38,7 @@ class Faults:
     # media server); for planting one client's breakage (python -m harness check's tests).
     agents: tuple[tuple[str, str], ...] = ()
     unlisted: tuple[str, ...] = ()  # clients left out of the proxy's registry copy
+    webhooks: str | None = None  # how the fake Retell delivers its webhooks (harness.webhooks)
 
     def agent(self, agent_id: str) -> str | None:
         return dict(self.agents).get(agent_id)
@@ -63,6 +65,7 @@ class Faults:
             media_down=_choice(data, "media", "down"),
             agents=_agents(data["agents"]) if "agents" in data else (),
             unlisted=_unlisted(data["registry"]) if "registry" in data else (),
+            webhooks=_webhooks(data["webhooks"]) if "webhooks" in data else None,
         )
 
 
@@ -121,3 +124,9 @@ def _unlisted(value: object) -> tuple[str, ...]:
             or not all(isinstance(c, str) for c in value["unlisted"]):
         raise FaultError("'registry' is {\"unlisted\": [client ids]}: clients the proxy's copy leaves out")
     return tuple(value["unlisted"])
+
+
+def _webhooks(value: object) -> str:
+    if value not in _WEBHOOK_MODES:
+        raise FaultError(f"'webhooks' is one of {', '.join(_WEBHOOK_MODES)}")
+    return str(value)

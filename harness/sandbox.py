@@ -28,6 +28,7 @@ from harness.cdn import cdn_app
 from harness.certificates import Certificates, issue
 from harness.control import control_app
 from harness.fake_retell import FakeRetell
+from harness.webhooks import WebhookSender
 from harness.greeting import speak
 from harness.media_server import HOST as MEDIA_HOST
 from harness.media_server import MediaServer
@@ -138,6 +139,7 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
     channel = LiveChannel() if config.watch else None
     stop_watching = asyncio.Event()
     watcher: asyncio.Task[None] | None = None
+    fake: FakeRetell | None = None
     try:
         # Build: the site for these origins, and the registry with them (ConfigError, BuildError).
         site = _build(config, clients, addresses, work)
@@ -158,6 +160,8 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
             await watcher
         if channel is not None:
             channel.close()  # ends the open live-reload streams, so the servers can stop
+        if fake is not None and fake.webhooks is not None:
+            await fake.webhooks.aclose()  # deliveries still under way are not waited for
         await asyncio.gather(*(o.stop() for o in origins.values()), return_exceptions=True)
         addresses.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -227,6 +231,11 @@ def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str]
     urls, ports, dist = addresses.urls, addresses.ports, site.dist
     first = clients.clients[0]
     media = MediaServer(fake, speak())
+    # Retell's webhooks, to the proxy as Retell would send them (server to server, on loopback).
+    fake.webhooks = WebhookSender(
+        f"{addresses.scheme}://127.0.0.1:{ports['proxy']}/api/retell-webhook", fake.api_key,
+        ca_file=str(certificates.ca_file) if config.https else None,
+        mode=lambda: fake.faults.webhooks)
     page_settings = pages.PageSettings(cdn_url=urls["cdn"], proxy_endpoint=addresses.proxy_endpoint,
                                        manifest_path=dist / "cdn" / "manifest.json")
     csp = replace(page_settings, strict_csp=pages.strict_policy(urls["cdn"], urls["proxy"]))

@@ -25,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
                             "each process keeps its own budget")
     usage = verbs.add_parser("usage", help="print a usage report from PROXY_USAGE_DB")
     usage.add_argument("--since", default="7d", help="how far back: 30m, 24h, 7d, 2w (default 7d)")
+    usage.add_argument("--by", choices=("client", "outcome"), default="client",
+                       help="client: calls created and connected, minutes and cost per client, from Retell's "
+                            "webhooks (default); outcome: create attempts per client and outcome")
+    usage.add_argument("--format", choices=("text", "csv"), default="text", help="text (default) or csv, for invoicing")
     return parser
 
 
@@ -90,8 +94,8 @@ def serve(host: str, port: int, workers: int = 1) -> int:
     return 0
 
 
-def usage(since: str) -> int:
-    from proxy.report import parse_span, summarise, text_report
+def usage(since: str, by: str = "client", form: str = "text") -> int:
+    from proxy.report import calls_csv, calls_text, outcomes_csv, parse_span, summarise, summarise_calls, text_report
     from proxy.usage import open_store
 
     try:
@@ -118,7 +122,12 @@ def usage(since: str) -> int:
         print(f"error: PROXY_USAGE_DB: cannot open {database.split('@')[-1]}: {exc}", file=sys.stderr)
         return 2
     try:
-        print(text_report(summarise(store, span)), end="")
+        if by == "client":
+            calls = summarise_calls(store, span)
+            print(calls_csv(calls) if form == "csv" else calls_text(calls), end="")
+        else:
+            attempts = summarise(store, span)
+            print(outcomes_csv(attempts) if form == "csv" else text_report(attempts), end="")
     finally:
         store.close()
     return 0
@@ -127,7 +136,7 @@ def usage(since: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.verb == "usage":
-        return usage(args.since)
+        return usage(args.since, args.by, args.format)
     return serve(args.host, args.port, args.workers)
 
 

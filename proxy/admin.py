@@ -10,7 +10,7 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from proxy.report import html_page, parse_span, summarise
+from proxy.report import html_page, parse_span, summarise, summarise_calls
 from proxy.state import ProxyState
 from proxy.usage import open_store
 
@@ -52,7 +52,7 @@ async def usage_page(request: Request) -> Response:
     def read() -> str:
         store = open_store(database)
         try:
-            return html_page(summarise(store, span), span_text)
+            return html_page(summarise(store, span), summarise_calls(store, span), span_text)
         finally:
             store.close()
 

@@ -14,7 +14,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 import registry
-from proxy import admin, create, status
+from proxy import admin, create, status, webhook
+from proxy.calls import EventLog
 from proxy.logs import RequestId
 from proxy.metrics import Metrics
 from proxy.ratelimit import RateLimits, storage_for
@@ -63,6 +64,10 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 usage.start()
                 # Runs last: every row the requests above queued is written before we exit.
                 stack.push_async_callback(usage.aclose)
+            calls = EventLog(settings.usage_database) if settings.usage_database else None
+            if calls is not None:
+                calls.start()
+                stack.callback(calls.close)
             retell = await stack.enter_async_context(open_retell(
                 settings.retell_base_url, settings.retell_api_key.reveal(), settings.upstream_timeout, transport))
             limits = RateLimits(settings.rate_limit_ip, settings.rate_limit_agent, storage_for(settings.rate_limit_storage))
@@ -75,6 +80,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 limits=limits,
                 usage=usage,
                 metrics=Metrics(),
+                calls=calls,
             )
             log.info("proxy started", extra={"clients": len(registry_file.current().clients),  # type: ignore[union-attr]
                                              "rate_limit_storage": settings.rate_limit_storage.split("@")[-1]})
@@ -83,6 +89,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
     app = Starlette(
         routes=[
             Route("/api/create-web-call", _create_or_preflight, methods=["POST", "OPTIONS"]),
+            Route("/api/retell-webhook", webhook.receive, methods=["POST"]),
             Route("/api/health", status.health, methods=["GET"]),
             Route("/api/ready", status.ready, methods=["GET"]),
             Route("/api/widget-version", status.widget_version, methods=["GET"]),

@@ -43,6 +43,7 @@ class _Attempt:
         self.client = "-"
         self.agent = "-"
         self.ip = ""
+        self.call_id = ""  # Retell's, once the call is created
         self.headers: dict[str, str] = {"Cache-Control": "no-store"}
 
 
@@ -113,6 +114,7 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
                                      lambda result, seconds: state.metrics.upstream.labels(result).observe(seconds))
     except UpstreamError as exc:
         raise _Refusal(exc.status, exc.code, exc.message, {"Retry-After": exc.retry_after} if exc.retry_after else {}) from None
+    attempt.call_id = call.call_id
     return JSONResponse({"access_token": call.access_token, "call_id": call.call_id}, status_code=201, headers=attempt.headers)
 
 
@@ -153,7 +155,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def _record(state: ProxyState, request: Request, attempt: _Attempt, outcome: str, status: int) -> None:
     assert state.usage is not None
     row = UsageRow(time.time(), attempt.client, attempt.agent, str(attempt.origin) if attempt.origin else "-",
-                   outcome, status, anonymise_ip(attempt.ip), request.headers.get("user-agent", "")[:256])
+                   outcome, status, anonymise_ip(attempt.ip), request.headers.get("user-agent", "")[:256], attempt.call_id)
     wait = state.settings.usage_commit_wait
     # Wait for the commit so an answered request is on disk, but never longer than the
     # configured bound: a slow database delays answers a little, it never stops them.

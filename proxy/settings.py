@@ -54,6 +54,14 @@ def _size(text: str) -> int:
     return value
 
 
+def _webhook_size(text: str) -> int:
+    """a byte count between 1024 and 16777216"""
+    value = int(text)
+    if not 1024 <= value <= 16_777_216:
+        raise ValueError
+    return value
+
+
 def _rate(text: str) -> str:
     """a rate such as '20/minute' or '5/second;100/hour'"""
     from limits import parse_many
@@ -125,6 +133,9 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("RETELL_API_KEY", "retell_api_key", "", Secret, "Retell secret API key (required; never logged or returned)"),
+    Setting("RETELL_WEBHOOK_KEY", "webhook_key", "", _secret,
+            "the Retell API key with the webhook badge, which signs Retell's webhooks (never logged or returned)",
+            "RETELL_API_KEY"),
     Setting("RETELL_BASE_URL", "retell_base_url", "https://api.retellai.com", str, "Retell API base URL"),
     Setting("PROXY_REGISTRY", "registry_path", "site_src/clients.toml", Path, "client registry file, reloaded when it changes"),
     Setting("PROXY_UPSTREAM_TIMEOUT", "upstream_timeout", "10", _seconds(0.1, 120), "seconds to wait for Retell in total"),
@@ -140,6 +151,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_ADMIN_TOKEN", "admin_token", "", _secret, "password for the GET /usage page", "off"),
     Setting("PROXY_USAGE_DB", "usage_database", "usage.sqlite3", _usage,
             "usage analytics: SQLite file, postgresql:// URL or off"),
+    Setting("PROXY_WEBHOOK_MAX_BYTES", "webhook_max_bytes", "4194304", _webhook_size,
+            "largest accepted Retell webhook body in bytes (they carry the call's transcript)"),
     Setting("PROXY_USAGE_COMMIT_WAIT", "usage_commit_wait", "1", _seconds(0, 10),
             "seconds a create waits for its usage row to be committed"),
     Setting("PROXY_MANIFEST", "manifest_path", "dist/cdn/manifest.json", Path,
@@ -180,10 +193,13 @@ class ProxySettings:
     usage_database: str | None = _default("usage_database")
     # How long a create waits for its usage row to be committed before answering anyway.
     usage_commit_wait: float = _default("usage_commit_wait")
+    webhook_max_bytes: int = _default("webhook_max_bytes")
     manifest_path: Path = _default("manifest_path")
     # How often, at most, the registry and manifest files are checked for changes.
     reload_interval: float = _default("reload_interval")
     log_level: str = _default("log_level")
+    # The key Retell signs webhooks with (the API key with the webhook badge); None: retell_api_key.
+    webhook_key: Secret | None = _default("webhook_key")
 
 
 def setting_value(environ: Mapping[str, str], name: str) -> Any:

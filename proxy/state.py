@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from proxy.calls import EventLog
 from proxy.metrics import Metrics
 from proxy.ratelimit import RateLimits
 from proxy.settings import ProxySettings
@@ -25,6 +26,7 @@ class ProxyState:
     limits: RateLimits
     usage: UsageRecorder | None
     metrics: Metrics
+    calls: EventLog | None = None  # Retell's webhooks, kept in the usage database
 
     def registry(self) -> Registry:
         # The lifespan refuses to start without a first good registry, so there always is one.

@@ -1,4 +1,5 @@
-"""Usage analytics: one row per create attempt, written in batches from the event loop.
+"""Usage analytics: one row per create attempt, written in batches from the event loop; and the
+table of Retell's call events (``proxy.calls``), which the rows' ``call_id`` joins to a client.
 
 A request hands its row to the recorder and may wait (without blocking the event loop) for the
 batch holding it to commit, so an answered request is on disk even if the process dies next.
@@ -18,15 +19,28 @@ from typing import Any, NamedTuple, Protocol
 
 log = logging.getLogger("proxy.usage")
 _BATCH = 500
-_ROWS_PER_INSERT = 120  # 960 parameters: under SQLite's oldest limit of 999 per statement
+_ROWS_PER_INSERT = 110  # 990 parameters: under SQLite's oldest limit of 999 per statement
 _QUEUE_LIMIT = 100_000  # rows held in memory while the database is slow or away
 _GATHER_SECONDS = 0.001  # how long rows gather before a batch is written (5 ms measured worse: more latency than it saved CPU)
 _FIRST_RETRY = 0.05  # seconds before a failed batch is tried again; doubles up to 2 s
 _SHUTDOWN_GRACE = 10.0  # seconds to keep retrying queued rows once the proxy is stopping
-_COLUMNS = "time, client, agent, origin, outcome, status, ip, user_agent"
-_PG_INSERT = f"INSERT INTO usage ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+_COLUMNS = "time, client, agent, origin, outcome, status, ip, user_agent, call_id"
+_PG_INSERT = f"INSERT INTO usage ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 _COLUMNS_SQL = ("time DOUBLE PRECISION NOT NULL, client TEXT NOT NULL, agent TEXT NOT NULL, origin TEXT NOT NULL, "
-                "outcome TEXT NOT NULL, status INTEGER NOT NULL, ip TEXT NOT NULL, user_agent TEXT NOT NULL")
+                "outcome TEXT NOT NULL, status INTEGER NOT NULL, ip TEXT NOT NULL, user_agent TEXT NOT NULL, "
+                "call_id TEXT NOT NULL DEFAULT ''")
+# A database from before call ids gains the column; its old rows have none ('').
+_ADD_CALL_ID = "ALTER TABLE usage ADD COLUMN call_id TEXT NOT NULL DEFAULT ''"
+EVENT_COLUMNS = "call_id, event, received, agent_id, start_ms, end_ms, duration_ms, disconnection_reason, cost_cents"
+_EVENTS_SQL = ("CREATE TABLE IF NOT EXISTS call_events (call_id TEXT NOT NULL, event TEXT NOT NULL, "
+               "received DOUBLE PRECISION NOT NULL, agent_id TEXT NOT NULL, start_ms BIGINT, end_ms BIGINT, "
+               "duration_ms BIGINT, disconnection_reason TEXT, cost_cents DOUBLE PRECISION, "
+               "PRIMARY KEY (call_id, event))")
+# Idempotent per call and event: a repeated delivery changes nothing, and says so (rowcount 0).
+_EVENT_INSERT = (f"INSERT INTO call_events ({EVENT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                 "ON CONFLICT (call_id, event) DO NOTHING")
+_INDEXES = ("CREATE INDEX IF NOT EXISTS usage_time ON usage (time)",
+            "CREATE INDEX IF NOT EXISTS usage_call ON usage (call_id)")
 
 
 class UsageRow(NamedTuple):
@@ -40,6 +54,7 @@ class UsageRow(NamedTuple):
     status: int
     ip: str
     user_agent: str
+    call_id: str = ""  # the call Retell created, for a created row; '' otherwise
 
 
 def anonymise_ip(address: str) -> str:
@@ -57,6 +72,7 @@ class Store(Protocol):
 
     def write(self, rows: list[UsageRow]) -> None: ...
     async def awrite(self, rows: list[UsageRow]) -> None: ...
+    def add_event(self, row: tuple[Any, ...]) -> bool: ...
     def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
     def close(self) -> None: ...
 
@@ -72,7 +88,11 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         self._db.execute(f"CREATE TABLE IF NOT EXISTS usage ({_COLUMNS_SQL})")
-        self._db.execute("CREATE INDEX IF NOT EXISTS usage_time ON usage (time)")
+        if "call_id" not in {column[1] for column in self._db.execute("PRAGMA table_info(usage)")}:
+            self._db.execute(_ADD_CALL_ID)
+        self._db.execute(_EVENTS_SQL)
+        for index in _INDEXES:
+            self._db.execute(index)
 
     def write(self, rows: list[UsageRow]) -> None:
         # Many rows per INSERT statement, not executemany: each statement is one step into
@@ -93,8 +113,12 @@ class SqliteStore:
         self.write(rows)
 
     def _insert(self, rows: list[UsageRow]) -> None:
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
         self._db.execute(f"INSERT INTO usage ({_COLUMNS}) VALUES {values}", [v for row in rows for v in row])
+
+    def add_event(self, row: tuple[Any, ...]) -> bool:
+        # Autocommit: the statement is committed (to the WAL, which survives the process) on return.
+        return self._db.execute(_EVENT_INSERT.replace("%s", "?"), row).rowcount == 1
 
     def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self._db.execute(sql.replace("%s", "?"), params).fetchall()
@@ -114,11 +138,19 @@ class PostgresStore:
         self._adb: Any = None  # psycopg.AsyncConnection, opened by the first awrite
         with self._db.transaction():
             self._db.execute(f"CREATE TABLE IF NOT EXISTS usage ({_COLUMNS_SQL})")
-            self._db.execute("CREATE INDEX IF NOT EXISTS usage_time ON usage (time)")
+            self._db.execute(_ADD_CALL_ID.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
+            self._db.execute(_EVENTS_SQL)
+            for index in _INDEXES:
+                self._db.execute(index)
 
     def write(self, rows: list[UsageRow]) -> None:
         with self._db.transaction(), self._db.cursor() as cursor:
             cursor.executemany(_PG_INSERT, rows)
+
+    def add_event(self, row: tuple[Any, ...]) -> bool:
+        with self._db.transaction(), self._db.cursor() as cursor:
+            cursor.execute(_EVENT_INSERT, row)
+            return cursor.rowcount == 1
 
     async def awrite(self, rows: list[UsageRow]) -> None:
         # psycopg's asyncio connection: the network wait never holds the event loop.

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import ssl
 import threading
@@ -113,6 +114,20 @@ class Sandbox:
         response = self.http.get(self.local("control") + f"/calls/{call_id}", params={"wait": "ended"}, timeout=15)
         assert response.status_code == 200, response.text
         return response.json()
+
+    def reported_call(self, call_id: str) -> dict:
+        """The call's record once its end's webhooks have been answered by the proxy (or given up)."""
+        response = self.http.get(self.local("control") + f"/calls/{call_id}", params={"wait": "reported"}, timeout=15)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def calls_per_client(self) -> dict[str, tuple[int, int, float, float]]:
+        """The proxy's usage page, as numbers: client -> (created, connected, minutes, cost in USD)."""
+        page = self.http.get(self.local("proxy") + "/usage", params={"since": "24h"},
+                             headers={"Authorization": f"Bearer {self.state['admin_token']}"})
+        assert page.status_code == 200, page.text
+        rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td><td>([\d.]+)</td><td>([\d.]+)</td></tr>", page.text)
+        return {c: (int(a), int(b), float(m), float(usd)) for c, a, b, m, usd in rows}
 
     def ended_calls(self, before: dict) -> list[dict]:
         """Every call made since ``before`` (a ``retell_records()``), each once it has ended."""

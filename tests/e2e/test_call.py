@@ -35,6 +35,24 @@ def test_a_call_starts_and_hangs_up(page: Page, sandbox, client_id):
     assert calls[0]["call_status"] == "ended" and calls[0]["disconnection_reason"] == "user_hangup"
 
 
+def test_a_hang_up_reaches_the_clients_minutes_through_retells_signed_webhooks(page: Page, sandbox):
+    client = sandbox.client("client-b")
+    before, usage_before = sandbox.retell_records(), sandbox.calls_per_client().get("client-b", (0, 0, 0.0, 0.0))
+    page.goto(client["origin"] + "/")
+    page.locator(".retell-widget__button").click()
+    expect(page.locator(".retell-widget")).to_have_attribute("data-state", "in-call")
+    page.locator(".retell-widget__hangup").click()
+    (ended,) = sandbox.ended_calls(before)
+    call = sandbox.reported_call(ended["call_id"])
+    # The fake Retell signed each event; the proxy verified, stored and answered it.
+    assert {(d["event"], d["status"]) for d in call["webhooks"]} == {
+        ("call_started", 204), ("call_ended", 204), ("call_analyzed", 204)}
+    created, connected, minutes, usd = sandbox.calls_per_client()["client-b"]
+    assert (created, connected) == (usage_before[0] + 1, usage_before[1] + 1)
+    assert minutes - usage_before[2] == pytest.approx(call["duration_ms"] / 60000, abs=0.011)  # the page shows 2 decimals
+    assert usd >= usage_before[3]
+
+
 def test_the_hostile_site_is_refused_before_retell(page: Page, sandbox):
     before = sandbox.retell_records()
     console_errors = []

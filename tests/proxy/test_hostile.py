@@ -1,6 +1,8 @@
 """Hostile input: every refusal has its status and headers, and none of them reaches Retell."""
 
 import json
+import re
+import sqlite3
 
 import httpx
 import pytest
@@ -8,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxy.settings import Secret
+from tests.proxy.conftest import API_KEY
 
 SHOP = "https://shop.example"
 ENDPOINT = "/api/create-web-call"
@@ -185,3 +188,34 @@ def test_fuzzed_requests_never_cause_a_server_error(proxy_factory, fake_retell):
             assert response.json()
 
     one()
+
+
+def test_fuzzed_webhooks_signed_or_not_never_cause_a_server_error_or_a_row(proxy, tmp_path):
+    """Retell's endpoint takes bodies from anyone: unsigned junk is 401, signed junk is 400 or 204."""
+    from harness.webhooks import sign
+
+    calls = st.fixed_dictionaries({}, optional={
+        "call_id": st.one_of(st.text(max_size=140), st.integers(), st.none()),
+        "duration_ms": st.one_of(st.integers(-5, 10**16), st.floats(allow_nan=True), st.text(max_size=5), st.booleans()),
+        "disconnection_reason": st.one_of(st.text(max_size=70), st.integers()),
+        "call_cost": st.one_of(st.dictionaries(st.just("combined_cost"), st.one_of(st.floats(), st.text())), st.integers()),
+    })
+    events = st.one_of(st.builds(lambda e, c: json.dumps({"event": e, "call": c}).encode(),
+                                 st.sampled_from(["call_started", "call_ended", "call_analyzed", "other", ""]), calls),
+                       st.binary(max_size=300))
+
+    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=events, signed=st.booleans())
+    def one(body, signed):
+        headers = {"Content-Type": "application/json", **({"X-Retell-Signature": sign(body, API_KEY)} if signed else {})}
+        response = proxy.post("/api/retell-webhook", content=body, headers=headers)
+        assert response.status_code in ((204, 400) if signed else (401,)), response.text
+        assert "Traceback" not in response.text and API_KEY not in response.text
+
+    one()
+    with sqlite3.connect(tmp_path / "usage.sqlite3") as db:
+        rows = db.execute("SELECT call_id, event, duration_ms, cost_cents FROM call_events").fetchall()
+    # Only signed events with valid fields were kept.
+    for call_id, event, duration, cost in rows:
+        assert re.fullmatch(r"[A-Za-z0-9_\-]{1,128}", call_id) and event in ("call_started", "call_ended", "call_analyzed")
+        assert (duration is None or duration >= 0) and (cost is None or cost >= 0)

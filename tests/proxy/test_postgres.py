@@ -11,7 +11,8 @@ import time
 import pytest
 
 from builder.server import bind
-from proxy.report import summarise
+from proxy.calls import EventLog, parse_event
+from proxy.report import summarise, summarise_calls
 from proxy.usage import PostgresStore, UsageRecorder, UsageRow
 from tests.conftest import run_async
 
@@ -80,3 +81,33 @@ def test_usage_rows_go_to_postgres_and_report_from_there(postgres_url):
     assert summary.attempts == 20
     assert summary.totals == [("shop", "created", 15), ("shop", "rate_limited", 5)]
     assert sum(ok + no for _, ok, no in summary.series) == 20
+
+
+def test_call_events_go_to_postgres_once_each_and_join_their_client(postgres_url):
+    recorder = UsageRecorder(postgres_url)
+    recorder.start()
+    now = time.time()
+
+    async def run():
+        await recorder.record(UsageRow(now, "shop", "agent_shop", "https://shop.example", "created", 201, "-", "ua", "call_pg"))
+
+    try:
+        run_async(run())
+    finally:
+        recorder.close()
+    log = EventLog(postgres_url)
+    log.start()
+    ended = {"event": "call_ended", "call": {"call_id": "call_pg", "agent_id": "agent_shop", "duration_ms": 90_000,
+                                            "disconnection_reason": "user_hangup", "call_cost": {"combined_cost": 10.5}}}
+    started = {"event": "call_started", "call": {"call_id": "call_pg", "agent_id": "agent_shop", "start_timestamp": 1}}
+    try:
+        added = [run_async(log.add(parse_event(body))) for body in (ended, ended, started)]
+    finally:
+        log.close()
+    assert added == [True, False, True]  # the repeated delivery is kept once
+    store = PostgresStore(postgres_url)
+    try:
+        (shop,) = summarise_calls(store, 3600).clients
+    finally:
+        store.close()
+    assert (shop.client, shop.created, shop.connected, shop.minutes, shop.cost_usd) == ("shop", 1, 1, 1.5, 0.105)

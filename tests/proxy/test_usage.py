@@ -14,7 +14,7 @@ import pytest
 
 from builder.server import bind
 from proxy.__main__ import main
-from proxy.report import html_page, parse_span, summarise, svg_chart, text_report
+from proxy.report import html_page, parse_span, summarise, summarise_calls, svg_chart, text_report
 from proxy.settings import Secret
 from proxy.usage import SqliteStore, UsageRecorder, UsageRow, anonymise_ip
 from tests.conftest import REPO, run_async
@@ -195,7 +195,7 @@ def test_report_counts_by_client_and_outcome(tmp_path):
     assert "3 create attempts" in text and "created 2, refused or failed 1" in text
     svg = svg_chart(summary)
     assert svg.startswith("<svg") and svg.count("<rect") == 2 * 24  # a bar per hour
-    assert "<script" not in html_page(summary, "24h")
+    assert "<script" not in html_page(summary, summarise_calls(store, 86400, now=now), "24h")
     store.close()
 
 
@@ -205,7 +205,7 @@ def test_usage_command_prints_a_report(tmp_path, monkeypatch, capsys):
     store.write([row(), row("rate_limited")])
     store.close()
     monkeypatch.setenv("PROXY_USAGE_DB", str(path))
-    assert main(["usage", "--since", "7d"]) == 0
+    assert main(["usage", "--by", "outcome", "--since", "7d"]) == 0
     out = capsys.readouterr().out
     assert "2 create attempts" in out and "rate_limited" in out
     assert main(["usage", "--since", "forever"]) == 2

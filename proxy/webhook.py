@@ -1,0 +1,95 @@
+"""``POST /api/retell-webhook``: Retell's signed call events, committed before the ``204``.
+
+Order: the body's size, the signature (nothing unsigned is parsed), the event, then the store.
+Retell waits 10 s for an answer and retries otherwise, so a delivery is answered as soon as its
+row is committed; a database that is away answers ``503`` and Retell delivers again later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from proxy.calls import InvalidEvent, parse_event
+from proxy.state import ProxyState
+
+log = logging.getLogger("proxy.webhook")
+_SIGNATURE = re.compile(r"v=(\d{1,15}),d=([0-9a-f]{64})")
+WINDOW_MS = 5 * 60 * 1000  # as Retell's SDKs: a signature older (or newer) than 5 minutes is refused
+
+
+def signature_problem(body: bytes, key: str, header: str | None, now_ms: int | None = None) -> str | None:
+    """Why ``header`` does not sign ``body``, or None if it does.
+
+    Exactly what Retell's SDKs check (``retell.lib.webhook_auth.verify``): the header is
+    ``v=<milliseconds>,d=<hex HMAC-SHA256 keyed with the API key over the raw body followed by
+    those milliseconds>``, at most 5 minutes from now, compared in constant time.
+    """
+    if not header:
+        return "the request has no X-Retell-Signature header"
+    match = _SIGNATURE.fullmatch(header)
+    if match is None:
+        return "X-Retell-Signature must look like v=<milliseconds>,d=<64 hex digits>"
+    stamp = int(match[1])
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    if abs(now - stamp) > WINDOW_MS:
+        return "the signature's timestamp is more than 5 minutes from now (a replay, or a clock that is off)"
+    expected = hmac.new(key.encode(), body + str(stamp).encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, match[2]):
+        return "the signature does not match the body (signed with another key, or the body was changed)"
+    return None
+
+
+async def receive(request: Request) -> Response:
+    state: ProxyState = request.app.state.proxy
+    if state.calls is None:
+        return _error(404, "not_found", "webhooks are stored in the usage database, and PROXY_USAGE_DB is off")
+    limit = state.settings.webhook_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return _error(413, "body_too_large", f"the body must be at most {limit} bytes (PROXY_WEBHOOK_MAX_BYTES)")
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return _error(413, "body_too_large", f"the body must be at most {limit} bytes (PROXY_WEBHOOK_MAX_BYTES)")
+    except ClientDisconnect:
+        return _error(400, "client_disconnected", "the body ended early")
+    key = state.settings.webhook_key or state.settings.retell_api_key
+    problem = signature_problem(bytes(body), key.reveal(), request.headers.get("x-retell-signature"))
+    if problem is not None:
+        # Worth an operator's eye: a wrong key in the settings looks exactly like a forger.
+        log.warning("webhook refused: %s", problem, extra={"outcome": "bad_signature"})
+        return _error(401, "bad_signature", problem)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in ("", "application/json"):
+        return _error(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        event = parse_event(json.loads(body))
+    except (ValueError, RecursionError) as exc:
+        message = str(exc) if isinstance(exc, InvalidEvent) else "the body is not valid JSON"
+        return _error(400, "invalid_event", message)
+    if event is None:
+        return Response(status_code=204)  # an event type we do not keep; Retell need not retry it
+    try:
+        new = await state.calls.add(event)
+    except Exception as exc:  # sqlite3, psycopg: any failure means "not stored", and Retell retries
+        log.error("webhook not stored: %s", type(exc).__name__, extra={"outcome": "store_unavailable"})
+        return _error(503, "store_unavailable", "the event could not be stored; deliver it again later",
+                      {"Retry-After": "5"})
+    log.info("webhook %s for %s%s", event.event, event.call_id, "" if new else " (a repeated delivery, kept once)",
+             extra={"outcome": "stored" if new else "duplicate"})
+    return Response(status_code=204)
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status,
+                        headers={"Cache-Control": "no-store", **(headers or {})})
