@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 
 _CREATE_KEYS = {"status", "retry_after", "delay"}
-_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent", "media", "agents", "registry", "webhooks"}
+_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent", "media", "agents", "registry", "webhooks", "quota"}
+_QUOTA_FIELDS = ("max_calls_per_day", "max_minutes_per_month")
 _WEBHOOK_MODES = ("forged", "stale", "duplicate", "reorder", "off")  # harness.webhooks
 _AGENT_FAULTS = ("unknown", "no-media")
 _RATE = re.compile(r"^[1-9]\d{0,5}/(second|minute|hour)$")
@@ -39,6 +40,14 @@ class Faults:
     agents: tuple[tuple[str, str], ...] = ()
     unlisted: tuple[str, ...] = ()  # clients left out of the proxy's registry copy
     webhooks: str | None = None  # how the fake Retell delivers its webhooks (harness.webhooks)
+    # Quotas the proxy's registry copy gives clients: (client id, field, value), sorted.
+    quotas: tuple[tuple[str, str, int], ...] = ()
+
+    def quota(self) -> dict[str, dict[str, int]]:
+        by_client: dict[str, dict[str, int]] = {}
+        for client, name, value in self.quotas:
+            by_client.setdefault(client, {})[name] = value
+        return by_client
 
     def agent(self, agent_id: str) -> str | None:
         return dict(self.agents).get(agent_id)
@@ -66,6 +75,7 @@ class Faults:
             agents=_agents(data["agents"]) if "agents" in data else (),
             unlisted=_unlisted(data["registry"]) if "registry" in data else (),
             webhooks=_webhooks(data["webhooks"]) if "webhooks" in data else None,
+            quotas=_quotas(data["quota"]) if "quota" in data else (),
         )
 
 
@@ -130,3 +140,18 @@ def _webhooks(value: object) -> str:
     if value not in _WEBHOOK_MODES:
         raise FaultError(f"'webhooks' is one of {', '.join(_WEBHOOK_MODES)}")
     return str(value)
+
+
+def _quotas(value: object) -> tuple[tuple[str, str, int], ...]:
+    problem = FaultError(f"'quota' maps client ids to an object with {' and/or '.join(_QUOTA_FIELDS)} (whole numbers >= 1)")
+    if not isinstance(value, dict):
+        raise problem
+    quotas = []
+    for client, fields in value.items():
+        if not isinstance(fields, dict) or not fields or set(fields) - set(_QUOTA_FIELDS):
+            raise problem
+        for name, number in fields.items():
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                raise problem
+            quotas.append((str(client), name, number))
+    return tuple(sorted(quotas))

@@ -126,7 +126,8 @@ class _Site:
     registry_path: Path
     allowed: dict[str, list[str]]  # client id -> its sandbox origins
     rebuild: Callable[[set[Path]], list[str]]  # for --watch: build again, rewrite the registry copy
-    relist: Callable[[tuple[str, ...]], None]  # rewrite the registry copy without these clients
+    # Rewrite the registry copy without these clients, and with these quotas (client id -> fields).
+    relist: Callable[[tuple[str, ...], dict[str, dict[str, int]]], None]
 
 
 async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Callable[[dict], None]) -> None:
@@ -205,8 +206,10 @@ def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
     write_registry(clients, allowed, registry_path)
 
     unlisted: list[tuple[str, ...]] = [()]
+    quotas: list[dict[str, dict[str, int]]] = [{}]
 
     def copy(clients: registry.Registry) -> None:
+        clients = registry.Registry(tuple(replace(c, **quotas[0].get(c.id, {})) for c in clients.clients))
         write_registry(clients, {c: o for c, o in allowed.items() if c not in unlisted[0]}, registry_path)
 
     def rebuild(changed: set[Path]) -> list[str]:
@@ -219,8 +222,8 @@ def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
         copy(fresh)
         return summary
 
-    def relist(leave_out: tuple[str, ...]) -> None:
-        unlisted[0] = leave_out
+    def relist(leave_out: tuple[str, ...], quota: dict[str, dict[str, int]]) -> None:
+        unlisted[0], quotas[0] = leave_out, quota
         copy(registry.load(config.src / "clients.toml"))
 
     return _Site(dist, registry_path, allowed, rebuild, relist)

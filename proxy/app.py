@@ -18,7 +18,8 @@ from proxy import admin, create, status, webhook
 from proxy.calls import EventLog
 from proxy.logs import RequestId
 from proxy.metrics import Metrics
-from proxy.ratelimit import RateLimits, storage_for
+from proxy.quota import MinutesLedger
+from proxy.ratelimit import RateLimits, counters_for
 from proxy.settings import ProxySettings
 from proxy.state import ProxyState, load_manifest, released_versions
 from proxy.upstream import open_retell
@@ -70,7 +71,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 stack.callback(calls.close)
             retell = await stack.enter_async_context(open_retell(
                 settings.retell_base_url, settings.retell_api_key.reveal(), settings.upstream_timeout, transport))
-            limits = RateLimits(settings.rate_limit_ip, settings.rate_limit_agent, storage_for(settings.rate_limit_storage))
+            limits = RateLimits(settings.rate_limit_ip, settings.rate_limit_agent, counters_for(settings.rate_limit_storage))
             stack.push_async_callback(limits.aclose)
             app.state.proxy = ProxyState(
                 settings=settings,
@@ -81,7 +82,11 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 usage=usage,
                 metrics=Metrics(),
                 calls=calls,
+                minutes=MinutesLedger(settings.usage_database) if settings.usage_database else None,
             )
+            if settings.usage_database is None and any(c.max_minutes_per_month for c in registry_file.current().clients):  # type: ignore[union-attr]
+                log.warning("max_minutes_per_month is not enforced: minutes come from Retell's webhooks, which are "
+                            "stored in PROXY_USAGE_DB, and it is off")
             log.info("proxy started", extra={"clients": len(registry_file.current().clients),  # type: ignore[union-attr]
                                              "rate_limit_storage": settings.rate_limit_storage.split("@")[-1]})
             yield

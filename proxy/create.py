@@ -1,8 +1,9 @@
 """``POST /api/create-web-call``: every check in order, each refusal with its own status and code.
 
-Order: origin (cheap, in memory), client IP budget, media type and body, agent binding, the
-client/agent budget, and only then Retell. Each step that refuses ends the request there, so a
-refused request never reaches the upstream.
+Order: origin (cheap, in memory), media type and body, agent binding, the client's minutes this
+month, then every budget at once (client IP, client and agent, the client's calls today: one
+decision, one Redis round trip), and only then Retell. Each step that refuses ends the request
+there, so a refused request never reaches the upstream.
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ from starlette.responses import JSONResponse, Response
 
 from proxy import cors
 from proxy.logs import annotate
-from proxy.ratelimit import Verdict, client_ip
+from proxy.quota import seconds_to_next_month
+from proxy.ratelimit import Decision, client_ip
 from proxy.state import ProxyState
 from proxy.upstream import UpstreamError, create_web_call
 from proxy.usage import UsageRow, anonymise_ip
-from proxy.validation import InvalidBody, parse_create
-from registry import Origin
+from proxy.validation import CreateRequest, InvalidBody, parse_create
+from registry import Client, Origin, Registry
 
 log = logging.getLogger("proxy.create")
 # One answer for an unknown agent and for another client's agent, so ids cannot be probed.
 AGENT_REFUSED = "this agent is not available on this website"
 NO_ORIGIN = "requests must come from a browser page on a registered origin"
+QUOTA_REFUSED = "this website's assistant has used its calls for now; it will be available again later"
 
 
 class _Refusal(Exception):
@@ -87,12 +90,45 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
         raise _Refusal(403, "origin_not_allowed", str(exc)) from None
     if attempt.origin is None and not _server_credential(request, state):
         raise _Refusal(403, "origin_not_allowed", NO_ORIGIN)
+    # Browsers are budgeted per IP. A server holding the credential calls for many visitors
+    # from one address, so only the client's budgets apply to it.
+    ip = attempt.ip if attempt.origin is not None else None
     if attempt.origin is not None:
         attempt.headers |= cors.response_headers(attempt.origin)
-        # Browsers are budgeted per IP. A server holding the credential calls for many visitors
-        # from one address, so only the client/agent budget below applies to it.
-        _apply(attempt, await state.limits.check_ip(attempt.ip))
+    try:
+        client, agent_id, wanted = await _bound_request(request, state, registry, attempt)
+    except _Refusal:
+        # Refused before its budgets were known, a browser's attempt still costs its IP's budget
+        # (one round trip, as for any request): a flood of junk is limited like anything else.
+        if ip is not None:
+            _apply(attempt, await state.limits.decide(state.limits.budgets(ip=ip)))
+        raise
+    attempt.client = client.id
+    if client.max_minutes_per_month is not None and state.minutes is not None:
+        used = await state.minutes.minutes(client.id)
+        if used is not None and used >= client.max_minutes_per_month:
+            wait = seconds_to_next_month(time.time())
+            raise _Refusal(429, "quota_exceeded", QUOTA_REFUSED, {"Retry-After": str(wait)})
+    # Every budget of the create, decided and charged together: one Redis round trip.
+    calls_per_day = client.max_calls_per_day
+    budgets = state.limits.budgets(ip=ip, client_agent=(client.id, agent_id), calls_per_day=calls_per_day)
+    _apply(attempt, await state.limits.decide(budgets))
 
+    try:
+        call = await create_web_call(state.upstream, wanted.upstream_body(), state.settings.upstream_timeout,
+                                     lambda result, seconds: state.metrics.upstream.labels(result).observe(seconds))
+    except UpstreamError as exc:
+        if calls_per_day is not None:
+            # Retell made no call, so the day's count gives it back (only on this failure path).
+            await state.limits.refund(budgets[-1])
+        raise _Refusal(exc.status, exc.code, exc.message, {"Retry-After": exc.retry_after} if exc.retry_after else {}) from None
+    attempt.call_id = call.call_id
+    return JSONResponse({"access_token": call.access_token, "call_id": call.call_id}, status_code=201, headers=attempt.headers)
+
+
+async def _bound_request(request: Request, state: ProxyState, registry: Registry, attempt: _Attempt) -> tuple[Client, str, CreateRequest]:
+    """The body, parsed, and the client its agent belongs to (refused unless that client is the
+    origin's)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise _Refusal(415, "unsupported_media_type", "send the body as application/json")
@@ -102,31 +138,23 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
     except InvalidBody as exc:
         raise _Refusal(400, exc.code, exc.message) from None
     attempt.agent = wanted.agent_id
-
     client = registry.client_for_agent(wanted.agent_id)
     if client is None or (attempt.origin is not None and not client.allows(attempt.origin)):
         raise _Refusal(403, "agent_not_allowed", AGENT_REFUSED)
-    attempt.client = client.id
-    _apply(attempt, await state.limits.check_agent(client.id, wanted.agent_id))
-
-    try:
-        call = await create_web_call(state.upstream, wanted.upstream_body(), state.settings.upstream_timeout,
-                                     lambda result, seconds: state.metrics.upstream.labels(result).observe(seconds))
-    except UpstreamError as exc:
-        raise _Refusal(exc.status, exc.code, exc.message, {"Retry-After": exc.retry_after} if exc.retry_after else {}) from None
-    attempt.call_id = call.call_id
-    return JSONResponse({"access_token": call.access_token, "call_id": call.call_id}, status_code=201, headers=attempt.headers)
+    return client, wanted.agent_id, wanted
 
 
-def _apply(attempt: _Attempt, verdict: Verdict | None) -> None:
-    """Show the tightest budget so far; refuse when it is spent. None: the limiter is down."""
+def _apply(attempt: _Attempt, decision: Decision | None) -> None:
+    """Show the tightest budget; refuse when one is spent. None: the limiter is down."""
+    verdict = decision.shown if decision is not None else None
     if verdict is None:
         return
-    shown = attempt.headers.get("RateLimit-Remaining")
-    if not verdict.allowed or shown is None or verdict.remaining <= int(shown):
-        attempt.headers |= verdict.headers()
-    if not verdict.allowed:
-        raise _Refusal(429, "rate_limited", f"too many requests; try again in {max(1, verdict.reset)} seconds")
+    attempt.headers |= verdict.headers()
+    if verdict.allowed:
+        return
+    if verdict.kind == "calls_per_day":
+        raise _Refusal(429, "quota_exceeded", QUOTA_REFUSED)
+    raise _Refusal(429, "rate_limited", f"too many requests; try again in {max(1, verdict.reset)} seconds")
 
 
 def _server_credential(request: Request, state: ProxyState) -> bool:

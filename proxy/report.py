@@ -93,6 +93,13 @@ _UNATTRIBUTED = (f"SELECT e.first, e.started, e.duration, e.cost FROM ({_EVENTS_
                  "AND NOT EXISTS (SELECT 1 FROM usage u WHERE u.call_id = e.call_id)")
 
 
+def minutes_by_client(store: Store, since: float) -> dict[str, float]:
+    """Call minutes per client, of the calls created since ``since`` (what a minutes quota counts)."""
+    query = (f"SELECT u.client, SUM(e.duration) FROM usage u JOIN ({_EVENTS_BY_CALL}) e ON e.call_id = u.call_id "
+             "WHERE u.outcome = 'created' AND u.time >= %s GROUP BY u.client")
+    return {client: (duration or 0) / 60000 for client, duration in store.query(query, (since,))}
+
+
 def summarise_calls(store: Store, span: int, now: float | None = None) -> CallSummary:
     until = time.time() if now is None else now
     since = until - span

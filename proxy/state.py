@@ -9,6 +9,7 @@ from typing import Any
 
 from proxy.calls import EventLog
 from proxy.metrics import Metrics
+from proxy.quota import MinutesLedger
 from proxy.ratelimit import RateLimits
 from proxy.settings import ProxySettings
 from proxy.upstream import Retell
@@ -27,6 +28,7 @@ class ProxyState:
     usage: UsageRecorder | None
     metrics: Metrics
     calls: EventLog | None = None  # Retell's webhooks, kept in the usage database
+    minutes: MinutesLedger | None = None  # this month's minutes per client, for their quotas
 
     def registry(self) -> Registry:
         # The lifespan refuses to start without a first good registry, so there always is one.

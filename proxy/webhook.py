@@ -85,6 +85,8 @@ async def receive(request: Request) -> Response:
         log.error("webhook not stored: %s", type(exc).__name__, extra={"outcome": "store_unavailable"})
         return _error(503, "store_unavailable", "the event could not be stored; deliver it again later",
                       {"Retry-After": "5"})
+    if new and event.duration_ms and state.minutes is not None:
+        state.minutes.forget()  # a minutes quota sees this call at the next create
     log.info("webhook %s for %s%s", event.event, event.call_id, "" if new else " (a repeated delivery, kept once)",
              extra={"outcome": "stored" if new else "duplicate"})
     return Response(status_code=204)

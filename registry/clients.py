@@ -26,7 +26,11 @@ AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _FIELDS = ("id", "name", "origins", "agents", "theme", "position", "widget_version", "brand_color")
 # Optional looks for the client's demo page, so it resembles the client's own site.
-_OPTIONAL = ("tagline", "font", "logo_text")
+_LOOKS = ("tagline", "font", "logo_text")
+# Optional quotas: what the proxy lets the client's website spend (none: no quota).
+_QUOTAS = ("max_calls_per_day", "max_minutes_per_month")
+_QUOTA_MAX = 10_000_000
+_OPTIONAL = _LOOKS + _QUOTAS
 _TAGLINE_MAX = 120
 _LOGO_TEXT_MAX = 24
 
@@ -52,6 +56,8 @@ class Client:
     tagline: str = ""
     font: str = "sans"
     logo_text: str = ""  # the demo page shows the name when empty
+    max_calls_per_day: int | None = None  # calls the proxy creates per UTC day
+    max_minutes_per_month: int | None = None  # call minutes per UTC month, from Retell's webhooks
 
     def allows(self, origin: Origin) -> bool:
         return any(pattern.matches(origin) for pattern in self.origins)
@@ -219,10 +225,16 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
             problems.append(("agents", f"agent id '{agent}' is malformed (letters, digits, '_' and '-' only)"))
     if len(set(agents)) != len(agents):
         problems.append(("agents", "an agent id is listed twice"))
+    quotas: dict[str, int | None] = {}
+    for key in _QUOTAS:
+        value = entry.get(key)
+        if key in entry and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _QUOTA_MAX):
+            problems.append((key, f"'{key}' must be a whole number from 1 to {_QUOTA_MAX}, not {value!r}"))
+        quotas[key] = value if isinstance(value, int) else None
     if problems:
         return None
     return Client(client_id, name, tuple(patterns), tuple(agents), theme, position, version_text, color.lower(),
-                  tagline, font, logo_text)
+                  tagline, font, logo_text, **quotas)
 
 
 class _Locator:
@@ -251,7 +263,7 @@ class _Locator:
 
 def dump(registry: Registry) -> str:
     """``registry`` as a registry file that ``load`` reads back to the same clients (every
-    field: the optional looks are written when set)."""
+    field: the optional looks and quotas are written when set)."""
     import json
 
     lines: list[str] = []
@@ -263,6 +275,6 @@ def dump(registry: Registry) -> str:
         }
         defaults = {f.name: f.default for f in dataclasses.fields(Client) if f.name in _OPTIONAL}
         values |= {name: getattr(client, name) for name in _OPTIONAL if getattr(client, name) != defaults[name]}
-        # JSON strings and arrays of strings are valid TOML values.
+        # JSON strings, whole numbers and arrays of strings are valid TOML values.
         lines += ["[[client]]", *(f"{key} = {json.dumps(value)}" for key, value in values.items()), ""]
     return "\n".join(lines)

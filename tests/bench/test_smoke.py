@@ -51,6 +51,9 @@ def test_proxy_smoke(tmp_path: Path) -> None:
     assert {"ours", "ours_no_usage"} <= set(cases)
     assert ("express" in cases) == express
     assert ("ours_redis" in cases) == (shutil.which("redis-server") is not None)
+    if "ours_redis" in cases:
+        shared = data["redis_vs_memory"]
+        assert shared["ratio"] > 0 and shared["target"] == 0.9 and isinstance(shared["met"], bool)
     for row in cases.values():
         assert row["rps"] > 0 and row["p50_ms"] > 0 and row["p99_ms"] >= row["p50_ms"]
         assert row["errors"] == 0, row  # every request was a successful create

@@ -131,6 +131,27 @@ def test_rejects_bad_optional_looks(tmp_path, extra, message):
     assert info.value.errors == [f"{path}:5: client 'client-a': {message}"]
 
 
+def test_quotas_are_optional_whole_numbers_and_survive_a_dump(tmp_path):
+    reg = registry.load(write(tmp_path, GOOD.replace('name = "Bolt"', 'name = "Bolt"\nmax_calls_per_day = 500\nmax_minutes_per_month = 3000')))
+    acme, bolt = reg.clients
+    assert (acme.max_calls_per_day, acme.max_minutes_per_month) == (None, None)
+    assert (bolt.max_calls_per_day, bolt.max_minutes_per_month) == (500, 3000)
+    again = registry.load(write(tmp_path, registry.dump(reg)))
+    assert again.clients == reg.clients
+
+
+@pytest.mark.parametrize("extra", ["max_calls_per_day = 0", "max_calls_per_day = -3", 'max_calls_per_day = "100"',
+                                   "max_minutes_per_month = true", "max_minutes_per_month = 1.5",
+                                   "max_minutes_per_month = 10000001"])
+def test_rejects_a_quota_that_is_not_a_whole_number_in_range(tmp_path, extra):
+    path = write(tmp_path, GOOD.replace('name = "Acme"', f'name = "Acme"\n{extra}'))
+    with pytest.raises(registry.RegistryError) as info:
+        registry.load(path)
+    key, _, value = extra.partition(" = ")
+    (error,) = info.value.errors
+    assert error.startswith(f"{path}:5: client 'client-a': '{key}' must be a whole number from 1 to 10000000, not ")
+
+
 @pytest.mark.parametrize("second_origin, first", [
     ("https://acme.example", "https://acme.example"),
     ("https://www.acme.example", "https://*.acme.example"),

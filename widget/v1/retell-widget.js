@@ -114,8 +114,10 @@
     };
   }
 
-  function httpErrorMessage(res) {
+  function httpErrorMessage(res, code) {
     if (res.status === 403) return MSG.forbidden;
+    // The website's quota is used up until the next day or month: no countdown to wait out.
+    if (code === 'quota_exceeded') return MSG.unavailable;
     if (res.status === 429) {
       const seconds = retryAfterSeconds(res);
       return seconds
@@ -124,6 +126,16 @@
     }
     if (res.status >= 400 && res.status < 500) return MSG.refused;
     return MSG.unavailable;
+  }
+
+  // The proxy's error code ({"error": "...", "message": "..."}), or '' for any other answer.
+  async function errorCode(res) {
+    try {
+      const body = await res.json();
+      return body && typeof body.error === 'string' ? body.error : '';
+    } catch {
+      return '';
+    }
   }
 
   // Cross-origin, Retry-After is only readable if the proxy lists it in Access-Control-Expose-Headers.
@@ -270,7 +282,11 @@
         return;
       }
       if (!current()) return;
-      if (!res.ok) return this.#fail(httpErrorMessage(res), `token request failed: HTTP ${res.status}`);
+      if (!res.ok) {
+        const code = await errorCode(res);
+        if (!current()) return;
+        return this.#fail(httpErrorMessage(res, code), `token request failed: HTTP ${res.status}${code ? ` (${code})` : ''}`);
+      }
       let token;
       try {
         token = (await res.json()).access_token;

@@ -7,7 +7,7 @@
 // data packets arrive, and call_ended when the room disconnects. A start that fails emits only
 // `error`, never call_ended, and startCall() resolves all the same.
 
-import { fetchError, httpError, microphoneError, retryAfterSeconds } from './errors.js';
+import { errorCode, fetchError, httpError, microphoneError, retryAfterSeconds } from './errors.js';
 import { messages } from './messages.js';
 import { createPanel } from './panel.js';
 
@@ -83,7 +83,7 @@ async function fetchToken(options, signal) {
   }
   if (!res.ok) {
     const wait = retryAfterSeconds(res);
-    const code = httpError(res.status, wait);
+    const code = httpError(res.status, wait, await errorCode(res));
     return { code, cause: `token request failed: HTTP ${res.status}`, seconds: code === 'rate-limited' ? wait : 0 };
   }
   let body = null;

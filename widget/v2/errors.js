@@ -14,13 +14,28 @@ export function fetchError() {
   return navigator.onLine === false ? 'offline' : 'network';
 }
 
-/** A token response that was not OK; `wait` is its Retry-After in seconds (0 if none). */
-export function httpError(status, wait) {
+/**
+ * A token response that was not OK; `wait` is its Retry-After in seconds (0 if none), `code` the
+ * proxy's error code from the body ('' if none).
+ */
+export function httpError(status, wait, code = '') {
   if (status === 403) return 'forbidden';
+  // The website's quota is used up until the next day or month: no countdown to wait out.
+  if (code === 'quota_exceeded') return 'unavailable';
   // Our proxy answers 429 for its own limits and 503 + Retry-After when Retell is rate limiting.
   if (status === 429 || (status === 503 && wait)) return wait ? 'rate-limited' : 'busy';
   if (status >= 500) return 'unavailable';
   return 'start-failed';
+}
+
+/** The proxy's error code ({"error": "...", "message": "..."}), or '' for any other answer. */
+export async function errorCode(res) {
+  try {
+    const body = await res.json();
+    return body && typeof body.error === 'string' ? body.error : '';
+  } catch {
+    return '';
+  }
 }
 
 // Cross-origin, Retry-After is readable only when the proxy lists it in Access-Control-Expose-Headers.
