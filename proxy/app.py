@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 import registry
 from proxy import admin, create, status, webhook
+from proxy.botcheck import BotChecker, Provider
 from proxy.calls import EventLog
 from proxy.logs import RequestId
 from proxy.metrics import Metrics
@@ -71,6 +72,12 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 stack.callback(calls.close)
             retell = await stack.enter_async_context(open_retell(
                 settings.retell_base_url, settings.retell_api_key.reveal(), settings.upstream_timeout, transport))
+            # The bot check providers' siteverify, on a client of its own (other hosts, other timeouts).
+            bot_http = await stack.enter_async_context(httpx.AsyncClient(timeout=settings.bot_check_timeout))
+            bots = BotChecker({
+                "turnstile": Provider("turnstile", settings.turnstile_secret, settings.turnstile_verify_url),
+                "recaptcha": Provider("recaptcha", settings.recaptcha_secret, settings.recaptcha_verify_url),
+            }, bot_http, settings.bot_check_timeout)
             limits = RateLimits(settings.rate_limit_ip, settings.rate_limit_agent, counters_for(settings.rate_limit_storage))
             stack.push_async_callback(limits.aclose)
             app.state.proxy = ProxyState(
@@ -83,7 +90,12 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 metrics=Metrics(),
                 calls=calls,
                 minutes=MinutesLedger(settings.usage_database) if settings.usage_database else None,
+                bots=bots,
             )
+            for client in registry_file.current().clients:  # type: ignore[union-attr]
+                if client.bot_check and getattr(settings, f"{client.bot_check}_secret") is None:
+                    log.error("client %s requires %s, but PROXY_%s_SECRET is not set: its creates will be refused with 503",
+                              client.id, client.bot_check, client.bot_check.upper())
             if settings.usage_database is None and any(c.max_minutes_per_month for c in registry_file.current().clients):  # type: ignore[union-attr]
                 log.warning("max_minutes_per_month is not enforced: minutes come from Retell's webhooks, which are "
                             "stored in PROXY_USAGE_DB, and it is off")

@@ -1,7 +1,7 @@
 """``POST /api/create-web-call``: every check in order, each refusal with its own status and code.
 
-Order: origin (cheap, in memory), media type and body, agent binding, the client's minutes this
-month, then every budget at once (client IP, client and agent, the client's calls today: one
+Order: origin (cheap, in memory), media type and body, agent binding, the client's bot check (a
+Turnstile or reCAPTCHA token, verified at the provider), the client's minutes this month, then every budget at once (client IP, client and agent, the client's calls today: one
 decision, one Redis round trip), and only then Retell. Each step that refuses ends the request
 there, so a refused request never reaches the upstream.
 """
@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from proxy import cors
+from proxy.botcheck import BotRefused
 from proxy.logs import annotate
 from proxy.quota import seconds_to_next_month
 from proxy.ratelimit import Decision, client_ip
@@ -104,6 +105,14 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
             _apply(attempt, await state.limits.decide(state.limits.budgets(ip=ip)))
         raise
     attempt.client = client.id
+    if client.bot_check is not None and attempt.origin is not None and state.bots is not None:
+        # Before any budget is spent or Retell is asked: a bot gets nothing from trying. (A
+        # server holding the credential is not a browser, and has no token to show.)
+        try:
+            await state.bots.check(client.bot_check, wanted.bot_token, attempt.origin, client.bot_min_score,
+                                   client.id, attempt.ip)
+        except BotRefused as exc:
+            raise _Refusal(exc.status, exc.code, exc.message) from None
     if client.max_minutes_per_month is not None and state.minutes is not None:
         used = await state.minutes.minutes(client.id)
         if used is not None and used >= client.max_minutes_per_month:

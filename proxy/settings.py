@@ -79,6 +79,14 @@ def _storage(text: str) -> str:
     return text
 
 
+def _url(text: str) -> str:
+    """an absolute http(s) URL"""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError
+    return text
+
+
 def _networks(text: str) -> tuple[Network, ...]:
     """comma-separated IP addresses or CIDR networks"""
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
@@ -149,6 +157,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_SERVER_TOKEN", "server_token", "", _secret,
             "bearer token allowing requests without an Origin (server to server)", "off"),
     Setting("PROXY_ADMIN_TOKEN", "admin_token", "", _secret, "password for the GET /usage page", "off"),
+    Setting("PROXY_TURNSTILE_SECRET", "turnstile_secret", "", _secret,
+            "Cloudflare Turnstile secret key, for clients with bot_check = \"turnstile\" (never logged or returned)", "off"),
+    Setting("PROXY_RECAPTCHA_SECRET", "recaptcha_secret", "", _secret,
+            "reCAPTCHA v3 secret key, for clients with bot_check = \"recaptcha\" (never logged or returned)", "off"),
+    Setting("PROXY_TURNSTILE_VERIFY_URL", "turnstile_verify_url", "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+            _url, "where Turnstile tokens are verified"),
+    Setting("PROXY_RECAPTCHA_VERIFY_URL", "recaptcha_verify_url", "https://www.google.com/recaptcha/api/siteverify",
+            _url, "where reCAPTCHA tokens are verified"),
+    Setting("PROXY_BOT_CHECK_TIMEOUT", "bot_check_timeout", "5", _seconds(0.1, 30),
+            "seconds to wait for a bot check provider"),
     Setting("PROXY_USAGE_DB", "usage_database", "usage.sqlite3", _usage,
             "usage analytics: SQLite file, postgresql:// URL or off"),
     Setting("PROXY_WEBHOOK_MAX_BYTES", "webhook_max_bytes", "4194304", _webhook_size,
@@ -200,6 +218,13 @@ class ProxySettings:
     log_level: str = _default("log_level")
     # The key Retell signs webhooks with (the API key with the webhook badge); None: retell_api_key.
     webhook_key: Secret | None = _default("webhook_key")
+    # Bot checks: the providers' secret keys (None: clients that need one are refused with 503),
+    # where their tokens are verified, and how long a verification may take.
+    turnstile_secret: Secret | None = _default("turnstile_secret")
+    recaptcha_secret: Secret | None = _default("recaptcha_secret")
+    turnstile_verify_url: str = _default("turnstile_verify_url")
+    recaptcha_verify_url: str = _default("recaptcha_verify_url")
+    bot_check_timeout: float = _default("bot_check_timeout")
 
 
 def setting_value(environ: Mapping[str, str], name: str) -> Any:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from proxy.botcheck import BotChecker
 from proxy.calls import EventLog
 from proxy.metrics import Metrics
 from proxy.quota import MinutesLedger
@@ -29,6 +30,7 @@ class ProxyState:
     metrics: Metrics
     calls: EventLog | None = None  # Retell's webhooks, kept in the usage database
     minutes: MinutesLedger | None = None  # this month's minutes per client, for their quotas
+    bots: BotChecker | None = None  # Turnstile and reCAPTCHA tokens, for clients that require one
 
     def registry(self) -> Registry:
         # The lifespan refuses to start without a first good registry, so there always is one.

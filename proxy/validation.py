@@ -15,6 +15,7 @@ MAX_METADATA_BYTES = 2048
 MAX_VARIABLES = 32
 MAX_VARIABLE_BYTES = 512
 MAX_DEPTH = 4
+MAX_BOT_TOKEN = 4096  # Turnstile tokens are at most 2048 characters; reCAPTCHA's are shorter
 
 
 class InvalidBody(Exception):
@@ -28,6 +29,7 @@ class CreateRequest:
     agent_id: str
     metadata: dict[str, Any] | None = None
     dynamic_variables: dict[str, str] | None = None
+    bot_token: str | None = None  # a Turnstile or reCAPTCHA token, for a client that requires one; never sent to Retell
 
     def upstream_body(self) -> dict[str, Any]:
         # Only the fields we checked; anything else the caller sent stays here.
@@ -54,7 +56,11 @@ def parse_create(body: bytes) -> CreateRequest:
     agent_id = payload.get("agent_id")
     if not isinstance(agent_id, str) or not _AGENT_ID.match(agent_id):
         raise InvalidBody("invalid_agent_id", "agent_id must be a string of 1-128 letters, digits, '_' or '-'")
-    return CreateRequest(agent_id, _metadata(payload.get("metadata")), _variables(payload.get("retell_llm_dynamic_variables")))
+    bot_token = payload.get("bot_token")
+    if bot_token is not None and not (isinstance(bot_token, str) and 0 < len(bot_token) <= MAX_BOT_TOKEN):
+        raise InvalidBody("invalid_bot_token", f"bot_token must be a string of 1 to {MAX_BOT_TOKEN} characters")
+    return CreateRequest(agent_id, _metadata(payload.get("metadata")), _variables(payload.get("retell_llm_dynamic_variables")),
+                         bot_token)
 
 
 def _metadata(value: Any) -> dict[str, Any] | None:

@@ -30,7 +30,11 @@ _LOOKS = ("tagline", "font", "logo_text")
 # Optional quotas: what the proxy lets the client's website spend (none: no quota).
 _QUOTAS = ("max_calls_per_day", "max_minutes_per_month")
 _QUOTA_MAX = 10_000_000
-_OPTIONAL = _LOOKS + _QUOTAS
+# Optional bot check: the provider, its public site key, and for reCAPTCHA v3 the lowest score.
+BOT_CHECKS = ("turnstile", "recaptcha")
+_BOT = ("bot_check", "bot_site_key", "bot_min_score")
+_SITE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+_OPTIONAL = _LOOKS + _QUOTAS + _BOT
 _TAGLINE_MAX = 120
 _LOGO_TEXT_MAX = 24
 
@@ -58,6 +62,9 @@ class Client:
     logo_text: str = ""  # the demo page shows the name when empty
     max_calls_per_day: int | None = None  # calls the proxy creates per UTC day
     max_minutes_per_month: int | None = None  # call minutes per UTC month, from Retell's webhooks
+    bot_check: str | None = None  # "turnstile" or "recaptcha": the proxy verifies a token first
+    bot_site_key: str | None = None  # the provider's public site key, for the widget
+    bot_min_score: float | None = None  # reCAPTCHA v3: the lowest score that passes (0.5 if unset)
 
     def allows(self, origin: Origin) -> bool:
         return any(pattern.matches(origin) for pattern in self.origins)
@@ -231,10 +238,27 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
         if key in entry and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _QUOTA_MAX):
             problems.append((key, f"'{key}' must be a whole number from 1 to {_QUOTA_MAX}, not {value!r}"))
         quotas[key] = value if isinstance(value, int) else None
+    bot = {key: entry.get(key) for key in _BOT}
+    if bot["bot_check"] is not None and bot["bot_check"] not in BOT_CHECKS:
+        problems.append(("bot_check", f"'bot_check' must be one of {', '.join(BOT_CHECKS)}, not {bot['bot_check']!r}"))
+    if bot["bot_check"] is not None and "bot_site_key" not in entry:
+        problems.append(("bot_check", "'bot_check' needs 'bot_site_key', the provider's public site key"))
+    if bot["bot_check"] is None and ("bot_site_key" in entry or "bot_min_score" in entry):
+        problems.append(("bot_site_key" if "bot_site_key" in entry else "bot_min_score",
+                         "'bot_site_key' and 'bot_min_score' need 'bot_check'"))
+    if "bot_site_key" in entry and not (isinstance(bot["bot_site_key"], str) and _SITE_KEY.match(bot["bot_site_key"])):
+        problems.append(("bot_site_key", "'bot_site_key' must be 1 to 128 letters, digits, '_' or '-'"))
+    score = bot["bot_min_score"]
+    if "bot_min_score" in entry:
+        if bot["bot_check"] != "recaptcha":
+            problems.append(("bot_min_score", "'bot_min_score' applies to bot_check = \"recaptcha\" only"))
+        elif isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
+            problems.append(("bot_min_score", f"'bot_min_score' must be a number from 0.0 to 1.0, not {score!r}"))
     if problems:
         return None
     return Client(client_id, name, tuple(patterns), tuple(agents), theme, position, version_text, color.lower(),
-                  tagline, font, logo_text, **quotas)
+                  tagline, font, logo_text, **quotas, bot_check=bot["bot_check"], bot_site_key=bot["bot_site_key"],
+                  bot_min_score=float(score) if isinstance(score, int | float) else None)
 
 
 class _Locator:

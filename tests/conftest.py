@@ -21,6 +21,20 @@ REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 
+# The modules with the longest single items (a registry check of five clients, the benchmarks'
+# smoke runs), run first: the workers then even out on short tests at the end, instead of one
+# worker still on a long item while the other has nothing left.
+_LONG_FIRST = ("tests/harness/test_check.py", "tests/bench/test_smoke.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def first(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return _LONG_FIRST.index(path) if path in _LONG_FIRST else len(_LONG_FIRST)
+
+    items.sort(key=first)  # stable: every module keeps its order, and stays in one piece
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Keep a screenshot of every failed browser test under test-results/, unless the command line
     # asks otherwise. Its Playwright trace comes from tests/e2e/conftest.py: the plugin's own

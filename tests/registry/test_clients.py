@@ -152,6 +152,31 @@ def test_rejects_a_quota_that_is_not_a_whole_number_in_range(tmp_path, extra):
     assert error.startswith(f"{path}:5: client 'client-a': '{key}' must be a whole number from 1 to 10000000, not ")
 
 
+def test_a_bot_check_names_its_provider_and_site_key(tmp_path):
+    text = GOOD.replace('name = "Acme"', 'name = "Acme"\nbot_check = "turnstile"\nbot_site_key = "0x4AAAAAAA_site"')
+    text = text.replace('name = "Bolt"', 'name = "Bolt"\nbot_check = "recaptcha"\nbot_site_key = "6Lc-key"\nbot_min_score = 0.7')
+    reg = registry.load(write(tmp_path, text))
+    acme, bolt = reg.clients
+    assert (acme.bot_check, acme.bot_site_key, acme.bot_min_score) == ("turnstile", "0x4AAAAAAA_site", None)
+    assert (bolt.bot_check, bolt.bot_site_key, bolt.bot_min_score) == ("recaptcha", "6Lc-key", 0.7)
+    assert registry.load(write(tmp_path, registry.dump(reg))).clients == reg.clients
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('bot_check = "hcaptcha"\nbot_site_key = "k"', "'bot_check' must be one of turnstile, recaptcha, not 'hcaptcha'"),
+    ('bot_check = "turnstile"', "'bot_check' needs 'bot_site_key', the provider's public site key"),
+    ('bot_site_key = "k"', "'bot_site_key' and 'bot_min_score' need 'bot_check'"),
+    ('bot_check = "turnstile"\nbot_site_key = "a key"', "'bot_site_key' must be 1 to 128 letters, digits, '_' or '-'"),
+    ('bot_check = "turnstile"\nbot_site_key = "k"\nbot_min_score = 0.5', "'bot_min_score' applies to bot_check = \"recaptcha\" only"),
+    ('bot_check = "recaptcha"\nbot_site_key = "k"\nbot_min_score = 1.5', "'bot_min_score' must be a number from 0.0 to 1.0, not 1.5"),
+])
+def test_rejects_a_bot_check_that_cannot_work(tmp_path, extra, message):
+    path = write(tmp_path, GOOD.replace('name = "Acme"', f'name = "Acme"\n{extra}'))
+    with pytest.raises(registry.RegistryError) as info:
+        registry.load(path)
+    assert [e.split(": ", 2)[2] for e in info.value.errors] == [message]
+
+
 @pytest.mark.parametrize("second_origin, first", [
     ("https://acme.example", "https://acme.example"),
     ("https://www.acme.example", "https://*.acme.example"),
