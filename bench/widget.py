@@ -166,7 +166,7 @@ def _call(page, cdn: str, manifest: dict, finished: list, intent: bool) -> dict:
     }
 
 
-def run(runs: int) -> dict:
+def run(runs: int, smoke: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
     from harness.browser import chromium_executable
@@ -180,6 +180,9 @@ def run(runs: int) -> dict:
         manifest = httpx.get(f"http://127.0.0.1:{state['ports']['cdn']}/manifest.json", timeout=10).json()
         client = state["clients"][0]["id"]
         folders = _folders(manifest)
+        if smoke:
+            # The smoke run: the oldest line and latest/ (the newest) show the tooling works.
+            folders = [folders[0], folders[-1]]
         visits: dict[str, list[dict]] = {f: [] for f in folders}
         cold: dict[str, list[dict]] = {f: [] for f in folders}
         with sync_playwright() as playwright:
@@ -238,12 +241,12 @@ def run(runs: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.widget", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="one visit per folder")
+    parser.add_argument("--smoke", action="store_true", help="one visit each of the first line and latest/")
     parser.add_argument("--runs", type=int, default=7, help="visits per CDN folder (default 7)")
     parser.add_argument("--results", type=Path, help="folder for the JSON (default bench/results)")
     args = parser.parse_args(argv)
     info = common.machine()
-    data = run(1 if args.smoke else args.runs)
+    data = run(1 if args.smoke else args.runs, smoke=args.smoke)
     data["machine"] = common.finish_machine(info)
     path = common.write_results("widget", data, args.smoke, args.results)
     print(f"widget: sandbox page /sandbox/<folder>/ of {data['client']}, fresh Chromium context per visit, "

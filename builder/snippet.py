@@ -23,6 +23,10 @@ def options(client: Client, site: SiteConfig) -> dict[str, str]:
         "position": client.position,
         "theme": client.theme,
     }
+    if client.bot_check:
+        # The public site key only: the secret key is the proxy's, never in a page.
+        chosen["botCheck"] = client.bot_check
+        chosen["botSiteKey"] = client.bot_site_key or ""
     if site.sdk_url:
         # Only for teams that host the SDK themselves; by default the widget loads the CDN's copy.
         chosen["sdkUrl"] = site.sdk_url

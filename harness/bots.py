@@ -9,43 +9,65 @@ provider does: ``success``, ``hostname``, ``challenge_ts``, and for reCAPTCHA ``
 ``score``; a token verifies once.
 
 Faults (``bot`` on the control origin): ``fail`` (siteverify says the token is invalid),
-``low-score`` (reCAPTCHA scores 0.1), ``timeout`` (siteverify answers only after 5 s) and
+``low-score`` (reCAPTCHA scores 0.1), ``timeout`` (siteverify answers only after ``slow`` seconds) and
 ``reused`` (the script hands the page the token it handed out last).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 TURNSTILE_HOST = "challenges.cloudflare.com"
 RECAPTCHA_HOST = "www.google.com"
 HOSTS = (TURNSTILE_HOST, RECAPTCHA_HOST)
-TIMEOUT_SECONDS = 5.0  # how late siteverify answers under the "timeout" fault
+SLOW_SECONDS = 2.0  # how late siteverify answers under the "timeout" fault (the sandbox proxy waits 1 s)
 FAULTS = ("fail", "low-score", "timeout", "reused")
+SITE_KEY = "sandbox-site-key"  # the public site key of every sandbox client with a bot check
 
-# Each script mints its token from the host it came from, as the real ones talk to theirs.
-_TURNSTILE_JS = """(() => {
+# Each script gets its token from a hidden frame on the provider's own origin, as the real ones
+# do: the frame's page knows the host it is embedded in (from the Referer the browser sends) and
+# posts the token to its parent. So a page's CSP needs the provider in script-src and frame-src,
+# exactly as with the real providers, and nothing in connect-src.
+_FRAME_JS = """
   const origin = new URL(document.currentScript.src).origin;
-  const widgets = new Map();
   let next = 0;
+  function fromFrame(path, params) {
+    return new Promise((resolve, reject) => {
+      const id = 'f' + (next++) + '-' + Math.random().toString(36).slice(2);
+      const frame = document.createElement('iframe');
+      frame.style.cssText = 'display:none';
+      frame.title = 'bot check';
+      frame.src = origin + path + '?' + new URLSearchParams(Object.assign({id}, params));
+      function done(event) {
+        if (event.origin !== origin || !event.data || event.data.id !== id) return;
+        window.removeEventListener('message', done);
+        frame.remove();
+        if (event.data.token) resolve(event.data.token); else reject(new Error(event.data.error || 'no token'));
+      }
+      window.addEventListener('message', done);
+      frame.onerror = () => reject(new Error('the bot check frame did not load'));
+      document.body.append(frame);
+    });
+  }
+"""
+_TURNSTILE_JS = "(() => {" + _FRAME_JS + """
+  const widgets = new Map();
   async function solve(id) {
     const w = widgets.get(id);
     try {
-      const res = await fetch(origin + '/turnstile/v0/fake-token', {method: 'POST', mode: 'cors',
-        headers: {'Content-Type': 'application/json'}, body: JSON.stringify({sitekey: w.sitekey})});
-      if (!res.ok) throw new Error('HTTP ' + res.status);
-      w.token = (await res.json()).token;
+      w.token = await fromFrame('/turnstile/v0/frame', {sitekey: w.sitekey});
       if (w.callback) w.callback(w.token);
     } catch (err) {
       if (w['error-callback']) w['error-callback'](String(err)); else throw err;
@@ -53,29 +75,22 @@ _TURNSTILE_JS = """(() => {
   }
   window.turnstile = {
     render(container, options) {
-      const id = 'cf-' + (next++);
+      const id = 'cf-' + widgets.size;
       widgets.set(id, Object.assign({}, options || {}));
       if (!options || options.execution !== 'execute') solve(id);
       return id;
     },
-    execute(id) { for (const [key, w] of widgets) if (key === id || w === id) return solve(key); return solve(id); },
+    execute(id) { return solve(id); },
     getResponse(id) { const w = widgets.get(id); return w && w.token; },
     reset(id) { const w = widgets.get(id); if (w) w.token = undefined; },
     remove(id) { widgets.delete(id); },
   };
 })();
 """
-_RECAPTCHA_JS = """(() => {
-  const origin = new URL(document.currentScript.src).origin;
+_RECAPTCHA_JS = "(() => {" + _FRAME_JS + """
   window.grecaptcha = {
     ready(callback) { setTimeout(callback, 0); },
-    async execute(sitekey, options) {
-      const res = await fetch(origin + '/recaptcha/api/fake-token', {method: 'POST', mode: 'cors',
-        headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({sitekey, action: (options && options.action) || ''})});
-      if (!res.ok) throw new Error('HTTP ' + res.status);
-      return (await res.json()).token;
-    },
+    execute(sitekey, options) { return fromFrame('/recaptcha/api/frame', {sitekey, action: (options && options.action) || ''}); },
   };
 })();
 """
@@ -96,6 +111,7 @@ class FakeBots:
     turnstile_secret: str = field(default_factory=lambda: "0x4AAAAAAAsandbox_" + secrets.token_hex(12))
     recaptcha_secret: str = field(default_factory=lambda: "6Lsandbox_" + secrets.token_hex(12))
     fault: Callable[[], str | None] = field(default=lambda: None)
+    slow: float = SLOW_SECONDS
     tokens: dict[str, Token] = field(default_factory=dict)
     verifications: list[dict[str, Any]] = field(default_factory=list)  # what siteverify answered
     _last: dict[str, str] = field(default_factory=dict)  # provider -> the token handed out last
@@ -103,10 +119,10 @@ class FakeBots:
     def app(self) -> Starlette:
         return Starlette(routes=[
             Route("/turnstile/v0/api.js", lambda r: _script(_TURNSTILE_JS), methods=["GET"]),
-            Route("/turnstile/v0/fake-token", self._mint("turnstile"), methods=["POST", "OPTIONS"]),
+            Route("/turnstile/v0/frame", self._frame("turnstile"), methods=["GET"]),
             Route("/turnstile/v0/siteverify", self._siteverify("turnstile"), methods=["POST"]),
             Route("/recaptcha/api.js", lambda r: _script(_RECAPTCHA_JS), methods=["GET"]),
-            Route("/recaptcha/api/fake-token", self._mint("recaptcha"), methods=["POST", "OPTIONS"]),
+            Route("/recaptcha/api/frame", self._frame("recaptcha"), methods=["GET"]),
             Route("/recaptcha/api/siteverify", self._siteverify("recaptcha"), methods=["POST"]),
         ])
 
@@ -119,22 +135,17 @@ class FakeBots:
         self._last[provider] = token
         return token
 
-    def _mint(self, provider: str) -> Callable[[Request], Any]:
-        async def mint(request: Request) -> Response:
-            origin = request.headers.get("origin", "")
-            cors = {"Access-Control-Allow-Origin": origin or "*", "Access-Control-Allow-Headers": "Content-Type",
-                    "Vary": "Origin"}
-            if request.method == "OPTIONS":
-                return Response(status_code=204, headers=cors)
-            try:
-                body = await request.json()
-                sitekey, action = str(body["sitekey"]), str(body.get("action", ""))
-            except (ValueError, KeyError, TypeError):
-                return JSONResponse({"error": "send {\"sitekey\": ...}"}, 400, headers=cors)
-            hostname = origin.split("://", 1)[-1].rsplit(":", 1)[0] if origin else ""
-            return JSONResponse({"token": self.mint(provider, sitekey, hostname, action)}, headers=cors)
+    def _frame(self, provider: str) -> Callable[[Request], Any]:
+        async def frame(request: Request) -> Response:
+            # The page that embeds the frame: the browser sends its origin as the Referer.
+            referer = urlsplit(request.headers.get("referer", ""))
+            params = request.query_params
+            token = self.mint(provider, params.get("sitekey", ""), referer.hostname or "", params.get("action", ""))
+            message = json.dumps({"id": params.get("id", ""), "token": token}).replace("<", "\\u003c")
+            return HTMLResponse(f"<!doctype html><script>parent.postMessage({message}, '*')</script>",
+                                headers={"Cache-Control": "no-store"})
 
-        return mint
+        return frame
 
     def _siteverify(self, provider: str) -> Callable[[Request], Any]:
         secret = self.turnstile_secret if provider == "turnstile" else self.recaptcha_secret
@@ -144,9 +155,10 @@ class FakeBots:
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
             fault = self.fault()
             if fault == "timeout":
-                await asyncio.sleep(TIMEOUT_SECONDS)  # a provider that is too slow, not synchronisation
+                await asyncio.sleep(self.slow)  # a provider that is too slow, not synchronisation
             answer = self._answer(provider, secret, str(form.get("secret", "")), str(form.get("response", "")), fault)
-            self.verifications.append({"provider": provider, **answer})
+            token = self.tokens.get(str(form.get("response", "")))
+            self.verifications.append({"provider": provider, "page_host": token.hostname if token else None, **answer})
             return JSONResponse(answer)
 
         return verify

@@ -12,10 +12,11 @@ from pathlib import Path
 
 
 def chromium_args(media_host: str, media_port: int, spki: str, domain: str = "localhost", *,
-                  fake_media: bool = True) -> list[str]:
+                  fake_media: bool = True, mapped: dict[str, int] | None = None) -> list[str]:
     """``fake_media`` adds a microphone that needs no prompt and plays a beeping tone (for tests;
-    a person trying the sandbox wants their own)."""
-    rules = [f"MAP {media_host} 127.0.0.1:{media_port}"]
+    a person trying the sandbox wants their own). ``mapped`` sends more real host names (the bot
+    check providers') to ports on 127.0.0.1."""
+    rules = [f"MAP {media_host} 127.0.0.1:{media_port}", *(f"MAP {host} 127.0.0.1:{port}" for host, port in (mapped or {}).items())]
     if domain != "localhost":
         # Chromium resolves *.localhost itself; any other sandbox domain needs mapping.
         rules.append(f"MAP *.{domain} 127.0.0.1")
@@ -24,8 +25,9 @@ def chromium_args(media_host: str, media_port: int, spki: str, domain: str = "lo
         *fake,
         # WebRTC between the page and the sandbox's media server, which are both on 127.0.0.1.
         "--allow-loopback-in-peer-connection",
-        # Retell's SDK dials its real host name: send it here, and trust this sandbox's
-        # certificate by its key only (every other certificate check stays on).
+        # Retell's SDK dials its real host name (and the bot check scripts load from theirs): send
+        # them here, and trust this sandbox's certificate by its key only (every other
+        # certificate check stays on).
         "--host-resolver-rules=" + ", ".join(rules),
         f"--ignore-certificate-errors-spki-list={spki}",
         # No network but loopback: don't try the rest of it.

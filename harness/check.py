@@ -9,7 +9,9 @@ fresh Chromium context with the sandbox's ``chromium_args`` and these checks, in
   greeting arrives as audio, and the hang-up is recorded by the fake Retell as ``user_hangup``;
 - ``hostile``: the client's page copied onto a foreign origin is refused: no token, no upstream call;
 - ``csp``: (v2 clients) the client's page under the documented strict CSP makes a call, no violation;
-- ``bot``: the client's bot check passes (not applicable until clients can require one).
+- ``bot``: for a client with a bot check, a create without a token is refused
+  (``bot_check_failed``), and the calls above passed it: the provider's fake verified a token
+  solved on this client's page.
 
 A failed check keeps a screenshot and a Playwright trace under the output folder.
 """
@@ -230,7 +232,7 @@ async def _check_client(config: CheckConfig, browser, control: _Control, state: 
         ("calls", lambda page: _calls(page, control, origin, client)),
         ("hostile", lambda page: _hostile(page, control, state, client)),
         ("csp", (lambda page: _csp(page, control, origin, client)) if v2 else None),
-        ("bot", None),  # clients cannot require a bot check yet
+        ("bot", (lambda page: _bot(control, state, client)) if client.bot_check else None),
     ]
     # One context and page per client, as one visitor: the checks follow each other on it (the
     # calls start from the demo page the first two checks loaded). Tracing runs throughout; each
@@ -276,6 +278,11 @@ async def _attempt(config: CheckConfig, context, page, client: registry.Client, 
         return Outcome(FAIL, reason, time.perf_counter() - started, [str(folder / "screenshot.png"), str(folder / "trace.zip")])
     await context.tracing.stop_chunk()
     return Outcome(PASS, seconds=time.perf_counter() - started)
+
+
+def _bot_query(client: registry.Client) -> str:
+    """The sandbox page's parameter giving its widget the client's bot check, if it has one."""
+    return f"&bot={client.bot_check}" if client.bot_check else ""
 
 
 def _root(client: registry.Client) -> str:
@@ -353,7 +360,7 @@ async def _a11y(page, origin: str, client: registry.Client) -> None:  # noqa: AN
 async def _calls(page, control: _Control, origin: str, client: registry.Client) -> None:  # noqa: ANN001
     for agent in client.agents:
         # The demo page is the first agent's; the others use the client's own sandbox page.
-        url = origin + "/" if agent == client.agents[0] else f"{origin}/sandbox/v{client.widget_version}/?agent={agent}"
+        url = origin + "/" if agent == client.agents[0] else f"{origin}/sandbox/v{client.widget_version}/?agent={agent}{_bot_query(client)}"
         await _one_call(page, control, url, client, agent, f"agent {agent}")
 
 
@@ -436,7 +443,7 @@ async def _hostile(page, control: _Control, state: dict, client: registry.Client
 
 async def _refused(page, state: dict, client: registry.Client, creates: list) -> None:  # noqa: ANN001
     agent = client.agents[0]
-    await page.goto(f"{state['hostile']}/sandbox/v{client.widget_version}/?agent={agent}")
+    await page.goto(f"{state['hostile']}/sandbox/v{client.widget_version}/?agent={agent}{_bot_query(client)}")
     root = await _start(page, client, "the copy on a foreign origin neither failed nor started")
     if await root.get_attribute("data-state") != "error":
         raise _Failed("a copy of the page on a foreign origin started a call")
@@ -444,8 +451,20 @@ async def _refused(page, state: dict, client: registry.Client, creates: list) ->
         raise _Failed("the proxy minted a token for a copy of the page on a foreign origin")
 
 
+async def _bot(control: _Control, state: dict, client: registry.Client) -> None:
+    origin = state["origins"][client.id]
+    bare = await control.http.post(control.local("proxy") + CREATE_PATH, json={"agent_id": client.agents[0]},
+                                   headers={"Origin": origin})
+    if bare.status_code != 403 or bare.json().get("error") != "bot_check_failed":
+        raise _Failed(f"a create without a bot token was answered {bare.status_code}, not 403 bot_check_failed")
+    host = origin.split("://", 1)[1].rsplit(":", 1)[0]
+    answers = [v for v in (await control.records())["bot_verifications"] if v.get("page_host") == host]
+    if not any(v.get("success") for v in answers):
+        raise _Failed(f"no {client.bot_check} token from this client's page was verified by the provider")
+
+
 async def _csp(page, control: _Control, origin: str, client: registry.Client) -> None:  # noqa: ANN001
-    url = f"{origin}/sandbox/v{client.widget_version}/?csp=strict&agent={client.agents[0]}"
+    url = f"{origin}/sandbox/v{client.widget_version}/?csp=strict&agent={client.agents[0]}{_bot_query(client)}"
 
     def has_policy(response) -> None:  # noqa: ANN001
         if response is None or "content-security-policy" not in response.headers:

@@ -23,11 +23,12 @@ class Restartable(Protocol):
 
 
 def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_origin: Restartable | None = None,
-                relist: Callable[[tuple[str, ...], dict[str, dict[str, int]]], None] | None = None) -> Starlette:
+                relist: Callable[[tuple[str, ...], dict[str, dict[str, object]]], None] | None = None) -> Starlette:
     async def apply(faults: Faults) -> None:
         previous, fake.faults = fake.faults, faults
-        if relist is not None and (faults.unlisted, faults.quotas) != (previous.unlisted, previous.quotas):
-            relist(faults.unlisted, faults.quota())  # the proxy re-reads its registry copy at the next request
+        registry_changed = (faults.unlisted, faults.overrides()) != (previous.unlisted, previous.overrides())
+        if relist is not None and registry_changed:
+            relist(faults.unlisted, faults.overrides())  # the proxy re-reads its registry copy at the next request
         if faults.proxy_down or faults.rate_limit != previous.rate_limit:
             # The proxy reads its limit when it starts; a restart also empties its limiter.
             await proxy.stop()

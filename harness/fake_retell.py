@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 import copy
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -106,6 +107,7 @@ class FakeRetell:
     # Signs the room tokens, as a LiveKit API secret does; the sandbox's media server checks it.
     token_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     webhooks: WebhookSender | None = None  # where call events go, signed with the API key
+    bots: Any = None  # the bot check providers' fakes (harness.bots.FakeBots), for the records
 
     @classmethod
     def for_agents(cls, api_key: str, agents: Iterable[str]) -> FakeRetell:
@@ -215,7 +217,8 @@ class FakeRetell:
 
     def records(self) -> dict:
         return {"requests": self.requests, "calls": [c.record() for c in self.calls.values()],
-                "webhooks": list(self.webhooks.deliveries) if self.webhooks is not None else []}
+                "webhooks": list(self.webhooks.deliveries) if self.webhooks is not None else [],
+                "bot_verifications": list(self.bots.verifications) if self.bots is not None else []}
 
 
 def _b64(data: bytes) -> str:

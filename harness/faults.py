@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass
 
 _CREATE_KEYS = {"status", "retry_after", "delay"}
-_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent", "media", "agents", "registry", "webhooks", "quota"}
+_KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent", "media", "agents", "registry", "webhooks", "quota",
+         "bot", "bot_check"}
+_BOT_FAULTS = ("fail", "low-score", "timeout", "reused")  # harness.bots
+_BOT_CHECKS = ("turnstile", "recaptcha")
 _QUOTA_FIELDS = ("max_calls_per_day", "max_minutes_per_month")
 _WEBHOOK_MODES = ("forged", "stale", "duplicate", "reorder", "off")  # harness.webhooks
 _AGENT_FAULTS = ("unknown", "no-media")
@@ -42,11 +45,16 @@ class Faults:
     webhooks: str | None = None  # how the fake Retell delivers its webhooks (harness.webhooks)
     # Quotas the proxy's registry copy gives clients: (client id, field, value), sorted.
     quotas: tuple[tuple[str, str, int], ...] = ()
+    bot: str | None = None  # how the bot check providers' fakes misbehave (harness.bots)
+    bot_checks: tuple[tuple[str, str], ...] = ()  # (client id, provider) the proxy's copy requires
 
-    def quota(self) -> dict[str, dict[str, int]]:
-        by_client: dict[str, dict[str, int]] = {}
+    def overrides(self) -> dict[str, dict[str, object]]:
+        """Per client, the fields the proxy's registry copy changes (quotas, bot checks)."""
+        by_client: dict[str, dict[str, object]] = {}
         for client, name, value in self.quotas:
             by_client.setdefault(client, {})[name] = value
+        for client, provider in self.bot_checks:
+            by_client.setdefault(client, {})["bot_check"] = provider
         return by_client
 
     def agent(self, agent_id: str) -> str | None:
@@ -76,6 +84,8 @@ class Faults:
             unlisted=_unlisted(data["registry"]) if "registry" in data else (),
             webhooks=_webhooks(data["webhooks"]) if "webhooks" in data else None,
             quotas=_quotas(data["quota"]) if "quota" in data else (),
+            bot=_bot(data["bot"]) if "bot" in data else None,
+            bot_checks=_bot_checks(data["bot_check"]) if "bot_check" in data else (),
         )
 
 
@@ -155,3 +165,15 @@ def _quotas(value: object) -> tuple[tuple[str, str, int], ...]:
                 raise problem
             quotas.append((str(client), name, number))
     return tuple(sorted(quotas))
+
+
+def _bot(value: object) -> str:
+    if value not in _BOT_FAULTS:
+        raise FaultError(f"'bot' is one of {', '.join(_BOT_FAULTS)}")
+    return str(value)
+
+
+def _bot_checks(value: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and v in _BOT_CHECKS for k, v in value.items()):
+        raise FaultError(f"'bot_check' maps client ids to one of {', '.join(_BOT_CHECKS)}")
+    return tuple(sorted(value.items()))

@@ -2,7 +2,8 @@
 
 ``/sandbox/<folder>/`` embeds ``<cdn>/<folder>/retell-widget.js`` with the v1-style constructor;
 ``?embed=element`` uses ``<retell-widget>`` instead. ``theme``, ``position``, ``lang`` and
-``agent`` and ``scheme`` query parameters vary the page for a test; ``proxy=insecure`` points an
+``agent`` and ``scheme`` query parameters vary the page for a test; ``bot=turnstile`` (or
+``recaptcha``) gives the widget that bot check, with the sandbox's site key; ``proxy=insecure`` points an
 https page at its proxy over plain http, ``trusted_types=1`` adds Trusted Types to a strict CSP
 and ``media=blocked`` leaves Retell's media host out of its ``connect-src``; ``csp=strict`` puts
 a client's own page under the strict CSP. The client demo page stays at ``/``.
@@ -25,6 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from builder.sdk import MEDIA_ORIGINS
+from harness.bots import SITE_KEY
 from registry import Client
 from registry.versions import EXACT_FOLDER, line_of
 
@@ -72,6 +74,8 @@ def render(settings: PageSettings, client: Client, folder: str, query: dict[str,
     }
     if "scheme" in query:  # v2's light/dark/auto option
         options["scheme"] = query["scheme"]
+    if query.get("bot") in ("turnstile", "recaptcha"):  # the widget gets a token from that provider's fake
+        options |= {"botCheck": query["bot"], "botSiteKey": SITE_KEY}
 
     def asset(name: str) -> str:
         # Exact versions get SRI; moving aliases cannot have it.
@@ -133,6 +137,10 @@ def site(settings: PageSettings, client: Client, demo_root: Path | None) -> Star
             if query.get("media") == "blocked":
                 # A page that forgot Retell's media host in connect-src (the docs' troubleshooting).
                 policy = policy.replace(" " + " ".join(MEDIA_ORIGINS), "")
+            if query.get("bot") in BOT_ORIGINS:
+                # The documented additions for a bot check: the provider's script, and its frame.
+                origins = " ".join(BOT_ORIGINS[query["bot"]])
+                policy = policy.replace("; style-src", f" {origins}; style-src", 1) + f"; frame-src {origins}"
             headers["Content-Security-Policy"] = policy
         return HTMLResponse(render(settings, client, folder, query, nonce), headers=headers)
 
@@ -150,6 +158,11 @@ def site(settings: PageSettings, client: Client, demo_root: Path | None) -> Star
 def _origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+# What a page's CSP must add for each bot check provider (the widget reference says the same).
+BOT_ORIGINS = {"turnstile": ("https://challenges.cloudflare.com",),
+               "recaptcha": ("https://www.google.com", "https://www.gstatic.com")}
 
 
 def strict_policy(cdn_url: str, proxy_url: str) -> str:

@@ -8,6 +8,7 @@ microphone permissions behave as they do between real domains.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -27,6 +28,7 @@ from harness.browser import chromium_args
 from harness.cdn import cdn_app
 from harness.certificates import Certificates, issue
 from harness.control import control_app
+from harness import bots
 from harness.fake_retell import FakeRetell
 from harness.webhooks import WebhookSender
 from harness.greeting import speak
@@ -41,6 +43,7 @@ _SERVICES = ("cdn", "docs", "proxy", "retell", "control", "hostile", "csp", "css
 # Retell's media server is not an origin of ours: Retell's SDK dials wss://retell-ai-....livekit.cloud,
 # which the browser maps to this listener (see harness.browser).
 _MEDIA = "media"
+_BOTS = "bots"  # the bot check providers' fakes, on TLS under their real host names
 
 
 class SandboxError(Exception):
@@ -126,8 +129,9 @@ class _Site:
     registry_path: Path
     allowed: dict[str, list[str]]  # client id -> its sandbox origins
     rebuild: Callable[[set[Path]], list[str]]  # for --watch: build again, rewrite the registry copy
-    # Rewrite the registry copy without these clients, and with these quotas (client id -> fields).
-    relist: Callable[[tuple[str, ...], dict[str, dict[str, int]]], None]
+    # Rewrite the registry copy without these clients, and with these fields changed (client id ->
+    # fields: quotas, bot checks).
+    relist: Callable[[tuple[str, ...], dict[str, dict[str, object]]], None]
 
 
 async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Callable[[dict], None]) -> None:
@@ -147,7 +151,7 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         # Serve: every origin on its listener, TLS from one local CA.
         fake = FakeRetell.for_agents("key_sandbox_" + secrets.token_hex(16), (a for c in clients.clients for a in c.agents))
         admin_token = secrets.token_urlsafe(24)
-        certificates = issue(work, [MEDIA_HOST, *([f"{n}.{config.domain}" for n in names] if config.https else [])])
+        certificates = issue(work, [MEDIA_HOST, *bots.HOSTS, *([f"{n}.{config.domain}" for n in names] if config.https else [])])
         origins = _origins(config, clients, names, addresses, site, fake, admin_token, certificates, channel)
         await asyncio.gather(*(o.start() for o in origins.values()))
         if channel is not None:
@@ -172,7 +176,7 @@ def _listen(config: SandboxConfig, names: list[str]) -> _Addresses:
     # Retell's media server, and over HTTPS two more listeners: Retell's API in plain HTTP for the
     # proxy (server to server on loopback), and a plain-HTTP client site, which is not a secure
     # context on a real domain.
-    extra = [_MEDIA, *(["retell-internal", "insecure"] if config.https else [])]
+    extra = [_MEDIA, _BOTS, "bots-internal", *(["retell-internal", "insecure"] if config.https else [])]
     sockets: dict[str, socket.socket] = {}
     for i, name in enumerate(names + extra):
         port = config.port_base + i if config.port_base else 0
@@ -206,10 +210,19 @@ def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
     write_registry(clients, allowed, registry_path)
 
     unlisted: list[tuple[str, ...]] = [()]
-    quotas: list[dict[str, dict[str, int]]] = [{}]
+    changes: list[dict[str, dict[str, object]]] = [{}]
+
+    def changed(client: registry.Client) -> registry.Client:
+        fields = dict(changes[0].get(client.id, {}))
+        if "bot_check" in fields:
+            # The sandbox's site key, on the newest release of the client's line (the first to
+            # send a bot token): the demo page is not rebuilt, the proxy's copy is.
+            latest = json.loads((dist / "cdn" / "manifest.json").read_text())["lines"][f"v{client.version.major}"]
+            fields |= {"bot_site_key": bots.SITE_KEY, "widget_version": latest}
+        return replace(client, **fields)
 
     def copy(clients: registry.Registry) -> None:
-        clients = registry.Registry(tuple(replace(c, **quotas[0].get(c.id, {})) for c in clients.clients))
+        clients = registry.Registry(tuple(changed(c) for c in clients.clients))
         write_registry(clients, {c: o for c, o in allowed.items() if c not in unlisted[0]}, registry_path)
 
     def rebuild(changed: set[Path]) -> list[str]:
@@ -222,8 +235,8 @@ def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
         copy(fresh)
         return summary
 
-    def relist(leave_out: tuple[str, ...], quota: dict[str, dict[str, int]]) -> None:
-        unlisted[0], quotas[0] = leave_out, quota
+    def relist(leave_out: tuple[str, ...], fields: dict[str, dict[str, object]]) -> None:
+        unlisted[0], changes[0] = leave_out, fields
         copy(registry.load(config.src / "clients.toml"))
 
     return _Site(dist, registry_path, allowed, rebuild, relist)
@@ -234,6 +247,8 @@ def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str]
     urls, ports, dist = addresses.urls, addresses.ports, site.dist
     first = clients.clients[0]
     media = MediaServer(fake, speak())
+    providers = bots.FakeBots(fault=lambda: fake.faults.bot)
+    fake.bots = providers  # so the control origin's records show what siteverify answered
     # Retell's webhooks, to the proxy as Retell would send them (server to server, on loopback).
     fake.webhooks = WebhookSender(
         f"{addresses.scheme}://127.0.0.1:{ports['proxy']}/api/retell-webhook", fake.api_key,
@@ -262,6 +277,12 @@ def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str]
             manifest_path=dist / "cdn" / "manifest.json",
             admin_token=Secret(admin_token),  # opens /usage; written to the state file
             reload_interval=0,  # registry edits under --watch apply at the next request
+            # The bot check providers' fakes: siteverify over plain HTTP on loopback, server to
+            # server; a verification slower than a second is the provider being away.
+            turnstile_secret=Secret(providers.turnstile_secret), recaptcha_secret=Secret(providers.recaptcha_secret),
+            turnstile_verify_url=f"http://127.0.0.1:{ports['bots-internal']}/turnstile/v0/siteverify",
+            recaptcha_verify_url=f"http://127.0.0.1:{ports['bots-internal']}/recaptcha/api/siteverify",
+            bot_check_timeout=1.0,
         ))
 
     factories: dict[str, Callable[[], ASGIApp]] = {
@@ -291,6 +312,9 @@ def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str]
     origins["retell"] = _Origin(sockets["retell"], fake.app, timeout_keep_alive=75, **tls)
     # Retell's media server is always on TLS: the SDK dials wss://.
     origins[_MEDIA] = _Origin(sockets[_MEDIA], media.app, **certificates.uvicorn_options())
+    # So are the bot check providers: pages load their scripts from https://<their host>/.
+    origins[_BOTS] = _Origin(sockets[_BOTS], providers.app, **certificates.uvicorn_options())
+    origins["bots-internal"] = _Origin(sockets["bots-internal"], providers.app)
     if config.https:
         origins["retell-internal"] = _Origin(sockets["retell-internal"], fake.app, timeout_keep_alive=75)
         origins["insecure"] = _Origin(sockets["insecure"], live(lambda: pages.site(page_settings, first, None)))
@@ -301,6 +325,7 @@ def _state(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
            certificates: Certificates, work: Path) -> dict:
     """What ``--state`` writes: how to reach and drive this sandbox."""
     urls, ports = addresses.urls, addresses.ports
+    mapped = {host: ports[_BOTS] for host in bots.HOSTS}
     return {
         "origins": urls,
         "ports": ports,
@@ -314,11 +339,13 @@ def _state(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
         "pid": os.getpid(),  # the sandbox's own process (one process serves every origin)
         "ca_file": str(certificates.ca_file) if config.https else None,
         "media": {"host": MEDIA_HOST, "port": ports[_MEDIA]},
+        "bots": {"hosts": list(bots.HOSTS), "port": ports[_BOTS], "site_key": bots.SITE_KEY},
         # Every flag a Chromium needs to use this sandbox; pass them as they are.
-        "chromium_args": chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain),
+        "chromium_args": chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain, mapped=mapped),
         # For a person: their own microphone, in a fresh profile.
         "chromium_command": ["chromium", f"--user-data-dir={work / 'chromium-profile'}",
-                             *chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain, fake_media=False),
+                             *chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain, fake_media=False,
+                                            mapped=mapped),
                              urls[clients.clients[0].id] + "/"],
         "clients": [
             {"id": c.id, "name": c.name, "origin": urls[c.id], "agents": list(c.agents), "widget_version": c.widget_version}

@@ -34,6 +34,7 @@ _QUOTA_MAX = 10_000_000
 BOT_CHECKS = ("turnstile", "recaptcha")
 _BOT = ("bot_check", "bot_site_key", "bot_min_score")
 _SITE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+_BOT_SINCE = {1: "1.2.0", 2: "2.2.0"}  # the first release of each line that sends a bot token
 _OPTIONAL = _LOOKS + _QUOTAS + _BOT
 _TAGLINE_MAX = 120
 _LOGO_TEXT_MAX = 24
@@ -248,6 +249,9 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
                          "'bot_site_key' and 'bot_min_score' need 'bot_check'"))
     if "bot_site_key" in entry and not (isinstance(bot["bot_site_key"], str) and _SITE_KEY.match(bot["bot_site_key"])):
         problems.append(("bot_site_key", "'bot_site_key' must be 1 to 128 letters, digits, '_' or '-'"))
+    since = _BOT_SINCE.get(version.major) if version is not None else None
+    if bot["bot_check"] in BOT_CHECKS and version is not None and (since is None or version < Version.parse(since)):
+        problems.append(("bot_check", f"bot_check needs widget_version {since or '1.2.0'} or later, not '{version_text}'"))
     score = bot["bot_min_score"]
     if "bot_min_score" in entry:
         if bot["bot_check"] != "recaptcha":

@@ -98,7 +98,8 @@ def test_check_smoke(tmp_path: Path) -> None:
     rss = row["sandbox_rss_mb"]
     assert 0 < rss["start"] <= rss["peak"] and rss["samples"] > 1
     assert all(row["cpu_s_per_client"][part] >= 0 for part in ("sandbox", "browser", "checker"))
-    assert row["cpu_s_per_client"]["browser"] > 0 and 0 < row["machine_busy"] <= 1.05
+    # The share of the machine in use (sampled, so a loaded machine may read a little over 1).
+    assert row["cpu_s_per_client"]["browser"] > 0 and 0 < row["machine_busy"] <= 1.25
     assert isinstance(data["meets_goal"], bool)
 
 

@@ -68,3 +68,71 @@ def test_a_tampered_cdn_file_is_blocked_by_sri(page: Page, sandbox, faults):
     # ...while a moving alias, which cannot carry SRI, runs whatever the CDN sends.
     page.goto(sandbox.client("client-a")["origin"] + "/sandbox/v1/")
     expect(page.locator(".retell-widget")).to_have_attribute("data-state", "idle")
+
+
+@pytest.mark.parametrize("line, provider", [("v1", "turnstile"), ("v2", "turnstile"), ("v2", "recaptcha")])
+def test_a_bot_check_passes_for_a_real_visitor_and_its_token_is_verified_once(page: Page, sandbox, faults, line, provider):
+    client = sandbox.client("client-b")
+    faults({"bot_check": {"client-b": provider}})
+    scripts = []
+    page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
+    before = sandbox.retell_records()
+    # Without a token (a script that is not a browser, or an old page): refused before Retell.
+    bare = sandbox.http.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client["agents"][0]},
+                             headers={"Origin": client["origin"]})
+    assert bare.status_code == 403 and bare.json()["error"] == "bot_check_failed"
+    page.goto(client["origin"] + f"/sandbox/{line}/?bot={provider}")
+    button = page.locator(".retell-widget__button" if line == "v1" else "retell-widget .launcher")
+    button.hover()  # intent: the provider's script loads now, from its real URL
+    host = "challenges.cloudflare.com" if provider == "turnstile" else "www.google.com"
+    page.wait_for_function("name => !!window[name]", arg="turnstile" if provider == "turnstile" else "grecaptcha")
+    assert any(url.startswith(f"https://{host}/") for url in scripts), scripts
+    button.click()
+    state = page.locator(".retell-widget" if line == "v1" else "retell-widget")
+    expect(state).to_have_attribute("data-state", "in-call")
+    verified = sandbox.retell_records()["bot_verifications"][len(before["bot_verifications"]):]
+    assert [(v["provider"], v["success"]) for v in verified] == [(provider, True)]
+    known = {c["call_id"] for c in before["calls"]}
+    (call,) = [c for c in sandbox.retell_records()["calls"] if c["call_id"] not in known]
+    assert call["agent_id"] == client["agents"][0]
+
+
+@pytest.mark.parametrize("line", ["v1", "v2"])
+def test_a_failed_bot_check_says_so_and_reaches_no_one(page: Page, sandbox, faults, line):
+    client = sandbox.client("client-b")
+    faults({"bot_check": {"client-b": "turnstile"}, "bot": "fail"})
+    before = len(sandbox.retell_records()["requests"])
+    page.goto(client["origin"] + f"/sandbox/{line}/?bot=turnstile")
+    if line == "v1":
+        page.locator(".retell-widget__button").click()
+        status = page.locator(".retell-widget__status")
+    else:
+        host = page.locator("retell-widget")
+        host.locator(".launcher").click()
+        expect(host).to_have_attribute("data-error", "bot-check")
+        status = host.locator(".status")
+    expect(status).to_have_text("The security check didn't pass. Please try again.")
+    assert len(sandbox.retell_records()["requests"]) == before
+
+
+@pytest.mark.parametrize("fault, said", [("low-score", "The security check didn't pass."),
+                                         ("reused", "The security check didn't pass."),
+                                         ("timeout", "The assistant is unavailable right now.")])
+def test_bot_check_faults_each_end_in_a_clear_message_and_a_retry_that_works(page: Page, sandbox, faults, fault, said):
+    client = sandbox.client("client-b")
+    provider = "recaptcha" if fault == "low-score" else "turnstile"
+    faults({"bot_check": {"client-b": provider}})
+    page.goto(client["origin"] + f"/sandbox/v2/?bot={provider}")
+    host = page.locator("retell-widget")
+    if fault == "reused":
+        host.locator(".launcher").click()  # one good call, whose token the next attempt is handed again
+        expect(host).to_have_attribute("data-state", "in-call")
+        host.locator(".hangup").click()
+        expect(host).to_have_attribute("data-state", "ended")
+    faults({"bot_check": {"client-b": provider}, "bot": fault})
+    host.locator(".launcher" if fault != "reused" else ".primary").click()
+    expect(host).to_have_attribute("data-state", "error", timeout=10000)
+    expect(host.locator(".status")).to_contain_text(said)
+    faults({"bot_check": {"client-b": provider}})
+    host.locator(".primary").click()
+    expect(host).to_have_attribute("data-state", "in-call")

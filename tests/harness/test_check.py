@@ -22,10 +22,12 @@ theme = "blue"
 position = "bottom-right"
 widget_version = "{version}"
 brand_color = "#123456"
-'''
+{extra}'''
 # One healthy client, and one for each planted breakage.
-CLIENTS = "\n".join(CLIENT.format(**c) for c in [
-    {"id": "healthy", "name": "Healthy", "agents": '"agent_healthy"', "version": "2.1.0"},
+CLIENTS = "\n".join(CLIENT.format(**{"extra": ""} | c) for c in [
+    # On the current release, with a bot check: its calls pass Turnstile's (the sandbox's fake).
+    {"id": "healthy", "name": "Healthy", "agents": '"agent_healthy"', "version": "2.2.0",
+     "extra": 'bot_check = "turnstile"\nbot_site_key = "0x4AAAAAAAhealthy"\n'},
     {"id": "tampered", "name": "Tampered", "agents": '"agent_tampered"', "version": "1.0.0"},
     {"id": "unlisted", "name": "Unlisted", "agents": '"agent_unlisted"', "version": "2.1.0"},
     {"id": "stranger", "name": "Stranger", "agents": '"agent_stranger", "agent_known"', "version": "1.1.0"},
@@ -66,7 +68,7 @@ def reason(report, client_id: str, check: str) -> str:
 def test_a_healthy_client_passes_every_check(report):
     report, _ = report
     assert outcomes(report, "healthy") == {"page": PASS, "a11y": PASS, "calls": PASS, "hostile": PASS, "csp": PASS,
-                                           "bot": NOT_APPLICABLE}
+                                           "bot": PASS}
     assert not report.passed  # the planted ones fail
 
 

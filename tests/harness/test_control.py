@@ -59,7 +59,10 @@ def test_the_state_file_says_how_to_launch_chromium_for_this_sandbox(sandbox):
     args = sandbox.state["chromium_args"]
     media = sandbox.state["media"]
     assert media["host"] == "retell-ai-4ihahnq7.livekit.cloud"
-    assert f"--host-resolver-rules=MAP {media['host']} 127.0.0.1:{media['port']}" in args
+    (rules,) = [a.removeprefix("--host-resolver-rules=").split(", ") for a in args if a.startswith("--host-resolver-rules=")]
+    bots = sandbox.state["bots"]
+    assert rules == [f"MAP {media['host']} 127.0.0.1:{media['port']}",
+                     *(f"MAP {host} 127.0.0.1:{bots['port']}" for host in ("challenges.cloudflare.com", "www.google.com"))]
     assert "--allow-loopback-in-peer-connection" in args and "--use-fake-device-for-media-stream" in args
     assert any(a.startswith("--ignore-certificate-errors-spki-list=") for a in args)
     assert not any(a.startswith("--disable-features") for a in args)  # Playwright's own list stays in force

@@ -21,7 +21,7 @@ ENDPOINT = "/api/create-web-call"
 
 @pytest.fixture
 def bots():
-    fake = FakeBots()
+    fake = FakeBots(slow=0.6)  # the proxies below wait 0.3 s
     state = {"fault": None}
     fake.fault = lambda: state["fault"]
     with running(fake.app()) as port:
@@ -31,7 +31,7 @@ def bots():
 @pytest.fixture
 def guarded(proxy_factory, fake_retell, registry_file, bots):
     """A proxy whose shop client requires Turnstile and whose bolt client requires reCAPTCHA."""
-    text = registry_file.read_text()
+    text = registry_file.read_text().replace('widget_version = "1.0.0"', 'widget_version = "1.2.0"')
     text = text.replace('agents = ["agent_shop"]', 'agents = ["agent_shop"]\nbot_check = "turnstile"\nbot_site_key = "0x4AAAsite"', 1)
     text = text.replace('agents = ["agent_bolt"]', 'agents = ["agent_bolt"]\nbot_check = "recaptcha"\nbot_site_key = "6Lsite"\nbot_min_score = 0.5', 1)
     registry_file.write_text(text)
@@ -40,7 +40,7 @@ def guarded(proxy_factory, fake_retell, registry_file, bots):
     def make(**overrides):
         settings = {"turnstile_secret": Secret(fake.turnstile_secret), "recaptcha_secret": Secret(fake.recaptcha_secret),
                     "turnstile_verify_url": f"{url}/turnstile/v0/siteverify",
-                    "recaptcha_verify_url": f"{url}/recaptcha/api/siteverify", "bot_check_timeout": 1.0} | overrides
+                    "recaptcha_verify_url": f"{url}/recaptcha/api/siteverify", "bot_check_timeout": 0.3} | overrides
         return proxy_factory(fake_retell[1], **settings)
 
     return make, fake, state
@@ -155,9 +155,11 @@ def test_forged_origins_without_a_browser_get_nothing_from_a_guarded_client(guar
     assert API_KEY not in answer.text
 
 
-def test_the_fake_provider_mints_for_the_pages_host(bots):
+def test_the_fake_provider_mints_for_the_host_of_the_page_that_embeds_its_frame(bots):
     fake, url, _ = bots
-    answer = httpx.post(f"{url}/turnstile/v0/fake-token", json={"sitekey": "k"}, headers={"Origin": "http://client-a.localhost:8001"})
-    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "http://client-a.localhost:8001"
-    assert fake.tokens[answer.json()["token"]].hostname == "client-a.localhost"
-    assert httpx.get(f"{url}/recaptcha/api.js").text.count("grecaptcha") >= 1
+    frame = httpx.get(f"{url}/turnstile/v0/frame", params={"sitekey": "k", "id": "f1"},
+                      headers={"Referer": "http://client-a.localhost:8001/"})
+    assert frame.status_code == 200 and "parent.postMessage" in frame.text
+    (token,) = fake.tokens
+    assert fake.tokens[token].hostname == "client-a.localhost" and token in frame.text
+    assert "grecaptcha" in httpx.get(f"{url}/recaptcha/api.js").text

@@ -153,7 +153,7 @@ def test_rejects_a_quota_that_is_not_a_whole_number_in_range(tmp_path, extra):
 
 
 def test_a_bot_check_names_its_provider_and_site_key(tmp_path):
-    text = GOOD.replace('name = "Acme"', 'name = "Acme"\nbot_check = "turnstile"\nbot_site_key = "0x4AAAAAAA_site"')
+    text = GOOD.replace('widget_version = "1.0.0"', 'widget_version = "1.2.0"').replace('name = "Acme"', 'name = "Acme"\nbot_check = "turnstile"\nbot_site_key = "0x4AAAAAAA_site"')
     text = text.replace('name = "Bolt"', 'name = "Bolt"\nbot_check = "recaptcha"\nbot_site_key = "6Lc-key"\nbot_min_score = 0.7')
     reg = registry.load(write(tmp_path, text))
     acme, bolt = reg.clients
@@ -171,10 +171,23 @@ def test_a_bot_check_names_its_provider_and_site_key(tmp_path):
     ('bot_check = "recaptcha"\nbot_site_key = "k"\nbot_min_score = 1.5', "'bot_min_score' must be a number from 0.0 to 1.0, not 1.5"),
 ])
 def test_rejects_a_bot_check_that_cannot_work(tmp_path, extra, message):
-    path = write(tmp_path, GOOD.replace('name = "Acme"', f'name = "Acme"\n{extra}'))
+    text = GOOD.replace('widget_version = "1.0.0"', 'widget_version = "1.2.0"', 1)
+    path = write(tmp_path, text.replace('name = "Acme"', f'name = "Acme"\n{extra}'))
     with pytest.raises(registry.RegistryError) as info:
         registry.load(path)
     assert [e.split(": ", 2)[2] for e in info.value.errors] == [message]
+
+
+@pytest.mark.parametrize("version, ok", [("1.1.0", False), ("1.2.0", True), ("2.1.0", False), ("2.2.0", True)])
+def test_a_bot_check_needs_a_widget_release_that_sends_the_token(tmp_path, version, ok):
+    text = GOOD.replace('widget_version = "1.0.0"', f'widget_version = "{version}"', 1)
+    path = write(tmp_path, text.replace('name = "Acme"', 'name = "Acme"\nbot_check = "turnstile"\nbot_site_key = "k"'))
+    if ok:
+        assert registry.load(path).clients[0].bot_check == "turnstile"
+        return
+    with pytest.raises(registry.RegistryError) as info:
+        registry.load(path)
+    assert info.value.errors[0].endswith(f"bot_check needs widget_version {version[0]}.2.0 or later, not '{version}'")
 
 
 @pytest.mark.parametrize("second_origin, first", [

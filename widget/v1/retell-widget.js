@@ -31,6 +31,7 @@
     busy: 'Too many calls right now. Please try again in a moment.',
     refused: "The assistant couldn't start a call.",
     unavailable: 'The assistant is unavailable right now. Please try again later.',
+    botCheck: "The security check didn't pass. Please try again.",
     sdk: 'The call service failed to load. Please try again.',
     interrupted: 'The call was interrupted.',
     micDenied: 'Microphone access was denied. Allow it in your browser to talk to the assistant.',
@@ -98,10 +99,13 @@
         `RetellWidget: option "proxyEndpoint" must be a non-empty URL string (got ${describe(o.proxyEndpoint)})`
       );
     }
-    for (const name of ['sdkUrl', 'label']) {
+    for (const name of ['sdkUrl', 'label', 'botSiteKey']) {
       if (o[name] != null && typeof o[name] !== 'string') {
         throw new TypeError(`RetellWidget: option "${name}" must be a string (got ${describe(o[name])})`);
       }
+    }
+    if (o.botCheck != null && !(o.botSiteKey || '').trim()) {
+      throw new TypeError(`RetellWidget: option "botSiteKey" must be set with botCheck (got ${describe(o.botSiteKey)})`);
     }
     return {
       agentId: o.agentId,
@@ -111,13 +115,67 @@
       // Resolved against the page, not against this script (which is what a bare import() would do).
       sdkUrl: o.sdkUrl ? parseUrl(o.sdkUrl, 'sdkUrl') : DEFAULT_SDK_URL,
       label: (o.label && o.label.trim()) || DEFAULT_LABEL,
+      botCheck: o.botCheck == null ? null : oneOf(o.botCheck, BOT_CHECKS, 'botCheck'),
+      botSiteKey: o.botCheck == null ? null : o.botSiteKey.trim(),
     };
   }
 
+  // The bot check a website may require (Cloudflare Turnstile or reCAPTCHA v3): the provider's
+  // script loads on intent, and each call gets a fresh token, without a visible challenge where
+  // the provider allows it. The proxy verifies it.
+  const BOT_CHECKS = ['turnstile', 'recaptcha'];
+  const botLoads = new Map();
+  function loadBotCheck(provider, key) {
+    const src = provider === 'recaptcha'
+      ? 'https://www.google.com/recaptcha/api.js?render=' + encodeURIComponent(key)
+      : 'https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit';
+    const name = provider === 'recaptcha' ? 'grecaptcha' : 'turnstile';
+    let load = botLoads.get(src);
+    if (!load) {
+      load = new Promise((resolve, reject) => {
+        if (window[name]) return resolve(window[name]);
+        const tag = document.createElement('script');
+        tag.src = src;
+        tag.async = true;
+        tag.onload = () => (window[name] ? resolve(window[name]) : reject(new Error(src + ' defined no ' + name)));
+        tag.onerror = () => reject(new Error('could not load ' + src));
+        document.head.append(tag);
+      });
+      load.catch(() => botLoads.delete(src));
+      botLoads.set(src, load);
+    }
+    return load;
+  }
+
+  async function botToken(provider, key) {
+    const api = await loadBotCheck(provider, key);
+    let timer;
+    const token = provider === 'recaptcha'
+      ? new Promise((resolve, reject) => api.ready(() => api.execute(key, { action: 'start_call' }).then(resolve, reject)))
+      : new Promise((resolve, reject) => {
+          const box = document.createElement('div'); // Turnstile's frame shows only if the visitor must interact
+          box.style.cssText = 'position:fixed;bottom:0;left:0;z-index:2147483647';
+          document.body.append(box);
+          const done = (fn) => (value) => { box.remove(); fn(value); };
+          api.execute(api.render(box, {
+            sitekey: key, action: 'start_call', execution: 'execute', appearance: 'interaction-only',
+            callback: done(resolve), 'error-callback': done((code) => reject(new Error('the bot check failed: ' + code))),
+          }));
+        });
+    try {
+      return await Promise.race([token, new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the bot check did not answer')), 15000);
+      })]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   function httpErrorMessage(res, code) {
-    if (res.status === 403) return MSG.forbidden;
     // The website's quota is used up until the next day or month: no countdown to wait out.
     if (code === 'quota_exceeded') return MSG.unavailable;
+    if (code === 'bot_check_failed') return MSG.botCheck;
+    if (res.status === 403) return MSG.forbidden;
     if (res.status === 429) {
       const seconds = retryAfterSeconds(res);
       return seconds
@@ -190,7 +248,10 @@
     #startTimer = 0;
     #stream = null; // our microphone check, held until the SDK's call has started
     #destroyed = false;
-    #onIntent = () => loadSdk(this.#opts.sdkUrl).catch(() => {});
+    #onIntent = () => {
+      loadSdk(this.#opts.sdkUrl).catch(() => {});
+      if (this.#opts.botCheck) loadBotCheck(this.#opts.botCheck, this.#opts.botSiteKey).catch(() => {});
+    };
     #onClick = () => this.start();
     #onHangup = () => this.stop();
     #onReady = () => document.body.appendChild(this.#root);
@@ -264,6 +325,17 @@
       if (!current()) return;
 
       // 3. A fresh token on every attempt: tokens expire 30 s after creation, so never reuse one.
+      // A website with a bot check sends a fresh provider token with the request.
+      let bot = null;
+      if (this.#opts.botCheck) {
+        try {
+          bot = await botToken(this.#opts.botCheck, this.#opts.botSiteKey);
+        } catch (err) {
+          if (current()) this.#fail(MSG.botCheck, err);
+          return;
+        }
+        if (!current()) return;
+      }
       const abort = (this.#abort = new AbortController());
       let res;
       try {
@@ -273,7 +345,7 @@
           credentials: 'omit',
           cache: 'no-store',
           headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ agent_id: this.#opts.agentId }),
+          body: JSON.stringify(bot ? { agent_id: this.#opts.agentId, bot_token: bot } : { agent_id: this.#opts.agentId }),
           signal: abort.signal,
         });
       } catch (err) {

@@ -7,6 +7,7 @@
 // data packets arrive, and call_ended when the room disconnects. A start that fails emits only
 // `error`, never call_ended, and startCall() resolves all the same.
 
+import { botToken, loadBotCheck } from './bot.js';
 import { errorCode, fetchError, httpError, microphoneError, retryAfterSeconds } from './errors.js';
 import { messages } from './messages.js';
 import { createPanel } from './panel.js';
@@ -67,6 +68,15 @@ async function askMicrophone() {
 // 3. A fresh token for every attempt: tokens expire 30 s after creation and work once.
 // -> {token, callId} or {code, cause, seconds}
 async function fetchToken(options, signal) {
+  // A website with a bot check sends a fresh provider token with each request.
+  let bot = null;
+  if (options.botCheck) {
+    try {
+      bot = await botToken(options.botCheck, options.botSiteKey);
+    } catch (err) {
+      return { code: 'bot-check', cause: err };
+    }
+  }
   let res;
   try {
     res = await fetch(options.proxyEndpoint, {
@@ -75,7 +85,7 @@ async function fetchToken(options, signal) {
       credentials: 'omit',
       cache: 'no-store',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ agent_id: options.agentId }),
+      body: JSON.stringify(bot ? { agent_id: options.agentId, bot_token: bot } : { agent_id: options.agentId }),
       signal,
     });
   } catch (err) {
@@ -131,6 +141,7 @@ export function createController({ host, root, options, events }) {
   panel.show('idle', t('idle'));
   // Created on intent (hover, focus, touch) or a click: fetch the SDK now, off the click's path.
   loadSdk(options.sdkUrl).catch(() => {});
+  if (options.botCheck) loadBotCheck(options.botCheck, options.botSiteKey).catch(() => {});
 
   function setState(next, code, seconds) {
     state = next;

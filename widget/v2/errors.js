@@ -19,9 +19,10 @@ export function fetchError() {
  * proxy's error code from the body ('' if none).
  */
 export function httpError(status, wait, code = '') {
-  if (status === 403) return 'forbidden';
   // The website's quota is used up until the next day or month: no countdown to wait out.
   if (code === 'quota_exceeded') return 'unavailable';
+  if (code === 'bot_check_failed') return 'bot-check';
+  if (status === 403) return 'forbidden';
   // Our proxy answers 429 for its own limits and 503 + Retry-After when Retell is rate limiting.
   if (status === 429 || (status === 503 && wait)) return wait ? 'rate-limited' : 'busy';
   if (status >= 500) return 'unavailable';

@@ -36,6 +36,7 @@ const en = {
   sdk: "The call service didn't load. Please try again.",
   'start-failed': "The call couldn't be started. Please try again.",
   dropped: 'The call was interrupted. You can call again.',
+  'bot-check': "The security check didn't pass. Please try again.",
 };
 
 const es = {
@@ -72,6 +73,7 @@ const es = {
   sdk: 'El servicio de llamadas no se cargó. Vuelve a intentarlo.',
   'start-failed': 'No se pudo iniciar la llamada. Vuelve a intentarlo.',
   dropped: 'La llamada se interrumpió. Puedes volver a llamar.',
+  'bot-check': 'La comprobación de seguridad no se superó. Inténtalo de nuevo.',
 };
 
 const de = {
@@ -108,6 +110,7 @@ const de = {
   sdk: 'Der Anrufdienst wurde nicht geladen. Bitte versuchen Sie es erneut.',
   'start-failed': 'Der Anruf konnte nicht gestartet werden. Bitte versuchen Sie es erneut.',
   dropped: 'Der Anruf wurde unterbrochen. Sie können erneut anrufen.',
+  'bot-check': 'Die Sicherheitsprüfung ist fehlgeschlagen. Bitte versuchen Sie es erneut.',
 };
 
 export const LANGUAGES = { en, es, de };

@@ -16,7 +16,8 @@ export type RetellWidgetErrorCode =
   | 'offline'
   | 'sdk'
   | 'start-failed'
-  | 'dropped';
+  | 'dropped'
+  | 'bot-check';
 
 /** Keys of every string the widget shows; see the widget reference for the English defaults. */
 export type RetellWidgetStringKey =
@@ -44,6 +45,10 @@ export interface RetellWidgetOptions {
   lang?: string;
   /** Replaces any string; `{s}` in a value stands for a number of seconds. Attribute: JSON. */
   strings?: Partial<Record<RetellWidgetStringKey, string>>;
+  /** The bot check the website's registry entry requires: a token is sent with each call. Attribute `bot-check`. */
+  botCheck?: 'turnstile' | 'recaptcha';
+  /** The provider's public site key; required with `botCheck`. Attribute `bot-site-key`. */
+  botSiteKey?: string;
 }
 
 export interface RetellWidgetEventMap {

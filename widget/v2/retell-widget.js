@@ -30,6 +30,8 @@
     label: 'label',
     lang: 'lang',
     strings: 'strings',
+    botCheck: 'bot-check',
+    botSiteKey: 'bot-site-key',
   };
   const STATE = 'data-state';
   // The launcher's label is needed before any chunk loads; every other string is in messages.js.
@@ -134,10 +136,11 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
     for (const name of ['agentId', 'proxyEndpoint']) {
       if (typeof o[name] !== 'string' || !o[name].trim()) throw bad(TypeError, name, 'must be a non-empty string', o[name]);
     }
-    for (const name of ['sdkUrl', 'label', 'lang']) {
+    for (const name of ['sdkUrl', 'label', 'lang', 'botSiteKey']) {
       if (o[name] != null && typeof o[name] !== 'string') throw bad(TypeError, name, 'must be a string', o[name]);
     }
     if (o.strings != null && typeof o.strings !== 'object') throw bad(TypeError, 'strings', 'must be an object', o.strings);
+    if (o.botCheck != null && !(o.botSiteKey || '').trim()) throw bad(TypeError, 'botSiteKey', 'must be set with botCheck', o.botSiteKey);
     const lang = (o.lang || (host.parentElement && host.parentElement.closest('[lang]')?.lang) || document.documentElement.lang || 'en')
       .toLowerCase().split('-')[0];
     return {
@@ -151,6 +154,8 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
       lang: LAUNCH[lang] ? lang : 'en',
       strings: { ...o.strings },
       label: (o.label && o.label.trim()) || '',
+      botCheck: o.botCheck == null ? null : oneOf(o.botCheck, ['turnstile', 'recaptcha'], 'botCheck'),
+      botSiteKey: o.botCheck == null ? null : o.botSiteKey.trim(),
     };
   }
 
