@@ -155,6 +155,18 @@ def test_forged_origins_without_a_browser_get_nothing_from_a_guarded_client(guar
     assert API_KEY not in answer.text
 
 
+def test_the_reused_fault_hands_out_the_last_token_again_and_the_proxy_refuses_it(guarded):
+    make, fake, state = guarded
+    proxy = make()
+    first = fake.mint("turnstile", "0x4AAAsite", "shop.example")
+    assert create(proxy, first).status_code == 201
+    state["fault"] = "reused"
+    again = fake.mint("turnstile", "0x4AAAsite", "shop.example")
+    assert again == first  # what the fake's script would hand the page under this fault
+    refused = create(proxy, again)
+    assert refused.status_code == 403 and "already used" in refused.json()["message"]
+
+
 def test_the_fake_provider_mints_for_the_host_of_the_page_that_embeds_its_frame(bots):
     fake, url, _ = bots
     frame = httpx.get(f"{url}/turnstile/v0/frame", params={"sitekey": "k", "id": "f1"},
