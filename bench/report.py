@@ -53,6 +53,11 @@ def proxy(data: dict) -> list[str]:
         lines.append(f"| {row['label']} | {row['rps']:,.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
                      f"| {_x(row['rps_vs_express'])} | {_x(row['p99_vs_express'])} | {row['errors']} "
                      f"| {met[row.get('meets_target')]} |")
+    shared = data.get("redis_vs_memory")
+    if shared:
+        rounds = ", ".join(f"{x:.3f}" for x in shared["per_round"])
+        lines += ["", f"Redis limiter vs in memory, round by round (median of {rounds}): {shared['ratio']:.3f}x; "
+                      f"target >= {shared['target']}x: {met[shared['met']]}."]
     return lines
 
 

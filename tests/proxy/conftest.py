@@ -94,3 +94,45 @@ def proxy_factory(registry_file: Path, manifest_file: Path, tmp_path: Path) -> I
 @pytest.fixture
 def proxy(proxy_factory, fake_retell) -> httpx.Client:
     return proxy_factory(fake_retell[1])
+
+
+@contextlib.contextmanager
+def killed_proxy(tmp_path: Path, registry_file: Path, retell_url: str, **environ: str) -> Iterator[int]:
+    """``python -m proxy serve`` in its own process with a SQLite usage database in ``tmp_path``;
+    yields its port once it serves, and kills it with SIGKILL on the way out (no shutdown, no
+    flush: what the test finds on disk afterwards is what a crash leaves)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from builder.server import bind
+    from tests.conftest import REPO
+
+    sock = bind()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "RETELL_API_KEY": API_KEY, "RETELL_BASE_URL": retell_url, "PROXY_REGISTRY": str(registry_file),
+           "PROXY_USAGE_DB": str(tmp_path / "usage.sqlite3"), "PYTHONPATH": str(REPO), **environ}
+    proc = subprocess.Popen([sys.executable, "-m", "proxy", "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True)
+    reader = None
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "Uvicorn running" in line:
+                break
+        else:
+            pytest.fail("the proxy did not start")
+        # Keep reading its log, so a full pipe never stalls the proxy mid-test.
+        reader = threading.Thread(target=proc.stderr.read, daemon=True)
+        reader.start()
+        yield port
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        if reader is not None:
+            reader.join(10)  # the pipe ends with the process
+        if proc.stderr is not None:
+            proc.stderr.close()

@@ -1,10 +1,6 @@
 import asyncio
 import base64
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +13,8 @@ from proxy.__main__ import main
 from proxy.report import html_page, parse_span, summarise, summarise_calls, svg_chart, text_report
 from proxy.settings import Secret
 from proxy.usage import SqliteStore, UsageRecorder, UsageRow, anonymise_ip
-from tests.conftest import REPO, run_async
-from tests.proxy.conftest import API_KEY
+from tests.conftest import run_async
+from tests.proxy.conftest import killed_proxy
 
 SHOP = "https://shop.example"
 ENDPOINT = "/api/create-web-call"
@@ -252,26 +248,8 @@ def test_the_usage_page_needs_the_admin_token(proxy_factory, fake_retell):
 
 
 def test_no_acknowledged_request_is_lost_when_the_proxy_is_killed(tmp_path, registry_file, fake_retell):
-    database = tmp_path / "usage.sqlite3"
-    sock = bind()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {**os.environ, "RETELL_API_KEY": API_KEY, "RETELL_BASE_URL": fake_retell[1], "PROXY_REGISTRY": str(registry_file),
-           "PROXY_USAGE_DB": str(database), "PROXY_RATE_LIMIT_IP": "1000/minute", "PROXY_RATE_LIMIT_AGENT": "1000/minute",
-           "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "proxy", "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                            stderr=subprocess.PIPE, text=True)
-    reader = None
-    try:
-        for line in proc.stderr:
-            if "Uvicorn running" in line:
-                break
-        else:
-            pytest.fail("the proxy did not start")
-        # Keep reading its log, so a full pipe never stalls the proxy mid-test.
-        reader = threading.Thread(target=proc.stderr.read, daemon=True)
-        reader.start()
-
+    limits = {"PROXY_RATE_LIMIT_IP": "1000/minute", "PROXY_RATE_LIMIT_AGENT": "1000/minute"}
+    with killed_proxy(tmp_path, registry_file, fake_retell[1], **limits) as port:
         def attempt(i: int) -> int:
             body = {"agent_id": "agent_shop" if i % 3 else "agent_bolt"}
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
@@ -280,14 +258,8 @@ def test_no_acknowledged_request_is_lost_when_the_proxy_is_killed(tmp_path, regi
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(attempt, range(60)))
         assert sorted(set(statuses)) == [201, 403]
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        if reader is not None:
-            reader.join(10)  # the pipe ends with the process
-        proc.stderr.close()
-    # Every answered request, created or refused, has its row on disk.
-    assert count(database) == 60
+    # Killed right after the last answer: every answered request, created or refused, has its row on disk.
+    assert count(tmp_path / "usage.sqlite3") == 60
 
 
 def test_a_recorder_keeps_writing_when_a_new_event_loop_takes_over(tmp_path):

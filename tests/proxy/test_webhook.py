@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,7 +11,6 @@ import httpx
 import pytest
 from retell.lib import webhook_auth  # Retell's official SDK: the reference for the signature
 
-from builder.server import bind
 from harness.webhooks import sign
 from proxy.__main__ import main
 from proxy.calls import EVENTS, InvalidEvent, parse_event
@@ -24,8 +18,7 @@ from proxy.report import UNATTRIBUTED, calls_csv, calls_text, html_page, summari
 from proxy.settings import Secret
 from proxy.usage import SqliteStore
 from proxy.webhook import signature_problem
-from tests.conftest import REPO
-from tests.proxy.conftest import API_KEY
+from tests.proxy.conftest import API_KEY, killed_proxy
 
 HOOK = "/api/retell-webhook"
 SHOP = "https://shop.example"
@@ -265,24 +258,7 @@ def test_an_old_usage_database_gains_the_call_id_column(tmp_path):
 
 
 def test_no_acknowledged_webhook_is_lost_when_the_proxy_is_killed(tmp_path, registry_file, fake_retell):
-    database = tmp_path / "usage.sqlite3"
-    sock = bind()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {**os.environ, "RETELL_API_KEY": API_KEY, "RETELL_BASE_URL": fake_retell[1], "PROXY_REGISTRY": str(registry_file),
-           "PROXY_USAGE_DB": str(database), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "proxy", "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                            stderr=subprocess.PIPE, text=True)
-    reader = None
-    try:
-        for line in proc.stderr:
-            if "Uvicorn running" in line:
-                break
-        else:
-            pytest.fail("the proxy did not start")
-        reader = threading.Thread(target=proc.stderr.read, daemon=True)  # a full pipe never stalls it
-        reader.start()
-
+    with killed_proxy(tmp_path, registry_file, fake_retell[1]) as port:
         def deliver(i: int) -> int:
             body = ended(f"call_{i:04d}") if i % 2 else event("call_started", f"call_{i - 1:04d}", start_timestamp=1)
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
@@ -291,11 +267,6 @@ def test_no_acknowledged_webhook_is_lost_when_the_proxy_is_killed(tmp_path, regi
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(deliver, range(40)))
         assert statuses == [204] * 40
-    finally:
-        proc.send_signal(signal.SIGKILL)  # right after the last 204
-        proc.wait(10)
-        if reader is not None:
-            reader.join(10)
-        proc.stderr.close()
-    with sqlite3.connect(database) as db:
+    # Killed right after the last 204: every acknowledged event is on disk.
+    with sqlite3.connect(tmp_path / "usage.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM call_events").fetchone()[0] == 40
