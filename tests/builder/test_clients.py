@@ -73,3 +73,20 @@ def test_registry_index_lists_every_client(make_site):
     index = (root / "dist/clients/index.html").read_text()
     assert "2 registered websites" in index
     assert re.search(r'<a href="client-a/">Acme Dental</a></td><td>1\.0\.0</td><td>purple</td><td>bottom-right</td>', index)
+
+
+def test_a_bot_check_client_gets_its_site_key_in_the_snippet_and_the_csp_note(site_factory):
+    def edit(root):
+        clients = root / "site_src" / "clients.toml"
+        text = clients.read_text().replace('widget_version = "1.0.0"', 'widget_version = "1.2.0"')
+        clients.write_text(text.replace('agents = ["agent_bolt_sales", "agent_bolt_support"]',
+                                        'agents = ["agent_bolt_sales", "agent_bolt_support"]\nbot_check = "turnstile"\n'
+                                        'bot_site_key = "0x4AAAAAAAbolt"', 1))
+
+    root = site_factory(edit)
+    assert build(root) == 0
+    page = (root / "dist/clients/client-b/index.html").read_text()
+    assert '"botCheck": "turnstile"' in page and '"botSiteKey": "0x4AAAAAAAbolt"' in page
+    assert "This site requires a bot check" in page and "<code>https://challenges.cloudflare.com</code> in <code>script-src</code>" in page
+    other = (root / "dist/clients/client-a/index.html").read_text()
+    assert "botCheck" not in other and "requires a bot check" not in other
