@@ -1,8 +1,9 @@
 """``POST /api/create-web-call``: every check in order, each refusal with its own status and code.
 
 Order: origin (cheap, in memory), media type and body, agent binding, the client's bot check (a
-Turnstile or reCAPTCHA token, verified at the provider), the client's minutes this month, then every budget at once (client IP, client and agent, the client's calls today: one
-decision, one Redis round trip), and only then Retell. Each step that refuses ends the request
+Turnstile or reCAPTCHA token, verified at the provider), the client's minutes this month, then
+every budget at once (client IP, client and agent, the client's calls today: one decision, one
+Redis round trip), and only then Retell. Each step that refuses ends the request
 there, so a refused request never reaches the upstream.
 """
 
@@ -12,10 +13,11 @@ import hmac
 import logging
 import time
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from proxy import cors
+from proxy.body import BodyRefused, read_body
 from proxy.botcheck import BotRefused
 from proxy.logs import annotate
 from proxy.quota import seconds_to_next_month
@@ -141,7 +143,10 @@ async def _bound_request(request: Request, state: ProxyState, registry: Registry
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise _Refusal(415, "unsupported_media_type", "send the body as application/json")
-    body = await _read_body(request, state.settings.max_body_bytes)
+    try:
+        body = await read_body(request, state.settings.max_body_bytes)
+    except BodyRefused as exc:
+        raise _Refusal(exc.status, exc.code, exc.message) from None
     try:
         wanted = parse_create(body)
     except InvalidBody as exc:
@@ -170,23 +175,6 @@ def _server_credential(request: Request, state: ProxyState) -> bool:
     token = state.settings.server_token
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     return token is not None and scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.reveal().encode())
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed ``limit``."""
-    too_large = _Refusal(413, "body_too_large", f"the body must be at most {limit} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise too_large
-    except ClientDisconnect:
-        raise _Refusal(400, "client_disconnected", "the body ended early") from None
-    return bytes(body)
 
 
 async def _record(state: ProxyState, request: Request, attempt: _Attempt, outcome: str, status: int) -> None:

@@ -14,9 +14,10 @@ import logging
 import re
 import time
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from proxy.body import BodyRefused, read_body
 from proxy.calls import InvalidEvent, parse_event
 from proxy.state import ProxyState
 
@@ -51,20 +52,12 @@ async def receive(request: Request) -> Response:
     state: ProxyState = request.app.state.proxy
     if state.calls is None:
         return _error(404, "not_found", "webhooks are stored in the usage database, and PROXY_USAGE_DB is off")
-    limit = state.settings.webhook_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return _error(413, "body_too_large", f"the body must be at most {limit} bytes (PROXY_WEBHOOK_MAX_BYTES)")
-    body = bytearray()
     try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                return _error(413, "body_too_large", f"the body must be at most {limit} bytes (PROXY_WEBHOOK_MAX_BYTES)")
-    except ClientDisconnect:
-        return _error(400, "client_disconnected", "the body ended early")
+        body = await read_body(request, state.settings.webhook_max_bytes, "PROXY_WEBHOOK_MAX_BYTES")
+    except BodyRefused as exc:
+        return _error(exc.status, exc.code, exc.message)
     key = state.settings.webhook_key or state.settings.retell_api_key
-    problem = signature_problem(bytes(body), key.reveal(), request.headers.get("x-retell-signature"))
+    problem = signature_problem(body, key.reveal(), request.headers.get("x-retell-signature"))
     if problem is not None:
         # Worth an operator's eye: a wrong key in the settings looks exactly like a forger.
         log.warning("webhook refused: %s", problem, extra={"outcome": "bad_signature"})

@@ -41,3 +41,22 @@ def test_parses_every_fault():
 def test_refuses_faults_it_cannot_apply(data, message):
     with pytest.raises(FaultError, match=message):
         Faults.parse(data)
+
+
+def test_registry_overrides_gather_quotas_and_bot_checks_per_client():
+    faults = Faults.parse({"quota": {"client-b": {"max_calls_per_day": 1}}, "bot_check": {"client-b": "recaptcha"},
+                           "bot": "low-score"})
+    assert faults.overrides() == {"client-b": {"max_calls_per_day": 1, "bot_check": "recaptcha"}}
+    assert faults.bot == "low-score"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"quota": {"client-b": {"max_calls_per_day": 0}}}, "'quota' maps client ids to an object with"),
+    ({"quota": {"client-b": {"calls": 3}}}, "'quota' maps client ids to an object with"),
+    ({"quota": ["client-b"]}, "'quota' maps client ids to an object with"),
+    ({"bot_check": {"client-b": "hcaptcha"}}, "'bot_check' maps client ids to one of turnstile, recaptcha"),
+    ({"bot": "slow"}, "'bot' is one of fail, low-score, timeout, reused"),
+])
+def test_refuses_registry_and_bot_faults_it_cannot_apply(data, message):
+    with pytest.raises(FaultError, match=message):
+        Faults.parse(data)
