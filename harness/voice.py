@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -16,8 +18,12 @@ from harness.greeting import FRAME_SAMPLES, RATE, Speech, level_dbfs
 # A microphone frame counts as audio, not silence, above this level.
 LOUD_DBFS = -40.0
 # Audio already on its way when a mute change is signalled (encoded, in flight, in the jitter
-# buffer: 3 frames were seen here) arrives just after it; it is counted apart, as settling.
+# buffer) arrives just after it, and later still on a busy machine. A frame counts as settling
+# when the caller captured it less than SETTLE_MS after the change reached us, on the caller's
+# own clock (its RTP timestamps), so a slow receiver does not turn audio in flight into audio
+# heard while muted.
 SETTLE_MS = 200
+_RTP_WRAP = 1 << 32
 _SILENCE = bytes(FRAME_SAMPLES * 2)
 
 
@@ -67,10 +73,14 @@ class Segment:
     """Microphone audio between two mute changes (the caller's ``mute`` signalling)."""
 
     muted: bool
-    since_ms: int  # when this segment began, milliseconds since the epoch
-    frames: int = 0  # after the first SETTLE_MS
+    since_ms: int  # when the change arrived, milliseconds since the epoch
+    # Frames the caller captured up to this moment (seconds, on the meter's clock) were sent
+    # before the change took effect; None: no frame has given the caller's clock yet, so the
+    # first SETTLE_MS after the change settle by arrival instead.
+    settles_until: float | None
+    frames: int = 0  # after settling
     loud_frames: int = 0  # of those, frames above LOUD_DBFS
-    settling_frames: int = 0  # in the first SETTLE_MS, sent before the change took effect
+    settling_frames: int = 0  # sent before the change took effect
     settling_loud_frames: int = 0
 
 
@@ -80,26 +90,56 @@ class MicrophoneMeter:
 
     segments: list[Segment] = field(default_factory=list)
     heard: asyncio.Event = field(default_factory=asyncio.Event)  # the first frame arrived
+    now: Callable[[], float] = time.time
+    # The least (arrival - capture) seen: the path's own delay plus the two clocks' difference.
+    _offset: float | None = None
+    _last_pts: int | None = None
+    _wrapped: int = 0  # RTP timestamps are 32 bits: 25 hours at 48 kHz, from a random start
 
     def set_muted(self, muted: bool) -> None:
-        if not self.segments or self.segments[-1].muted != muted:
-            # The first segment has nothing before it to settle from.
-            since = int(time.time() * 1000) - (SETTLE_MS if not self.segments else 0)
-            self.segments.append(Segment(muted, since))
+        if self.segments and self.segments[-1].muted == muted:
+            return
+        arrived = self.now()
+        if not self.segments:
+            until: float | None = -math.inf  # nothing before it to settle from
+        elif self._offset is None:
+            until = None
+        else:
+            until = arrived - self._offset + SETTLE_MS / 1000
+        self.segments.append(Segment(muted, int(arrived * 1000), until))
 
     def frame(self, frame: AudioFrame) -> None:
+        arrived = self.now()
+        captured = self._captured(frame)
+        if captured is not None:
+            lag = arrived - captured
+            self._offset = lag if self._offset is None else min(self._offset, lag)
         if not self.segments:
             self.set_muted(False)
         self.heard.set()
         segment = self.segments[-1]
         # Decoded Opus is packed s16 (one plane, channels interleaved).
         loud = level_dbfs(bytes(frame.planes[0])[: frame.samples * 2 * len(frame.layout.channels)]) > LOUD_DBFS
-        if time.time() * 1000 - segment.since_ms < SETTLE_MS:
+        if segment.settles_until is None or captured is None:
+            settling = arrived * 1000 - segment.since_ms < SETTLE_MS
+        else:
+            settling = captured <= segment.settles_until
+        if settling:
             segment.settling_frames += 1
             segment.settling_loud_frames += loud
         else:
             segment.frames += 1
             segment.loud_frames += loud
+
+    def _captured(self, frame: AudioFrame) -> float | None:
+        """When the caller captured ``frame``, on its own clock (seconds, from an arbitrary
+        start): its RTP timestamp, unwrapped, over the sample rate."""
+        if frame.pts is None or not frame.sample_rate:
+            return None
+        if self._last_pts is not None and frame.pts < self._last_pts - _RTP_WRAP // 2:
+            self._wrapped += 1
+        self._last_pts = frame.pts
+        return (frame.pts + self._wrapped * _RTP_WRAP) / frame.sample_rate
 
     async def consume(self, track: MediaStreamTrack) -> None:
         while True:
