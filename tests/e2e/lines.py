@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from playwright.sync_api import Locator, expect
+
 
 @dataclass(frozen=True)
 class Line:
@@ -20,3 +22,25 @@ V1 = Line(root=".retell-widget", start=".retell-widget__button", hang_up=".retel
 V2 = Line(root="retell-widget", start=".launcher", hang_up="role=button[name='Hang up']", transcript="role=log[name='Transcript']",
           status=".status", retry="role=button[name='Try again']")
 LINES = {"v1": V1, "v2": V2, "latest": V2}
+
+
+# Resolves once the element's data-state is the one wanted, woken by the attribute's own change;
+# false after the timeout, with the state it stayed in.
+_UNTIL_STATE = """(el, [want, ms]) => new Promise((resolve) => {
+  if (el.getAttribute('data-state') === want) return resolve(true);
+  const observer = new MutationObserver(() => {
+    if (el.getAttribute('data-state') === want) { clearTimeout(timer); observer.disconnect(); resolve(true); }
+  });
+  const timer = setTimeout(() => { observer.disconnect(); resolve(false); }, ms);
+  observer.observe(el, { attributes: true, attributeFilter: ['data-state'] });
+})"""
+
+
+def until_state(root: Locator, state: str, timeout: float = 5_000) -> None:
+    """Waits until the widget ``root`` (v1's element or v2's host) is in ``state``, like
+    ``expect(root).to_have_attribute("data-state", state)`` but woken by the change itself:
+    Playwright's expect polls every 500 ms after its first quarter second, which every wait on a
+    real call (about a second to connect) paid, 0.25 s on average. On a timeout the same expect
+    fails with its full report."""
+    if not root.evaluate(_UNTIL_STATE, [state, timeout]):
+        expect(root).to_have_attribute("data-state", state, timeout=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.lines import until_state
+
 pytestmark = pytest.mark.e2e
 
 
@@ -21,14 +23,14 @@ def test_a_call_starts_and_hangs_up(page: Page, sandbox, client_id):
     before = sandbox.retell_records()
     page.goto(client["origin"] + "/")
     widget = page.locator(".retell-widget")
-    expect(widget).to_have_attribute("data-state", "idle")
+    until_state(widget, "idle")
 
     page.locator(".retell-widget__button").click()
-    expect(widget).to_have_attribute("data-state", "in-call")
+    until_state(widget, "in-call")
     expect(page.locator(".retell-widget__status")).to_have_text("In call")
 
     page.locator(".retell-widget__hangup").click()
-    expect(widget).to_have_attribute("data-state", "ended")
+    until_state(widget, "ended")
     calls = sandbox.ended_calls(before)
     assert len(calls) == 1
     assert calls[0]["agent_id"] == client["agents"][0]
@@ -40,7 +42,7 @@ def test_a_hang_up_reaches_the_clients_minutes_through_retells_signed_webhooks(p
     before, usage_before = sandbox.retell_records(), sandbox.calls_per_client().get("client-b", (0, 0, 0.0, 0.0))
     page.goto(client["origin"] + "/")
     page.locator(".retell-widget__button").click()
-    expect(page.locator(".retell-widget")).to_have_attribute("data-state", "in-call")
+    until_state(page.locator(".retell-widget"), "in-call")
     page.locator(".retell-widget__hangup").click()
     (ended,) = sandbox.ended_calls(before)
     call = sandbox.reported_call(ended["call_id"])
@@ -59,10 +61,10 @@ def test_the_hostile_site_is_refused_before_retell(page: Page, sandbox):
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     page.goto(sandbox.state["hostile"] + "/")
     widget = page.locator(".retell-widget")
-    expect(widget).to_have_attribute("data-state", "idle")
+    until_state(widget, "idle")
 
     page.locator(".retell-widget__button").click()
-    expect(widget).to_have_attribute("data-state", "error")
+    until_state(widget, "error")
     expect(page.locator(".retell-widget__status")).to_contain_text("couldn't reach the assistant")
     # The browser blocked the response for lack of CORS approval, and no token was minted.
     assert any("CORS" in text for text in console_errors), console_errors

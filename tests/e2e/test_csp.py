@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from builder.sdk import MEDIA_ORIGINS
+from tests.e2e.lines import until_state
 
 pytestmark = pytest.mark.e2e
 
@@ -33,9 +34,9 @@ def test_a_call_under_a_strict_csp_violates_nothing(page: Page, sandbox, folder)
     assert f"connect-src https://api.retell-widget.example {media};" in DOCS.read_text()
     widget = page.locator(".retell-widget")
     page.locator(".retell-widget__button").click()
-    expect(widget).to_have_attribute("data-state", "in-call")
+    until_state(widget, "in-call")
     page.locator(".retell-widget__hangup").click()
-    expect(widget).to_have_attribute("data-state", "ended")
+    until_state(widget, "ended")
     assert page.evaluate("window.__violations") == []
 
 

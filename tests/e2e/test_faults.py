@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.lines import LINES
+from tests.e2e.lines import LINES, until_state
 from tests.e2e.test_widget_v2 import INSTRUMENT, live_tracks
 
 pytestmark = pytest.mark.e2e
@@ -40,10 +40,10 @@ def test_each_fault_shows_its_message_and_a_retry_makes_a_call(page: Page, sandb
     page.add_init_script(INSTRUMENT)
     page.goto(f"{sandbox.client('client-a')['origin']}/sandbox/{folder}/")
     root = page.locator(line.root)
-    expect(root).to_have_attribute("data-state", "idle")
+    until_state(root, "idle")
     faults(fault)
     root.locator(line.start).click()
-    expect(root).to_have_attribute("data-state", "error")
+    until_state(root, "error")
     if folder == "v1":
         expect(root.locator(line.status)).to_contain_text(v1_text)
     else:
@@ -55,6 +55,6 @@ def test_each_fault_shows_its_message_and_a_retry_makes_a_call(page: Page, sandb
 
     sandbox.clear_faults()
     root.locator(line.retry).click()
-    expect(root).to_have_attribute("data-state", "in-call")
+    until_state(root, "in-call")
     root.locator(line.hang_up).click()
-    expect(root).to_have_attribute("data-state", "ended")
+    until_state(root, "ended")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 
-from tests.e2e.lines import LINES
+from tests.e2e.lines import LINES, until_state
 
 pytestmark = pytest.mark.e2e
 
@@ -18,9 +18,9 @@ def test_a_call_over_https(https_page: Page, sandbox_https, folder):
     assert https_page.evaluate("window.isSecureContext")
     widget = https_page.locator(line.root)
     widget.locator(line.start).click()
-    expect(widget).to_have_attribute("data-state", "in-call")
+    until_state(widget, "in-call")
     widget.locator(line.hang_up).click()
-    expect(widget).to_have_attribute("data-state", "ended")
+    until_state(widget, "ended")
     call = sandbox_https.retell_records()["calls"][-1]
     assert sandbox_https.ended_call(call["call_id"])["disconnection_reason"] == "user_hangup"
 
@@ -30,14 +30,14 @@ def test_the_pinned_demo_page_over_https(https_page: Page, sandbox_https):
     https_page.goto(sandbox_https.client("client-b")["origin"] + "/")
     widget = https_page.locator(".retell-widget")
     widget.locator(".retell-widget__button").click()
-    expect(widget).to_have_attribute("data-state", "in-call")
+    until_state(widget, "in-call")
 
 
 def test_the_hostile_site_is_refused_over_https(https_page: Page, sandbox_https):
     before = len(sandbox_https.retell_records()["requests"])
     https_page.goto(sandbox_https.state["hostile"] + "/")
     https_page.locator(".retell-widget__button").click()
-    expect(https_page.locator(".retell-widget")).to_have_attribute("data-state", "error")
+    until_state(https_page.locator(".retell-widget"), "error")
     assert len(sandbox_https.retell_records()["requests"]) == before
 
 
@@ -47,7 +47,7 @@ def test_mixed_content_is_blocked_before_any_request(https_page: Page, sandbox_h
     https_page.on("console", lambda m: messages.append(m.text))
     https_page.goto(sandbox_https.client("client-a")["origin"] + "/sandbox/v1/?proxy=insecure")
     https_page.locator(".retell-widget__button").click()
-    expect(https_page.locator(".retell-widget")).to_have_attribute("data-state", "error")
+    until_state(https_page.locator(".retell-widget"), "error")
     assert any("Mixed Content" in m for m in messages), messages
     assert len(sandbox_https.retell_records()["requests"]) == before
 
@@ -58,4 +58,4 @@ def test_plain_http_on_a_real_domain_is_not_a_secure_context(https_page: Page, s
     assert https_page.evaluate("navigator.mediaDevices === undefined")
     https_page.locator(".retell-widget__button").click()
     # Without a secure context there is no microphone API, so no call can start.
-    expect(https_page.locator(".retell-widget")).to_have_attribute("data-state", "error")
+    until_state(https_page.locator(".retell-widget"), "error")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.lines import LINES
+from tests.e2e.lines import LINES, until_state
 
 pytestmark = pytest.mark.e2e
 
@@ -22,15 +22,15 @@ def test_a_call_on_every_line_and_client(page: Page, sandbox, folder, client_id)
     before = sandbox.retell_records()
     page.goto(f"{client['origin']}/sandbox/{folder}/")
     widget: Locator = page.locator(line.root)
-    expect(widget).to_have_attribute("data-state", "idle")
+    until_state(widget, "idle")
 
     widget.locator(line.start).click()
-    expect(widget).to_have_attribute("data-state", "in-call")
+    until_state(widget, "in-call")
     if line.transcript:
         expect(widget.locator(line.transcript)).to_contain_text("How can I help you today?")
 
     widget.locator(line.hang_up).click()
-    expect(widget).to_have_attribute("data-state", "ended")
+    until_state(widget, "ended")
     calls = sandbox.ended_calls(before)
     assert [(c["agent_id"], c["call_status"], c["disconnection_reason"]) for c in calls] == [
         (client["agents"][0], "ended", "user_hangup")]

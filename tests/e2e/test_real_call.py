@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 
-from tests.e2e.lines import LINES
+from tests.e2e.lines import LINES, until_state
 from tests.e2e.test_widget_v2 import INSTRUMENT, new_calls
 
 pytestmark = pytest.mark.e2e
@@ -70,7 +70,7 @@ def open_line(page: Page, sandbox, folder: str):
     page.goto(f"{sandbox.client('client-a')['origin']}/sandbox/{folder}/")
     line = LINES[folder]
     root = page.locator(line.root)
-    expect(root).to_have_attribute("data-state", "idle")
+    until_state(root, "idle")
     return line, root
 
 
@@ -84,13 +84,13 @@ def test_the_browser_hears_the_agent_and_the_agent_hears_the_browser(page: Page,
     before = sandbox.retell_records()
     line, root = open_line(page, sandbox, "v2")
     root.locator(line.start).click()
-    expect(root).to_have_attribute("data-state", "in-call")
+    until_state(root, "in-call")
     # The agent's greeting arrives as RTP audio with energy (real speech, not silence).
     heard = until_inbound(page, "s.packets > 20 && s.energy > 0")
     assert heard["packets"] > 20 and heard["energy"] > 0
     agent_finished_greeting(page)
     root.locator(line.hang_up).click()
-    expect(root).to_have_attribute("data-state", "ended")
+    until_state(root, "ended")
     call = the_call(sandbox, before)
     assert call["disconnection_reason"] == "user_hangup" and call["duration_ms"] > 0
     assert call["agent_audio_frames"] > 50
@@ -101,7 +101,7 @@ def test_while_muted_the_agent_hears_no_audio_and_sees_the_track_muted(page: Pag
     before = sandbox.retell_records()
     line, root = open_line(page, sandbox, "v2")
     root.locator(line.start).click()
-    expect(root).to_have_attribute("data-state", "in-call")
+    until_state(root, "in-call")
     agent_finished_greeting(page)  # 2 s of microphone audio so far
     root.get_by_role("button", name="Mute").click()
     # The call's own clock: 75 of the agent's 20 ms packets are 1.5 s of call.
@@ -111,7 +111,7 @@ def test_while_muted_the_agent_hears_no_audio_and_sees_the_track_muted(page: Pag
     start = inbound_audio(page)["packets"]
     until_inbound(page, f"s.packets > {start + 75}")
     root.locator(line.hang_up).click()
-    expect(root).to_have_attribute("data-state", "ended")
+    until_state(root, "ended")
     segments = the_call(sandbox, before)["microphone"]["segments"]
     assert [s["muted"] for s in segments] == [False, True, False], segments
     before_mute, muted, after = segments
@@ -126,12 +126,12 @@ def test_the_agent_hanging_up_ends_the_call_in_the_widget(page: Page, sandbox, f
     before = sandbox.retell_records()
     line, root = open_line(page, sandbox, folder)
     root.locator(line.start).click()
-    expect(root).to_have_attribute("data-state", "in-call")
+    until_state(root, "in-call")
     (call,) = new_calls(sandbox, before)  # still in progress
     call_id = call["call_id"]
     response = sandbox.http.post(sandbox.local("control") + f"/calls/{call_id}/hangup")
     assert response.status_code == 200, response.text
-    expect(root).to_have_attribute("data-state", "ended")
+    until_state(root, "ended")
     assert the_call(sandbox, before)["disconnection_reason"] == "agent_hangup"
     if folder == "v2":
         ends = [e["detail"] for e in page.evaluate("window.__retell.events") if e["type"] == "call-end"]
@@ -143,8 +143,8 @@ def test_a_scripted_call_length_ends_with_the_agent(page: Page, sandbox, faults)
     before = sandbox.retell_records()
     line, root = open_line(page, sandbox, "v2")
     root.locator(line.start).click()
-    expect(root).to_have_attribute("data-state", "in-call")
-    expect(root).to_have_attribute("data-state", "ended")
+    until_state(root, "in-call")
+    until_state(root, "ended")
     call = the_call(sandbox, before)
     assert call["disconnection_reason"] == "agent_hangup" and call["duration_ms"] >= 1000
 
@@ -179,7 +179,7 @@ def test_no_candidate_but_loopback_is_gathered_accepted_or_dialled(page: Page, s
     before = sandbox.retell_records()
     line, root = open_line(page, sandbox, "v2")
     root.locator(line.start).click()
-    expect(root).to_have_attribute("data-state", "in-call")
+    until_state(root, "in-call")
     # "In call" can come a moment before the browser's stats show the nominated pair: wait for
     # the pair (polling getStats, the only way to see it), up to 10 s.
     local = page.evaluate("""async () => {
@@ -197,7 +197,7 @@ def test_no_candidate_but_loopback_is_gathered_accepted_or_dialled(page: Page, s
       return {pairs: seen.length, remotes};
     }""")
     root.locator(line.hang_up).click()
-    expect(root).to_have_attribute("data-state", "ended")
+    until_state(root, "ended")
     ice = the_call(sandbox, before)["ice"]
     assert ice["local"] == ["127.0.0.1"]
     assert set(ice["remote"]) <= {"127.0.0.1", "::1"} and ice["remote"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.lines import until_state
+
 pytestmark = pytest.mark.e2e
 
 
@@ -13,7 +15,7 @@ def test_a_client_page_cannot_use_another_clients_agent(page: Page, sandbox):
     before = len(sandbox.retell_records()["requests"])
     page.goto(sandbox.client("client-a")["origin"] + f"/sandbox/v1/?agent={foreign}")
     page.locator(".retell-widget__button").click()
-    expect(page.locator(".retell-widget")).to_have_attribute("data-state", "error")
+    until_state(page.locator(".retell-widget"), "error")
     expect(page.locator(".retell-widget__status")).to_have_text("This website isn't allowed to use this assistant.")
     assert len(sandbox.retell_records()["requests"]) == before  # no token was minted
 
@@ -27,7 +29,7 @@ def test_a_burst_hits_the_rate_limit_and_the_widget_says_when_to_retry(page: Pag
     assert statuses == [201, 201, 201, 429]
     page.goto(client["origin"] + "/sandbox/v1/")
     page.locator(".retell-widget__button").click()
-    expect(page.locator(".retell-widget")).to_have_attribute("data-state", "error")
+    until_state(page.locator(".retell-widget"), "error")
     expect(page.locator(".retell-widget__status")).to_contain_text("Too many calls right now. Please try again in")
 
 
@@ -43,7 +45,7 @@ def test_a_used_up_quota_says_the_assistant_is_unavailable_without_a_countdown(p
     page.goto(client["origin"] + f"/sandbox/{line}/")
     if line == "v1":
         page.locator(".retell-widget__button").click()
-        expect(page.locator(".retell-widget")).to_have_attribute("data-state", "error")
+        until_state(page.locator(".retell-widget"), "error")
         status = page.locator(".retell-widget__status")
     else:
         host = page.locator("retell-widget")
@@ -67,7 +69,7 @@ def test_a_tampered_cdn_file_is_blocked_by_sri(page: Page, sandbox, faults):
     assert any("integrity" in m for m in messages), messages
     # ...while a moving alias, which cannot carry SRI, runs whatever the CDN sends.
     page.goto(sandbox.client("client-a")["origin"] + "/sandbox/v1/")
-    expect(page.locator(".retell-widget")).to_have_attribute("data-state", "idle")
+    until_state(page.locator(".retell-widget"), "idle")
 
 
 # Both lines and both providers; v2 with Turnstile also runs in harness check's tests (tests/harness/test_check.py).
@@ -90,7 +92,7 @@ def test_a_bot_check_passes_for_a_real_visitor_and_its_token_is_verified_once(pa
     assert any(url.startswith(f"https://{host}/") for url in scripts), scripts
     button.click()
     state = page.locator(".retell-widget" if line == "v1" else "retell-widget")
-    expect(state).to_have_attribute("data-state", "in-call")
+    until_state(state, "in-call")
     verified = sandbox.retell_records()["bot_verifications"][len(before["bot_verifications"]):]
     assert [(v["provider"], v["success"]) for v in verified] == [(provider, True)]
     known = {c["call_id"] for c in before["calls"]}
@@ -127,8 +129,8 @@ def test_bot_check_faults_each_end_in_a_clear_message_and_a_retry_that_works(pag
     host = page.locator("retell-widget")
     faults({"bot_check": {"client-b": provider}, "bot": fault})
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "error", timeout=10000)
+    until_state(host, "error", timeout=10000)
     expect(host.locator(".status")).to_contain_text(said)
     faults({"bot_check": {"client-b": provider}})
     host.locator(".primary").click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")

@@ -20,6 +20,7 @@ from PIL import Image, ImageChops
 from playwright.sync_api import Page, expect
 
 from registry import POSITIONS, THEMES
+from tests.e2e.lines import until_state
 from tests.e2e.test_widget_v2 import visit
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +55,7 @@ def test_theme_in_call(page: Page, sandbox, theme):
     page.set_viewport_size(VIEWPORT)
     host = visit(page, sandbox, theme=theme)
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     # While the agent says its greeting (2 s; the pulse stops for the screenshot).
     expect(host.get_by_role("log")).to_contain_text("How can I help you today?")
     expect(host.locator(".talking")).to_have_text("Assistant is speaking")

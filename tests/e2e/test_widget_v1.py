@@ -7,6 +7,7 @@ import json
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.e2e.lines import until_state
 from tests.e2e.test_widget_v2 import INSTRUMENT, live_tracks, token_requests
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +20,7 @@ def visit_v1(page: Page, sandbox, mic: str | None = None, **query) -> Locator:
     suffix = "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""
     page.goto(f"{sandbox.state['origins']['client-a']}/sandbox/v1/{suffix}")
     root = page.locator(".retell-widget")
-    expect(root).to_have_attribute("data-state", "idle")
+    until_state(root, "idle")
     return root
 
 
@@ -33,10 +34,10 @@ def test_v1_call_and_hang_up(page: Page, sandbox):
     before = sandbox.retell_records()
     root = visit_v1(page, sandbox)
     root.locator(".retell-widget__button").click()
-    expect(root).to_have_attribute("data-state", "in-call")
+    until_state(root, "in-call")
     expect(root.locator(".retell-widget__status")).to_have_text("In call")
     root.locator(".retell-widget__hangup").click()
-    expect(root).to_have_attribute("data-state", "ended")
+    until_state(root, "ended")
     assert [c["disconnection_reason"] for c in sandbox.ended_calls(before)] == ["user_hangup"]
     assert live_tracks(page) == 0
 
@@ -44,9 +45,9 @@ def test_v1_call_and_hang_up(page: Page, sandbox):
 def test_v1_js_api(page: Page, sandbox):
     root = visit_v1(page, sandbox)
     page.evaluate("window.sandboxWidget.start()")
-    expect(root).to_have_attribute("data-state", "in-call")
+    until_state(root, "in-call")
     page.evaluate("window.sandboxWidget.stop()")
-    expect(root).to_have_attribute("data-state", "ended")
+    until_state(root, "ended")
     page.evaluate("window.sandboxWidget.destroy()")
     expect(page.locator(".retell-widget")).to_have_count(0)
 
@@ -58,7 +59,7 @@ def test_v1_js_api(page: Page, sandbox):
 def test_v1_microphone_failures(page: Page, sandbox, mic, text):
     root = visit_v1(page, sandbox, mic=mic)
     root.locator(".retell-widget__button").click()
-    expect(root).to_have_attribute("data-state", "error")
+    until_state(root, "error")
     expect(root.locator(".retell-widget__status")).to_contain_text(text)
     assert live_tracks(page) == 0
 
@@ -67,6 +68,6 @@ def test_v1_wrong_agent(page: Page, sandbox):
     before = sandbox.retell_records()
     root = visit_v1(page, sandbox, agent="agent_bolt_sales")
     root.locator(".retell-widget__button").click()
-    expect(root).to_have_attribute("data-state", "error")
+    until_state(root, "error")
     expect(root.locator(".retell-widget__status")).to_have_text("This website isn't allowed to use this assistant.")
     assert token_requests(sandbox, before) == 0

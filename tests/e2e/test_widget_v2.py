@@ -12,6 +12,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, expect
 
+from tests.e2e.lines import until_state
+
 pytestmark = pytest.mark.e2e
 
 EVENTS = ["state-change", "call-start", "call-end", "transcript", "agent-talking", "error"]
@@ -55,7 +57,7 @@ def visit(page: Page, sandbox, folder: str = "v2", site: str = "client-a", mic: 
     suffix = "?" + urlencode(query) if query else ""
     page.goto(f"{sandbox.state['origins'][site]}/sandbox/{folder}/{suffix}")
     host = page.locator("retell-widget")
-    expect(host).to_have_attribute("data-state", "idle")
+    until_state(host, "idle")
     return host
 
 
@@ -87,7 +89,7 @@ def live_tracks(page: Page) -> int:
 def fail_and_check(page: Page, host: Locator, code: str, text: str) -> None:
     """Clicks the launcher and checks the error state: its code, message, announcement and retry."""
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "error")
+    until_state(host, "error")
     expect(host).to_have_attribute("data-error", code)
     expect(host.locator(".status")).to_contain_text(text)
     expect(host.locator("[role=status]")).to_contain_text(text)
@@ -101,13 +103,13 @@ def test_a_call_goes_through_every_state_and_the_token_comes_after_the_microphon
     before = sandbox.retell_records()
     host = visit(page, sandbox, **({"embed": "element"} if embed == "element" else {}))
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     expect(host.get_by_role("log", name="Transcript")).to_contain_text("How can I help you today?")
     expect(host.locator(".talking")).to_have_text("Listening")
     expect(host.locator("[role=status]")).to_have_text("In call")
 
     host.get_by_role("button", name="Hang up").click()
-    expect(host).to_have_attribute("data-state", "ended")
+    until_state(host, "ended")
     expect(host.get_by_role("button", name="Call again")).to_be_visible()
     assert states(page) == ["requesting-microphone", "connecting", "in-call", "ended"]
     order = log(page)["order"]
@@ -126,9 +128,9 @@ def test_every_call_gets_a_fresh_token(page: Page, sandbox):
     host = visit(page, sandbox)
     for _ in range(2):
         page.evaluate("document.querySelector('retell-widget').start()")
-        expect(host).to_have_attribute("data-state", "in-call")
+        until_state(host, "in-call")
         page.evaluate("document.querySelector('retell-widget').stop()")
-        expect(host).to_have_attribute("data-state", "ended")
+        until_state(host, "ended")
     assert token_requests(sandbox, before) == 2
     assert len({c["call_id"] for c in new_calls(sandbox, before)}) == 2
 
@@ -143,12 +145,12 @@ def test_the_js_api_mutes_opens_closes_and_listens(page: Page, sandbox):
     page.evaluate("document.querySelector('retell-widget').open()")
     expect(host.get_by_role("dialog", name="Voice assistant")).to_be_visible()
     expect(host.locator(".launcher")).to_have_attribute("aria-expanded", "true")
-    expect(host).to_have_attribute("data-state", "idle")  # open() shows the panel, it doesn't call
+    until_state(host, "idle")  # open() shows the panel, it doesn't call
     page.evaluate("document.querySelector('retell-widget').close()")
     expect(host.get_by_role("dialog")).to_be_hidden()
 
     page.evaluate("document.querySelector('retell-widget').start()")
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     page.evaluate("document.querySelector('retell-widget').mute()")
     expect(host.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
     # The SDK's own microphone track is disabled once it is published (just after call_started).
@@ -157,11 +159,11 @@ def test_the_js_api_mutes_opens_closes_and_listens(page: Page, sandbox):
     expect(host.get_by_role("button", name="Mute")).to_have_attribute("aria-pressed", "false")
     page.evaluate("document.querySelector('retell-widget').close()")
     expect(host.get_by_role("dialog")).to_be_hidden()
-    expect(host).to_have_attribute("data-state", "in-call")  # closing the panel keeps the call
+    until_state(host, "in-call")  # closing the panel keeps the call
     page.evaluate("window.__off(); document.querySelector('retell-widget').stop()")
-    expect(host).to_have_attribute("data-state", "ended")
+    until_state(host, "ended")
     page.evaluate("document.querySelector('retell-widget').start()")
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     assert page.evaluate("window.__seen") == ["call-start:true:true"]  # once: on()'s remover worked
 
 
@@ -221,7 +223,7 @@ def test_rate_limiting_honours_retry_after(page: Page, sandbox, faults):
     sandbox.clear_faults()
     expect(retry).not_to_have_attribute("aria-disabled", "true", timeout=8000)
     retry.click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
 
 
 def test_a_wrong_agent_is_refused_by_the_proxy(page: Page, sandbox):
@@ -254,16 +256,16 @@ def test_offline_is_told_apart_from_a_refusal(page: Page, sandbox, context):
     finally:
         context.set_offline(False)
     host.get_by_role("button", name="Try again").click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
 
 
 def test_hang_up_while_connecting_cancels_and_mints_no_call(page: Page, sandbox, faults):
     host = visit(page, sandbox)
     faults({"create": {"delay": 1.5}})
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "connecting")
+    until_state(host, "connecting")
     host.get_by_role("button", name="Cancel").click()
-    expect(host).to_have_attribute("data-state", "ended")
+    until_state(host, "ended")
     assert live_tracks(page) == 0
 
 
@@ -280,20 +282,20 @@ def test_hostile_css_cannot_hide_cover_or_restyle_the_widget(page: Page, sandbox
     assert hit == "RETELL-WIDGET"
     assert launcher.evaluate("b => getComputedStyle(b).fontFamily") != "serif"
     launcher.click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     expect(host.get_by_role("button", name="Hang up")).to_be_visible()
     host.get_by_role("button", name="Hang up").click()
-    expect(host).to_have_attribute("data-state", "ended")
+    until_state(host, "ended")
 
 
 @pytest.mark.parametrize("embed", ["constructor", "element"])
 def test_a_strict_csp_page_runs_a_whole_call_without_violations(page: Page, sandbox, embed):
     host = visit(page, sandbox, site="csp", **({"embed": "element"} if embed == "element" else {}))
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     expect(host.locator(".panel")).to_have_css("border-radius", "16px")  # the panel's sheet applied
     host.get_by_role("button", name="Hang up").click()
-    expect(host).to_have_attribute("data-state", "ended")
+    until_state(host, "ended")
     assert log(page)["violations"] == []
 
 
@@ -304,7 +306,7 @@ def test_keyboard_only(page: Page, sandbox):
     expect(launcher).to_be_focused()
     assert launcher.evaluate("b => getComputedStyle(b).outlineStyle") == "solid"  # visible focus
     page.keyboard.press("Enter")
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     expect(host.get_by_role("log", name="Transcript")).to_be_visible()  # the agent's first words are in
     page.keyboard.press("Tab")
     expect(host.get_by_role("button", name="Minimize")).to_be_focused()
@@ -318,7 +320,7 @@ def test_keyboard_only(page: Page, sandbox):
     page.keyboard.press("Tab")
     expect(host.get_by_role("button", name="Hang up")).to_be_focused()
     page.keyboard.press("Enter")
-    expect(host).to_have_attribute("data-state", "ended")
+    until_state(host, "ended")
     expect(host.get_by_role("button", name="Call again")).to_be_focused()  # focus moved, not lost
     page.keyboard.press("Escape")
     expect(host.get_by_role("dialog")).to_be_hidden()
@@ -338,13 +340,13 @@ def test_axe_finds_no_violations_in_any_state(page: Page, sandbox, faults, schem
 
     scan("idle")
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     expect(host.get_by_role("log")).to_be_visible()
     scan("in call")
     host.get_by_role("button", name="Mute").click()
     scan("muted")
     host.get_by_role("button", name="Hang up").click()
-    expect(host).to_have_attribute("data-state", "ended")
+    until_state(host, "ended")
     scan("ended")
     faults({"create": {"status": 429, "retry_after": 30}})
     host.get_by_role("button", name="Call again").click()
@@ -361,7 +363,7 @@ def test_mobile_touch_at_360_by_640(browser, sandbox):
         box = launcher.bounding_box()
         assert 44 <= box["width"] <= 64 and 44 <= box["height"] <= 64  # an icon button, not a bar
         launcher.tap()
-        expect(host).to_have_attribute("data-state", "in-call")
+        until_state(host, "in-call")
         panel = host.locator(".panel").bounding_box()
         assert panel["x"] >= 0 and panel["x"] + panel["width"] <= 360 and panel["y"] >= 0
         # It covers no more than needed: well under half of the screen.
@@ -369,7 +371,7 @@ def test_mobile_touch_at_360_by_640(browser, sandbox):
         # Everything outside the widget still reaches the page.
         assert page.evaluate("document.elementFromPoint(20, 20).tagName") != "RETELL-WIDGET"
         host.get_by_role("button", name="Hang up").tap()
-        expect(host).to_have_attribute("data-state", "ended")
+        until_state(host, "ended")
     finally:
         context.close()
 
@@ -404,8 +406,9 @@ def test_destroy_leaves_nothing_behind(page: Page, sandbox, embed):
     host = page.locator("retell-widget")
     page.evaluate("window.__w.on('call-end', () => { window.__late = true; })")
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "in-call")
-    assert live_tracks(page) >= 1
+    until_state(host, "in-call")
+    # The SDK opens its own microphone just after call_started: destroy() must end that one too.
+    page.wait_for_function("window.__retell.streams.flatMap(s => s.getTracks()).some(t => t.readyState === 'live')")
     page.evaluate("window.__w.destroy()")
     expect(page.locator("retell-widget")).to_have_count(0)
     page.wait_for_function("window.__retell.streams.flatMap(s => s.getTracks()).every(t => t.readyState === 'ended')")
@@ -443,7 +446,7 @@ def test_reduced_motion_stops_the_animations(page: Page, sandbox):
     page.emulate_media(reduced_motion="reduce")
     host = visit(page, sandbox)
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     assert host.locator(".dot").evaluate("d => getComputedStyle(d).animationName") == "none"
 
 
@@ -469,9 +472,9 @@ def test_footprint_lazy_loading_and_no_layout_shift(page: Page, sandbox):
     page.wait_for_function("performance.getEntriesByType('resource').some(r => r.name.endsWith('/retell-web-client.js'))")
     assert "/v2/call.js" in loaded() and "/sdk/2.0.8/retell-web-client.js" in loaded()
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     host.get_by_role("button", name="Hang up").click()
-    expect(host).to_have_attribute("data-state", "ended")
+    until_state(host, "ended")
     assert page.evaluate("window.__perf.shift") == 0
 
 
@@ -484,7 +487,7 @@ def test_the_widget_recovers_when_its_own_chunk_fails_to_load(page: Page, sandbo
     assert events(page, "error")[-1]["code"] == "sdk"
     page.unroute("**/v2/call.js*")
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
 
 
 def test_on_a_strict_csp_page_inline_shadow_styles_are_blocked_but_adopted_sheets_are_not(page: Page, sandbox):
@@ -519,6 +522,6 @@ def test_latest_and_the_exact_version_serve_v2(page: Page, sandbox, folder):
     if folder == "v2.0.0":
         assert page.locator("script[integrity]").count() == 1
     host.locator(".launcher").click()
-    expect(host).to_have_attribute("data-state", "in-call")
+    until_state(host, "in-call")
     names = page.evaluate("performance.getEntriesByType('resource').map(r => r.name)")
     assert any(n.endswith(f"/{folder}/call.js") for n in names)
