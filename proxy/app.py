@@ -23,7 +23,7 @@ from proxy.quota import MinutesLedger
 from proxy.ratelimit import RateLimits, counters_for
 from proxy.settings import ProxySettings
 from proxy.state import ProxyState, load_manifest, released_versions
-from proxy.upstream import open_retell
+from proxy.upstream import default_tls, open_retell
 from proxy.usage import UsageRecorder
 from proxy.watched import WatchedFile
 
@@ -73,7 +73,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
             retell = await stack.enter_async_context(open_retell(
                 settings.retell_base_url, settings.retell_api_key.reveal(), settings.upstream_timeout, transport))
             # The bot check providers' siteverify, on a client of its own (other hosts, other timeouts).
-            bot_http = await stack.enter_async_context(httpx.AsyncClient(timeout=settings.bot_check_timeout))
+            bot_http = await stack.enter_async_context(httpx.AsyncClient(timeout=settings.bot_check_timeout, verify=default_tls()))
             bots = BotChecker({
                 "turnstile": Provider("turnstile", settings.turnstile_secret, settings.turnstile_verify_url),
                 "recaptcha": Provider("recaptcha", settings.recaptcha_secret, settings.recaptcha_verify_url),
