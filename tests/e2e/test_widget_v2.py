@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import weakref
 from urllib.parse import urlencode
 
 import httpx
@@ -49,11 +50,17 @@ INSTRUMENT = """
 """ % json.dumps(EVENTS)
 
 
+_INSTRUMENTED: weakref.WeakSet[Page] = weakref.WeakSet()
+
+
 def visit(page: Page, sandbox, folder: str = "v2", site: str = "client-a", mic: str | None = None, **query) -> Locator:
-    """Opens a sandbox test page with the widget; returns the <retell-widget> host once idle."""
+    """Opens a sandbox test page with the widget; returns the <retell-widget> host once idle. A
+    page visits as often as a test likes: its recording script is added once."""
     if mic:
         page.add_init_script(f"window.__micMode = {json.dumps(mic)};")
-    page.add_init_script(INSTRUMENT)
+    if page not in _INSTRUMENTED:
+        page.add_init_script(INSTRUMENT)
+        _INSTRUMENTED.add(page)
     suffix = "?" + urlencode(query) if query else ""
     page.goto(f"{sandbox.state['origins'][site]}/sandbox/{folder}/{suffix}")
     host = page.locator("retell-widget")
