@@ -9,6 +9,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.lines import until_state
 from tests.e2e.test_widget_v2 import INSTRUMENT, live_tracks, token_requests
+from tests.e2e.variants import in_one_page
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +53,7 @@ def test_v1_js_api(page: Page, sandbox):
     expect(page.locator(".retell-widget")).to_have_count(0)
 
 
-@pytest.mark.parametrize(("mic", "text"), [
+@in_one_page("mic, text", [
     ("denied", "Microphone access was denied"),
     ("missing", "No microphone was found"),
 ])

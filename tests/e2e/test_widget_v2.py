@@ -14,9 +14,11 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.lines import until_state
+from tests.e2e.variants import in_one_page
 
 pytestmark = pytest.mark.e2e
 
+EMBEDS = ["constructor", "element"]  # new RetellWidget({...}), or <retell-widget> in the page
 EVENTS = ["state-change", "call-start", "call-end", "transcript", "agent-talking", "error"]
 # Runs before any page script: records widget events, microphone streams and the order of the
 # microphone grant and the token request; `__micMode` makes getUserMedia fail like a real browser.
@@ -105,7 +107,7 @@ def fail_and_check(page: Page, host: Locator, code: str, text: str) -> None:
     assert live_tracks(page) == 0  # a failed attempt never keeps the microphone
 
 
-@pytest.mark.parametrize("embed", ["constructor", "element"])
+@in_one_page("embed", EMBEDS)
 def test_a_call_goes_through_every_state_and_the_token_comes_after_the_microphone(page: Page, sandbox, embed):
     before = sandbox.retell_records()
     host = visit(page, sandbox, **({"embed": "element"} if embed == "element" else {}))
@@ -202,7 +204,7 @@ def test_bad_options_throw_errors_that_name_the_option(page: Page, sandbox):
     expect(page.locator("retell-widget").nth(1).locator(".launcher")).to_be_hidden()
 
 
-@pytest.mark.parametrize(("mic", "code", "text"), [
+@in_one_page("mic, code, text", [
     ("denied", "mic-denied", "Microphone access is blocked"),
     ("missing", "no-mic", "No microphone was found"),
 ])
@@ -276,7 +278,7 @@ def test_hang_up_while_connecting_cancels_and_mints_no_call(page: Page, sandbox,
     assert live_tracks(page) == 0
 
 
-@pytest.mark.parametrize("embed", ["constructor", "element"])
+@in_one_page("embed", EMBEDS)
 def test_hostile_css_cannot_hide_cover_or_restyle_the_widget(page: Page, sandbox, embed):
     host = visit(page, sandbox, site="css", **({"embed": "element"} if embed == "element" else {}))
     launcher = host.locator(".launcher")
@@ -295,7 +297,7 @@ def test_hostile_css_cannot_hide_cover_or_restyle_the_widget(page: Page, sandbox
     until_state(host, "ended")
 
 
-@pytest.mark.parametrize("embed", ["constructor", "element"])
+@in_one_page("embed", EMBEDS)
 def test_a_strict_csp_page_runs_a_whole_call_without_violations(page: Page, sandbox, embed):
     host = visit(page, sandbox, site="csp", **({"embed": "element"} if embed == "element" else {}))
     host.locator(".launcher").click()
@@ -334,8 +336,9 @@ def test_keyboard_only(page: Page, sandbox):
     expect(launcher).to_be_focused()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
+@in_one_page("scheme", ["light", "dark"])
 def test_axe_finds_no_violations_in_any_state(page: Page, sandbox, faults, scheme):
+    sandbox.clear_faults()  # the last scheme's rate limit
     page.emulate_media(color_scheme=scheme)
     host = visit(page, sandbox, theme="dark" if scheme == "dark" else "purple", embed="element")
     axe = Axe()
@@ -395,7 +398,7 @@ def document_listeners(page: Page) -> list[tuple]:
     return sorted(x for x in found if x[2] not in playwright)
 
 
-@pytest.mark.parametrize("embed", ["constructor", "element"])
+@in_one_page("embed", EMBEDS)
 def test_destroy_leaves_nothing_behind(page: Page, sandbox, embed):
     host = visit(page, sandbox, **({"embed": "element"} if embed == "element" else {}))
     page.evaluate("document.querySelector('retell-widget').remove()")  # measure the page without us
