@@ -6,11 +6,12 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.e2e.lines import LINES, until_state
+from tests.e2e.variants import in_one_page
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("folder", ["v1", "latest"])
+@in_one_page("folder", ["v1", "latest"])
 def test_a_call_over_https(https_page: Page, sandbox_https, folder):
     client, line = sandbox_https.client("client-a"), LINES[folder]
     assert client["origin"].startswith("https://client-a.test:")

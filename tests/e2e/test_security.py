@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.lines import until_state
+from tests.e2e.variants import in_one_page
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +34,7 @@ def test_a_burst_hits_the_rate_limit_and_the_widget_says_when_to_retry(page: Pag
     expect(page.locator(".retell-widget__status")).to_contain_text("Too many calls right now. Please try again in")
 
 
-@pytest.mark.parametrize("line", ["v1", "v2"])
+@in_one_page("line", ["v1", "v2"])
 def test_a_used_up_quota_says_the_assistant_is_unavailable_without_a_countdown(page: Page, sandbox, faults, line):
     client = sandbox.client("client-b")
     faults({"quota": {"client-b": {"max_calls_per_day": 1}}})
@@ -73,7 +74,7 @@ def test_a_tampered_cdn_file_is_blocked_by_sri(page: Page, sandbox, faults):
 
 
 # Both lines and both providers; v2 with Turnstile also runs in harness check's tests (tests/harness/test_check.py).
-@pytest.mark.parametrize("line, provider", [("v1", "turnstile"), ("v2", "recaptcha")])
+@in_one_page("line, provider", [("v1", "turnstile"), ("v2", "recaptcha")])
 def test_a_bot_check_passes_for_a_real_visitor_and_its_token_is_verified_once(page: Page, sandbox, faults, line, provider):
     client = sandbox.client("client-b")
     faults({"bot_check": {"client-b": provider}})
@@ -100,7 +101,7 @@ def test_a_bot_check_passes_for_a_real_visitor_and_its_token_is_verified_once(pa
     assert call["agent_id"] == client["agents"][0]
 
 
-@pytest.mark.parametrize("line", ["v1", "v2"])
+@in_one_page("line", ["v1", "v2"])
 def test_a_failed_bot_check_says_so_and_reaches_no_one(page: Page, sandbox, faults, line):
     client = sandbox.client("client-b")
     faults({"bot_check": {"client-b": "turnstile"}, "bot": "fail"})
@@ -119,8 +120,8 @@ def test_a_failed_bot_check_says_so_and_reaches_no_one(page: Page, sandbox, faul
 
 
 # (The reused-token fault is the proxy's replay refusal, tested in tests/proxy/test_botcheck.py.)
-@pytest.mark.parametrize("fault, said", [("low-score", "The security check didn't pass."),
-                                         ("timeout", "The assistant is unavailable right now.")])
+@in_one_page("fault, said", [("low-score", "The security check didn't pass."),
+                             ("timeout", "The assistant is unavailable right now.")])
 def test_bot_check_faults_each_end_in_a_clear_message_and_a_retry_that_works(page: Page, sandbox, faults, fault, said):
     client = sandbox.client("client-b")
     provider = "recaptcha" if fault == "low-score" else "turnstile"
