@@ -28,10 +28,11 @@ _LONG_FIRST = ("tests/harness/test_check.py", "tests/bench/test_smoke.py")
 
 
 def _share_the_default_tls_context() -> None:
-    """Every httpx client a test makes, and every proxy app a test starts, builds its own default
-    TLS context, loading certifi's roots: 45 ms of CPU each, about 800 times in a run (over 30 s
-    of CPU on two cores). They share one per process instead; a client given its own ``verify``
-    (the sandbox's CA) is unchanged. Should httpx move the function, clients just build their own."""
+    """Every httpx client a test makes builds its own default TLS context, loading certifi's
+    roots: 45 ms of CPU each, hundreds of times in a run (the proxy keeps one per process itself:
+    ``proxy.upstream.default_tls``). The tests' clients share one per process instead; a client
+    given its own ``verify`` (the sandbox's CA) is unchanged. Should httpx move the function,
+    clients just build their own."""
     from httpx._transports import default
 
     build = getattr(default, "create_ssl_context", None)

@@ -24,8 +24,8 @@ V2 = Line(root="retell-widget", start=".launcher", hang_up="role=button[name='Ha
 LINES = {"v1": V1, "v2": V2, "latest": V2}
 
 
-# Resolves once the element's data-state is the one wanted, woken by the attribute's own change;
-# false after the timeout, with the state it stayed in.
+# Resolves true once the element's data-state is the one wanted, woken by the attribute's own
+# change; false after the timeout.
 _UNTIL_STATE = """(el, [want, ms]) => new Promise((resolve) => {
   if (el.getAttribute('data-state') === want) return resolve(true);
   const observer = new MutationObserver(() => {

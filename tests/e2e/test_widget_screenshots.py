@@ -22,6 +22,7 @@ from playwright.sync_api import Page, expect
 from registry import POSITIONS, THEMES
 from tests.e2e.lines import until_state
 from tests.e2e.test_widget_v2 import visit
+from tests.e2e.variants import in_one_page
 
 pytestmark = pytest.mark.e2e
 
@@ -50,32 +51,29 @@ def matches_approved(png: bytes, name: str) -> None:
                     f"{MAX_DIFFERENT_PIXELS:.1%}); see {name}.actual.png")
 
 
-# One page visits every theme (and every corner) in turn: a new page costs Chromium about 1.5 s
-# of CPU, several times what a visit costs; each variant still passes or fails on its own.
-def test_every_theme_in_call(page: Page, sandbox, subtests):
+# One page visits every theme, and one every corner (tests/e2e/variants.py).
+@in_one_page("theme", list(THEMES))
+def test_every_theme_in_call(page: Page, sandbox, theme):
     page.set_viewport_size(VIEWPORT)
-    for theme in THEMES:
-        with subtests.test(msg=theme):
-            host = visit(page, sandbox, theme=theme)
-            host.locator(".launcher").click()
-            until_state(host, "in-call")
-            # While the agent says its greeting (2 s; the pulse stops for the screenshot).
-            expect(host.get_by_role("log")).to_contain_text("How can I help you today?")
-            expect(host.locator(".talking")).to_have_text("Assistant is speaking")
-            page.mouse.move(0, 0)
-            try:
-                matches_approved(page.screenshot(animations="disabled", caret="hide"), f"theme-{theme}")
-            finally:
-                host.get_by_role("button", name="Hang up").click()
-                until_state(host, "ended")
+    host = visit(page, sandbox, theme=theme)
+    host.locator(".launcher").click()
+    until_state(host, "in-call")
+    # While the agent says its greeting (2 s; the pulse stops for the screenshot).
+    expect(host.get_by_role("log")).to_contain_text("How can I help you today?")
+    expect(host.locator(".talking")).to_have_text("Assistant is speaking")
+    page.mouse.move(0, 0)
+    try:
+        matches_approved(page.screenshot(animations="disabled", caret="hide"), f"theme-{theme}")
+    finally:
+        host.get_by_role("button", name="Hang up").click()
+        until_state(host, "ended")
 
 
-def test_every_corner_idle(page: Page, sandbox, subtests):
+@in_one_page("position", POSITIONS)
+def test_every_corner_idle(page: Page, sandbox, position):
     page.set_viewport_size(VIEWPORT)
-    for position in POSITIONS:
-        with subtests.test(msg=position):
-            visit(page, sandbox, position=position)
-            matches_approved(page.screenshot(animations="disabled", caret="hide"), f"position-{position}")
+    visit(page, sandbox, position=position)
+    matches_approved(page.screenshot(animations="disabled", caret="hide"), f"position-{position}")
 
 
 def test_position_open_at_the_top_puts_the_panel_below(page: Page, sandbox):
