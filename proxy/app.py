@@ -71,7 +71,8 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 calls.start()
                 stack.callback(calls.close)
             retell = await stack.enter_async_context(open_retell(
-                settings.retell_base_url, settings.retell_api_key.reveal(), settings.upstream_timeout, transport))
+                settings.retell_base_url, settings.retell_api_key.reveal(), settings.upstream_timeout, transport,
+                settings.retell_create_path))
             # The bot check providers' siteverify, on a client of its own (other hosts, other timeouts).
             bot_http = await stack.enter_async_context(httpx.AsyncClient(timeout=settings.bot_check_timeout, verify=default_tls()))
             bots = BotChecker({

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,13 @@ def _url(text: str) -> str:
     return text
 
 
+def _path(text: str) -> str:
+    """an absolute URL path such as /v2/create-web-call"""
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", text):
+        raise ValueError
+    return text
+
+
 def _networks(text: str) -> tuple[Network, ...]:
     """comma-separated IP addresses or CIDR networks"""
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
@@ -145,6 +153,8 @@ SETTINGS: tuple[Setting, ...] = (
             "the Retell API key with the webhook badge, which signs Retell's webhooks (never logged or returned)",
             "RETELL_API_KEY"),
     Setting("RETELL_BASE_URL", "retell_base_url", "https://api.retellai.com", str, "Retell API base URL"),
+    Setting("RETELL_CREATE_WEB_CALL_PATH", "retell_create_path", "/v2/create-web-call", _path,
+            "Retell's create-web-call path: v2's token is what the widget's SDK (retell-client-js-sdk 2.x) joins with"),
     Setting("PROXY_REGISTRY", "registry_path", "site_src/clients.toml", Path, "client registry file, reloaded when it changes"),
     Setting("PROXY_UPSTREAM_TIMEOUT", "upstream_timeout", "10", _seconds(0.1, 120), "seconds to wait for Retell in total"),
     Setting("PROXY_MAX_BODY_BYTES", "max_body_bytes", "8192", _size, "largest accepted request body in bytes"),
@@ -225,6 +235,8 @@ class ProxySettings:
     turnstile_verify_url: str = _default("turnstile_verify_url")
     recaptcha_verify_url: str = _default("recaptcha_verify_url")
     bot_check_timeout: float = _default("bot_check_timeout")
+    # Where creates go under the base URL; /v3/create-web-call is for Retell's gateway web client.
+    retell_create_path: str = _default("retell_create_path")
 
 
 def setting_value(environ: Mapping[str, str], name: str) -> Any:

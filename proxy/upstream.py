@@ -1,4 +1,9 @@
-"""Calls to Retell's ``POST /v2/create-web-call``, with every failure mapped to a safe answer."""
+"""Calls to Retell's ``POST /v2/create-web-call``, with every failure mapped to a safe answer.
+
+The path is a setting (``RETELL_CREATE_WEB_CALL_PATH``): the widget's SDK, retell-client-js-sdk
+2.x, joins with the token of ``/v2/create-web-call``; Retell's ``/v3`` answers a connection payload
+for its gateway web client instead (docs-dev/RETELL.md).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from typing import Any
 import httpx
 
 log = logging.getLogger("proxy.upstream")
+CREATE_PATH = "/v2/create-web-call"
 # The readiness probe needs no key: a bare GET of the base URL shows that Retell answers.
 _NO_KEY = httpx.Headers({"Accept": "application/json"})
 
@@ -69,8 +75,8 @@ def default_tls() -> ssl.SSLContext:
 
 
 @contextlib.asynccontextmanager
-async def open_retell(base_url: str, api_key: str, timeout: float,
-                      transport: httpx.AsyncBaseTransport | None = None) -> AsyncIterator[Retell]:
+async def open_retell(base_url: str, api_key: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None,
+                      create_path: str = CREATE_PATH) -> AsyncIterator[Retell]:
     if transport is None:
         # See bench/proxy_transport.py: under 32 concurrent requests the aiohttp transport serves
         # several times the requests/s of httpx's own.
@@ -85,7 +91,7 @@ async def open_retell(base_url: str, api_key: str, timeout: float,
     retell = Retell(
         transport=transport,
         base_url=base,
-        create_url=base.join("v2/create-web-call"),
+        create_url=base.join(create_path.lstrip("/")),
         headers=httpx.Headers({"Authorization": f"Bearer {api_key}", "Content-Type": "application/json",
                                "Accept": "application/json"}),
         extensions={"timeout": {"connect": connect, "read": timeout, "write": timeout, "pool": timeout}},
@@ -131,15 +137,8 @@ async def _create(retell: Retell, body: dict[str, Any]) -> WebCall:
         log.error("retell unreachable: %s", type(exc).__name__)
         raise UpstreamError(502, "upstream_unavailable", "The voice service is unreachable.") from None
     status = response.status_code
-    if status in (401, 403, 404, 422, 400):
-        # Our key or configuration is wrong, not the visitor's request: tell the operator.
-        log.error("retell refused create-web-call with %d for agent %s: check RETELL_API_KEY and the registry", status, agent_id)
-        raise UpstreamError(502, "upstream_rejected", "The voice service is misconfigured.")
-    if status == 429:
-        raise UpstreamError(503, "upstream_busy", "The voice service is busy; try again shortly.",
-                            retry_after=_retry_after(response.headers.get("retry-after", "")))
     if status >= 300:
-        raise UpstreamError(502, "upstream_error", "The voice service failed; try again shortly.")
+        raise _refusal(status, _retell_says(response), agent_id, response.headers.get("retry-after", ""))
     try:
         data = response.json()
         token, call_id = data["access_token"], data["call_id"]
@@ -149,6 +148,42 @@ async def _create(retell: Retell, body: dict[str, Any]) -> WebCall:
         log.error("retell answered %d without a usable access_token", status)
         raise UpstreamError(502, "upstream_invalid", "The voice service sent an invalid answer.") from None
     return WebCall(token, call_id)
+
+
+def _refusal(status: int, says: str, agent_id: str, retry_after: str) -> UpstreamError:
+    """What a visitor is told when Retell refuses a create, and what the operator's log says.
+    Retell's own message goes to the log (never to the visitor): it names what to fix."""
+    if status in (401, 403):
+        log.error("retell refused the API key (%d: %s): check RETELL_API_KEY", status, says)
+        return UpstreamError(502, "upstream_rejected", "The voice service is misconfigured.")
+    if status == 402:
+        log.error("retell refused to start a call for payment (402: %s): the Retell account has no valid payment "
+                  "method or is out of credit; see Retell's billing settings", says)
+        return UpstreamError(502, "upstream_payment_required", "The voice service is unavailable.")
+    if status in (404, 422):
+        log.error("retell does not know agent %s (%d: %s): check the registry's agent ids, and that RETELL_API_KEY "
+                  "belongs to the agent's workspace", agent_id, status, says)
+        return UpstreamError(502, "upstream_rejected", "The voice service is misconfigured.")
+    if status == 400:
+        log.error("retell refused create-web-call for agent %s as malformed (400: %s)", agent_id, says)
+        return UpstreamError(502, "upstream_rejected", "The voice service is misconfigured.")
+    if status == 429:
+        log.warning("retell is rate limiting creates or the account is at its concurrency limit (429: %s)", says)
+        return UpstreamError(503, "upstream_busy", "The voice service is busy; try again shortly.",
+                             retry_after=_retry_after(retry_after))
+    log.warning("retell answered create-web-call with %d (%s)", status, says)
+    return UpstreamError(502, "upstream_error", "The voice service failed; try again shortly.")
+
+
+def _retell_says(response: httpx.Response) -> str:
+    """Retell's ``error_message``, kept short and printable for a log line."""
+    try:
+        message = response.json().get("error_message")
+    except (ValueError, AttributeError):
+        return "no error_message"
+    if not isinstance(message, str):
+        return "no error_message"
+    return "".join(c if c.isprintable() else " " for c in message[:200])
 
 
 def _retry_after(value: str) -> str:

@@ -161,6 +161,8 @@ class StubUpstream:
     (JSONResponse({"error_message": "unavailable"}, 503), 502, "upstream_error", None),
     (JSONResponse({"error_message": "bad gateway"}, 502), 502, "upstream_error", None),
     (JSONResponse({"error_message": "unauthorised"}, 401), 502, "upstream_rejected", None),
+    (JSONResponse({"error_message": "Trial has ended, please add payment method."}, 402), 502, "upstream_payment_required", None),
+    (JSONResponse({"error_message": "Cannot find requested asset under given api key."}, 422), 502, "upstream_rejected", None),
     (JSONResponse({"error_message": "busy"}, 429, {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}), 503, "upstream_busy", "5"),
     (JSONResponse({"error_message": "busy"}, 429, {"Retry-After": "999999"}), 503, "upstream_busy", "5"),
     (JSONResponse({"error_message": "busy"}, 429), 503, "upstream_busy", "5"),
@@ -181,6 +183,36 @@ def test_maps_upstream_failures(proxy_factory, answer, status, code, retry_after
     assert response.headers.get("retry-after") == retry_after
     assert "Retry-After" in response.headers["access-control-expose-headers"].split(", ")
     assert response.headers["access-control-allow-origin"] == SHOP
+
+
+@pytest.mark.parametrize("status, logged", [
+    (401, "check RETELL_API_KEY"),
+    (402, "no valid payment method or is out of credit"),
+    (404, "retell does not know agent agent_shop"),
+    (422, "retell does not know agent agent_shop"),
+    (429, "concurrency limit"),
+])
+def test_retells_refusals_tell_the_operator_what_to_fix_and_the_visitor_nothing_of_it(proxy_factory, caplog, status, logged):
+    stub = StubUpstream()
+    stub.answer = JSONResponse({"error_message": f"retell says {status}\n\x1b[31m"}, status)
+    with running(stub.app()) as port, caplog.at_level(logging.INFO, logger="proxy.upstream"):
+        response = create(proxy_factory(f"http://127.0.0.1:{port}"))
+    line = next(r.getMessage() for r in caplog.records if r.name == "proxy.upstream")
+    assert logged in line and f"retell says {status}" in line and "\x1b" not in line  # Retell's words, printable only
+    assert "retell says" not in response.text and response.json()["message"].startswith("The voice service")
+
+
+def test_the_create_path_is_a_setting(proxy_factory):
+    seen: list[str] = []
+
+    async def endpoint(request: Request) -> Response:
+        seen.append(request.url.path)
+        return JSONResponse({"access_token": "t", "call_id": "call_1"}, 201)
+
+    app = Starlette(routes=[Route("/v9/create-web-call", endpoint, methods=["POST"])])
+    with running(app) as port:
+        response = create(proxy_factory(f"http://127.0.0.1:{port}", retell_create_path="/v9/create-web-call"))
+    assert response.status_code == 201 and seen == ["/v9/create-web-call"]
 
 
 def test_an_upstream_timeout_is_a_504(proxy_factory):

@@ -16,13 +16,14 @@ def test_loads_from_the_environment(tmp_path):
 def test_reports_every_problem_at_once(tmp_path):
     with pytest.raises(SettingsError) as info:
         load_settings({"RETELL_BASE_URL": "api.retellai.com", "PROXY_REGISTRY": str(tmp_path / "none.toml"),
-                       "PROXY_UPSTREAM_TIMEOUT": "soon"})
+                       "PROXY_UPSTREAM_TIMEOUT": "soon", "RETELL_CREATE_WEB_CALL_PATH": "v2/create-web-call?x=1"})
     text = str(info.value)
     assert "RETELL_API_KEY is not set" in text
     assert "RETELL_BASE_URL must be an absolute http(s) URL" in text
     assert "PROXY_REGISTRY: no registry file" in text
     assert "PROXY_UPSTREAM_TIMEOUT must be seconds" in text
-    assert len(info.value.errors) == 4
+    assert "RETELL_CREATE_WEB_CALL_PATH must be an absolute URL path such as /v2/create-web-call" in text
+    assert len(info.value.errors) == 5
 
 
 def test_the_key_never_shows_itself():
