@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
                              "this machine; others need e.g. Chromium's --host-resolver-rules)")
     parser.add_argument("--watch", action="store_true",
                         help="rebuild incrementally when --src or --widget changes, and reload open pages")
+    parser.add_argument("--agents", type=Path, metavar="FILE",
+                        help="the agents' scripts, a TOML file (see harness/script.py); agents without one greet and "
+                             "answer every visitor turn until the visitor hangs up or stays silent")
     parser.add_argument("--state", type=Path, metavar="FILE",
                         help="write every origin's URL and port, the clients, the proxy's URL and its /usage admin token "
                              "to FILE as JSON")
@@ -66,7 +69,7 @@ async def _main(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     config = SandboxConfig(src=args.src, widget=args.widget, port_base=args.port_base, domain=args.domain, https=args.https,
-                           watch=args.watch)
+                           watch=args.watch, agents=args.agents)
     await run_sandbox(config, stop, lambda state: _print_ready(state, args.state))
 
 
@@ -113,11 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     from builder.build import BuildError
     from builder.config import ConfigError
     from harness.sandbox import SandboxError
+    from harness.script import ScriptError
     from registry import RegistryError
 
     try:
         asyncio.run(_main(args))
-    except (BuildError, ConfigError, RegistryError) as exc:
+    except (BuildError, ConfigError, RegistryError, ScriptError) as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
     except SandboxError as exc:

@@ -1,12 +1,14 @@
 """One sandbox call on the media server: the caller's LiveKit session and Retell's agent in it.
 
 The agent is the participant ``server`` that publishes ``agent_audio``. Once the caller's peer
-connection is up and its ``_reliable`` data channel open, it says its greeting (audio on the
-track, with ``agent_start_talking``, an ``update`` carrying the transcript turn and
-``agent_stop_talking`` as data packets, as Retell's agent does), then listens, metering the
-caller's microphone. The call ends with the caller's ``leave`` (``user_hangup``), the agent's
-own ``leave`` (``agent_hangup``: asked by the control origin or after a scripted length), or an
-error; each is recorded on the call, and nothing here ever ends the server.
+connection is up and its ``_reliable`` data channel open, it holds the conversation of its script
+(``harness.dialogue``): audio on the track, and Retell's data packets (``agent_start_talking``,
+``update``, ``agent_stop_talking``) on the channel, while it meters and listens to the caller's
+microphone (``harness.voice``, ``harness.hearing``). The call ends with the caller's ``leave``
+(``user_hangup``), the agent's own ``leave`` (``agent_hangup``, ``inactivity``,
+``max_duration_reached``: its script, the control origin or a fault), or an error, such as
+garbage on the signalling socket or the data channel; each is recorded on the call, and nothing
+here ever ends the server.
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ import secrets
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcdatachannel import RTCDataChannel
 from aiortc.sdp import candidate_from_sdp
+from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from harness import livekit_wire as wire
 from harness import loopback
-from harness.fake_retell import Call
+from harness.call import Call
+from harness.dialogue import Dialogue
 from harness.faults import Faults
-from harness.greeting import Speech
+from harness.hearing import SpeechDetector
+from harness.script import Script
+from harness.speech import Voices
 from harness.voice import AgentVoice, MicrophoneMeter
 
 log = logging.getLogger("harness.media")
@@ -43,16 +49,17 @@ def _sid(prefix: str) -> str:
 
 
 class AgentSession:
-    def __init__(self, call: Call, speech: Speech, faults: Faults) -> None:
+    def __init__(self, call: Call, script: Script, voices: Voices, faults: Faults) -> None:
         self.call = call
-        self.speech = speech
         self.faults = faults
         self.room_sid = _sid("RM_")
         self.client = wire.Participant(_sid("PA_"), "caller_" + call.call_id.removeprefix("call_"))
         self.agent = wire.Participant(_sid("PA_"), AGENT_IDENTITY)
         self.agent_track_sid = _sid("TR_")
         self.voice = AgentVoice()
-        self.meter = MicrophoneMeter()
+        self.dialogue = Dialogue(call, script, voices, self.voice, self._data, self.hang_up)
+        self.hearing = SpeechDetector(self.dialogue.heard_start, self.dialogue.heard_end)
+        self.meter = MicrophoneMeter(listener=self.hearing.frame)
         self.pc = RTCPeerConnection(loopback.rtc_configuration())
         self._ws: WebSocket | None = None
         self._channel: RTCDataChannel | None = None
@@ -183,12 +190,7 @@ class AgentSession:
         if self.faults.hangup_after is not None:
             self._spawn(self._hang_up_later(self.faults.hangup_after))
         self._data({"event_type": "metadata", "metadata": {"call_id": self.call.call_id, "agent_id": self.call.agent_id}})
-        self._data({"event_type": "agent_start_talking"})
-        seconds = self.voice.say(self.speech)
-        self.call.transcript.append({"role": "agent", "content": self.speech.text})
-        self._data({"event_type": "update", "turntaking": "agent_turn", "transcript": list(self.call.transcript)})
-        await asyncio.sleep(seconds)  # the greeting plays in real time on the track
-        self._data({"event_type": "agent_stop_talking"})
+        await self.dialogue.run()
 
     async def _media_ready(self) -> None:
         await self._connected.wait()
@@ -198,14 +200,14 @@ class AgentSession:
         await asyncio.sleep(seconds)  # the scripted call length
         await self.hang_up()
 
-    async def hang_up(self) -> None:
+    async def hang_up(self, reason: str = "agent_hangup", detail: str | None = None) -> None:
         """The agent ends the call: a signalling ``leave``, which the caller's SDK turns into
-        ``call_ended``."""
+        ``call_ended``; the call records ``reason``."""
         if self._done.is_set():
             return
         with contextlib.suppress(Exception):
             await self._send(wire.leave())
-        self._finish("agent_hangup")
+        self._finish(reason, detail)
 
     def _data(self, payload: dict) -> None:
         if self._channel is None or self._channel.readyState != "open":
@@ -220,6 +222,8 @@ class AgentSession:
             self._spawn(self.meter.consume(track))
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        if channel.label in ("_reliable", "_lossy"):
+            channel.on("message", self._on_client_data)
         if channel.label != "_reliable":
             return
         self._channel = channel
@@ -236,6 +240,15 @@ class AgentSession:
                 self._channel_open.set()
         elif state == "failed":
             self._finish("error_unknown", "the caller's media connection failed")
+
+    def _on_client_data(self, message: bytes | str) -> None:
+        # Retell's agent takes nothing from the caller's data channels, but what arrives there
+        # must be LiveKit's DataPacket: anything else ends the call, never the server.
+        try:
+            models.DataPacket.FromString(message if isinstance(message, bytes) else message.encode())
+        except (DecodeError, ValueError) as exc:
+            log.warning("call %s: malformed data packet on the caller's data channel: %s", self.call.call_id, exc)
+            self._finish("error_unknown", f"malformed data packet from the caller: {exc}", close_code=1011)
 
     # -- ending ---------------------------------------------------------------------------------
 
@@ -255,6 +268,8 @@ class AgentSession:
         return task
 
     async def _close(self) -> None:
+        self.dialogue.close()
+        self.hearing.close()
         self.call.microphone = self.meter.summary()
         self.call.agent_audio_frames = self.voice.frames_sent
         self.call.ice = self._ice_record()

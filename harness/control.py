@@ -15,6 +15,7 @@ from starlette.routing import Route
 from harness.fake_retell import FakeRetell
 from harness.faults import FaultError, Faults
 from harness.media_server import MediaServer
+from harness.script import ScriptError, parse
 
 
 class Restartable(Protocol):
@@ -86,7 +87,28 @@ def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_
         await apply(parsed)
         return JSONResponse(asdict(fake.faults))
 
+    async def agent(request: Request) -> Response:
+        # GET: the script the agent runs; PUT: replace it (the file's table for one agent, as
+        # JSON), spoken before the answer; DELETE: back to the --agents file's, or the default.
+        agent_id = request.path_params["agent_id"]
+        if agent_id not in fake.agents:
+            return JSONResponse({"error": f"agent {agent_id!r} is not an agent of any client in the registry"}, status_code=404)
+        scripts = media.scripts
+        if request.method == "PUT":
+            try:
+                script = parse({"agent": {agent_id: await request.json()}})[agent_id]
+            except ScriptError as exc:
+                return JSONResponse({"error": "; ".join(exc.errors)}, status_code=400)
+            except ValueError:
+                return JSONResponse({"error": "the body must be JSON: one agent's script"}, status_code=400)
+            await asyncio.to_thread(media.voices.prepare, script.lines())
+            scripts.overrides[agent_id] = script
+        elif request.method == "DELETE":
+            scripts.overrides.pop(agent_id, None)
+        return JSONResponse(scripts.for_agent(agent_id).table())
+
     return Starlette(routes=[
+        Route("/agents/{agent_id}", agent, methods=["GET", "PUT", "DELETE"]),
         Route("/calls", calls, methods=["GET"]),
         Route("/calls/{call_id}", call, methods=["GET"]),
         Route("/calls/{call_id}/hangup", hang_up, methods=["POST"]),

@@ -1,11 +1,14 @@
-"""A fake of Retell's public API: ``POST /v2/create-web-call``, and the record of every call.
+"""A fake of Retell's public API: ``POST /v2/create-web-call``, ``GET /v2/get-call/{call_id}``, and
+the record of every call.
 
-It follows the documented v2 contract (bearer key, known agents, 201 with ``call_type``,
-``access_token``, ``call_id``, ``agent_id`` and ``call_status``). The access token is a LiveKit
-room token, as Retell's is; the sandbox's media server (``harness.media_server``) accepts it
-once, within 30 seconds of creation. What each call did is kept as Retell's call object keeps it
-(``disconnection_reason``, ``start_timestamp``, ``duration_ms``) plus what the media server
-measured; the control origin's ``GET /calls`` shows it.
+It keeps Retell's published contract, as PyPI's ``retell-sdk`` (generated from Retell's OpenAPI
+spec) describes it: a bearer key; the request of ``call_create_web_call_params``; every call
+object written by ``harness.call.call_object`` (``WebCallResponse``); refusals with Retell's
+status codes and its ``{"error_message": ...}`` body. The access token is a LiveKit room token,
+as Retell's is; the sandbox's media server (``harness.media_server``) accepts it once, within 30
+seconds of creation. ``POST /v3/create-web-call`` (the connection payload for Retell's newer
+gateway web client) is refused with a message: the sandbox, like the widget, pairs the v2
+endpoint with ``retell-client-js-sdk`` 2.x (docs-dev/RETELL.md).
 """
 
 from __future__ import annotations
@@ -15,12 +18,10 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
-import copy
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,61 +29,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from harness.call import Call, call_object
 from harness.faults import Faults
 from harness.webhooks import WebhookSender
 
-log = logging.getLogger("harness.media")
-
 TOKEN_TTL_SECONDS = 30.0
+# Retell's error bodies, as its OpenAPI spec gives them per status ({"error_message": ...}).
+ERROR_MESSAGES = {
+    400: "Invalid request format, please check API reference.",
+    401: "API key is missing or invalid.",
+    402: "Trial has ended, please add payment method.",
+    404: "Cannot find requested asset under given api key.",
+    422: "Cannot find requested asset under given api key.",
+    429: "Account rate limited, please throttle your requests.",
+    500: "An unexpected server error occurred.",
+}
+_V3 = ("the sandbox serves POST /v2/create-web-call, whose token retell-client-js-sdk 2.x joins with; "
+       "/v3/create-web-call answers a connection payload for Retell's gateway web client, which it does not simulate")
 
 
-@dataclass
-class Call:
-    call_id: str
-    agent_id: str
-    access_token: str
-    created_at: float  # on the fake's clock, for the token's 30 s
-    call_status: str = "registered"  # then ongoing, and ended or error, as in Retell's call object
-    disconnection_reason: str | None = None  # user_hangup, agent_hangup, error_..., as Retell reports it
-    detail: str | None = None  # why the call ended, in words, when it was not a plain hang-up
-    start_timestamp: int | None = None  # milliseconds since the epoch
-    end_timestamp: int | None = None
-    metadata: dict | None = None
-    transcript: list[dict[str, str]] = field(default_factory=list)
-    microphone: dict | None = None  # what the media server heard from the caller (harness.voice)
-    agent_audio_frames: int = 0  # 20 ms frames of the agent's voice sent, speech and silence
-    ice: dict | None = None  # every address the server's ICE gathered, accepted, dropped and paired
-    ended: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)  # set by end()
-    # Told "call_started" and "call_ended" as they happen: the webhooks (harness.webhooks).
-    notify: Callable[[str, Call], None] | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def duration_ms(self) -> int | None:
-        if self.start_timestamp is None or self.end_timestamp is None:
-            return None
-        return self.end_timestamp - self.start_timestamp
-
-    def begin(self) -> None:
-        self.call_status, self.start_timestamp = "ongoing", _now_ms()
-        if self.notify is not None:
-            self.notify("call_started", self)
-
-    def end(self, reason: str, detail: str | None = None) -> None:
-        """Ends the call once; later reasons (a socket closing after a hang-up) are ignored."""
-        if self.call_status in ("ended", "error"):
-            return
-        self.call_status = "error" if reason.startswith("error_") or reason == "registered_call_timeout" else "ended"
-        self.disconnection_reason, self.detail = reason, detail
-        self.end_timestamp = _now_ms()
-        self.ended.set()
-        log.info("call %s %s: %s%s", self.call_id, self.call_status, reason, f" ({detail})" if detail else "")
-        if self.notify is not None:
-            self.notify("call_ended", self)
-
-    def record(self) -> dict:
-        # Never the token: it is a credential, even in a sandbox.
-        values = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in ("ended", "notify")}
-        return values | {"access_token": None, "duration_ms": self.duration_ms}
+def error_message(status: int) -> str:
+    return ERROR_MESSAGES.get(status) or ERROR_MESSAGES[500 if status >= 500 else 400]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +59,10 @@ class Refusal:
     message: str
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+class _Refused(Exception):
+    def __init__(self, status: int, message: str | None = None) -> None:
+        super().__init__(message or error_message(status))
+        self.status, self.message = status, message or error_message(status)
 
 
 @dataclass
@@ -114,7 +83,11 @@ class FakeRetell:
         return cls(api_key, frozenset(agents))
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v2/create-web-call", self._create_web_call, methods=["POST"])])
+        return Starlette(routes=[
+            Route("/v2/create-web-call", self._create_web_call, methods=["POST"]),
+            Route("/v2/get-call/{call_id}", self._get_call, methods=["GET"]),
+            Route("/v3/create-web-call", self._v3, methods=["POST"]),
+        ])
 
     async def _create_web_call(self, request: Request) -> Response:
         raw = await request.body()
@@ -125,46 +98,47 @@ class FakeRetell:
             if fault.status is not None:
                 self.requests.append({"status": fault.status, "agent_id": None, "fault": True})
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
-                return JSONResponse({"error_message": "injected fault"}, fault.status, headers)
-        status, body = self._create(request.headers.get("authorization", ""), raw)
-        self.requests.append({"status": status, "agent_id": body.get("agent_id")})
+                return _error(fault.status, error_message(fault.status), headers)
+        status, body, agent_id = self._create(request.headers.get("authorization", ""), raw)
+        self.requests.append({"status": status, "agent_id": agent_id})
         return JSONResponse(body, status_code=status)
 
-    def _create(self, authorization: str, raw: bytes) -> tuple[int, dict]:
-        scheme, _, key = authorization.partition(" ")
-        if scheme != "Bearer" or not hmac.compare_digest(key.encode(), self.api_key.encode()):
-            return 401, {"error_message": "Unauthorized: missing or invalid API key"}
+    def _create(self, authorization: str, raw: bytes) -> tuple[int, dict, str | None]:
+        """(status, body, the agent asked for)."""
         try:
-            payload = json.loads(raw)
-        except ValueError:
-            return 400, {"error_message": "Request body is not valid JSON"}
-        if not isinstance(payload, dict) or not isinstance(payload.get("agent_id"), str):
-            return 400, {"error_message": "agent_id is required and must be a string"}
-        for name in ("metadata", "retell_llm_dynamic_variables"):
-            if name in payload and not isinstance(payload[name], dict):
-                return 400, {"error_message": f"{name} must be an object"}
-        variables = payload.get("retell_llm_dynamic_variables") or {}
-        if not all(isinstance(v, str) for v in variables.values()):
-            return 400, {"error_message": "retell_llm_dynamic_variables values must be strings"}
+            self._authorize(authorization)
+            payload = _create_params(raw)
+        except _Refused as refused:
+            return refused.status, {"error_message": refused.message}, None
         agent_id = payload["agent_id"]
         if agent_id not in self.agents or self.faults.agent(agent_id) == "unknown":
-            return 404, {"error_message": f"Agent {agent_id} not found", "agent_id": agent_id}
+            return 404, {"error_message": error_message(404)}, agent_id
         call_id = "call_" + secrets.token_hex(12)
-        call = Call(call_id=call_id, agent_id=agent_id, access_token=self._room_token(call_id),
-                    created_at=self.clock(), metadata=payload.get("metadata"),
+        version = payload.get("agent_version")
+        call = Call(call_id=call_id, agent_id=agent_id, access_token=self._room_token(call_id), created_at=self.clock(),
+                    agent_version=version if isinstance(version, int) else 0,  # the fake's agents have one version, 0
+                    metadata=payload.get("metadata"), dynamic_variables=payload.get("retell_llm_dynamic_variables"),
                     notify=self.webhooks.event if self.webhooks is not None else None)
         self.calls[call.call_id] = call
-        body = {
-            "call_type": "web_call",
-            "access_token": call.access_token,
-            "call_id": call.call_id,
-            "agent_id": agent_id,
-            "call_status": call.call_status,
-        }
-        for name in ("metadata", "retell_llm_dynamic_variables"):
-            if name in payload:
-                body[name] = payload[name]
-        return 201, body
+        return 201, call_object(call), agent_id
+
+    async def _get_call(self, request: Request) -> Response:
+        try:
+            self._authorize(request.headers.get("authorization", ""))
+        except _Refused as refused:
+            return _error(refused.status, refused.message)
+        call = self.calls.get(request.path_params["call_id"])
+        if call is None:
+            return _error(404, error_message(404))
+        return JSONResponse(call_object(call, analysis=call.is_over))
+
+    async def _v3(self, request: Request) -> Response:
+        return _error(404, _V3)
+
+    def _authorize(self, authorization: str) -> None:
+        scheme, _, key = authorization.partition(" ")
+        if scheme != "Bearer" or not hmac.compare_digest(key.encode(), self.api_key.encode()):
+            raise _Refused(401)
 
     def _room_token(self, call_id: str) -> str:
         """A LiveKit access token (HS256 JWT) for the call's room, as Retell returns one."""
@@ -180,9 +154,6 @@ class FakeRetell:
 
     def call_for(self, token: str) -> Call | None:
         """The call a genuine token belongs to (whatever its state), or None."""
-        return self._call_for(token)
-
-    def _call_for(self, token: str) -> Call | None:
         # The signature first: a forged token never reaches the lookup.
         head, _, signature = token.rpartition(".")
         expected = _b64(hmac.new(self.token_secret, head.encode(), hashlib.sha256).digest())
@@ -192,7 +163,7 @@ class FakeRetell:
 
     def check(self, token: str) -> Refusal | None:
         """Why ``token`` cannot join now, or None if it can; changes nothing (``/rtc/v1/validate``)."""
-        call = self._call_for(token)
+        call = self.call_for(token)
         if call is None:
             return Refusal("invalid token: signature is invalid or the token is unknown")
         if call.call_status != "registered" and call.disconnection_reason != "registered_call_timeout":
@@ -204,7 +175,7 @@ class FakeRetell:
     def redeem(self, token: str) -> Call | Refusal:
         """The registered call for a fresh, unused token, now ongoing; a token works once, within 30 s."""
         refusal = self.check(token)
-        call = self._call_for(token)
+        call = self.call_for(token)
         if refusal is not None or call is None:
             if call is not None and call.call_status == "registered" and self._expired(call):
                 call.end("registered_call_timeout", "the access token was not used within 30 s")
@@ -219,6 +190,32 @@ class FakeRetell:
         return {"requests": self.requests, "calls": [c.record() for c in self.calls.values()],
                 "webhooks": list(self.webhooks.deliveries) if self.webhooks is not None else [],
                 "bot_verifications": list(self.bots.verifications) if self.bots is not None else []}
+
+
+def _create_params(raw: bytes) -> dict:
+    """The body of create-web-call, checked as Retell's ``CallCreateWebCallParams`` types it; 400
+    with Retell's message otherwise."""
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        raise _Refused(400) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("agent_id"), str) or not payload["agent_id"]:
+        raise _Refused(400)
+    version = payload.get("agent_version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int | str)
+                                or (isinstance(version, int) and version < 0)):
+        raise _Refused(400)
+    for name in ("metadata", "retell_llm_dynamic_variables", "agent_override"):
+        if name in payload and not isinstance(payload[name], dict):
+            raise _Refused(400)
+    variables = payload.get("retell_llm_dynamic_variables") or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in variables.items()):
+        raise _Refused(400)
+    return payload
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error_message": message}, status_code=status, headers=headers)
 
 
 def _b64(data: bytes) -> str:

@@ -29,7 +29,8 @@ from harness import livekit_wire as wire
 from harness import loopback
 from harness.agent import AgentSession
 from harness.fake_retell import FakeRetell, Refusal
-from harness.greeting import Speech
+from harness.script import Scripts
+from harness.speech import Voices
 
 log = logging.getLogger("harness.media")
 
@@ -55,9 +56,10 @@ _NOISE = _DenialNoise()
 
 
 class MediaServer:
-    def __init__(self, fake: FakeRetell, speech: Speech) -> None:
+    def __init__(self, fake: FakeRetell, scripts: Scripts, voices: Voices) -> None:
         self.fake = fake
-        self.speech = speech
+        self.scripts = scripts  # what each agent says (harness.script)
+        self.voices = voices  # their lines, spoken ahead of the calls
         self.sessions: dict[str, AgentSession] = {}  # call id -> its live session
 
     def app(self) -> Starlette:
@@ -72,7 +74,7 @@ class MediaServer:
         ])
 
     async def hang_up(self, call_id: str) -> bool:
-        """The agent hangs up the call, if it is live; False if it is not."""
+        """The agent hangs up the call (``agent_hangup``), if it is live; False if it is not."""
         session = self.sessions.get(call_id)
         if session is None:
             return False
@@ -115,8 +117,10 @@ class MediaServer:
             call.end("error_unknown", f"malformed join request: {exc}")
             await websocket.send_denial_response(PlainTextResponse(str(exc), 400))
             return
+        script = self.scripts.for_agent(call.agent_id)
+        self.voices.prepare(script.lines())  # spoken when the script was set; this only checks
         await websocket.accept()
-        session = AgentSession(call, self.speech, self.fake.faults)
+        session = AgentSession(call, script, self.voices, self.fake.faults)
         self.sessions[call.call_id] = session
         try:
             await session.run(websocket, join)

@@ -30,10 +30,11 @@ from harness.certificates import Certificates, issue
 from harness.control import control_app
 from harness import bots
 from harness.fake_retell import FakeRetell
-from harness.webhooks import WebhookSender
-from harness.greeting import speak
 from harness.media_server import HOST as MEDIA_HOST
 from harness.media_server import MediaServer
+from harness.script import Scripts, load_scripts
+from harness.speech import Voices
+from harness.webhooks import WebhookSender
 from proxy.app import create_app
 from proxy.settings import ProxySettings, Secret
 
@@ -58,6 +59,7 @@ class SandboxConfig:
     domain: str = "localhost"
     https: bool = False  # every browser-facing origin on https://, from a local CA
     watch: bool = False  # rebuild on changes to src and widget, and reload open pages
+    agents: Path | None = None  # the agents' scripts (harness.script); None: every agent uses the default
 
 
 class _Origin:
@@ -137,6 +139,12 @@ class _Site:
 async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Callable[[dict], None]) -> None:
     """Build the site for the sandbox's origins, serve every origin until ``stop`` is set."""
     clients = registry.load(config.src / "clients.toml")
+    agents = frozenset(a for c in clients.clients for a in c.agents)
+    # What the agents say, checked against the registry's agents (ScriptError) and spoken ahead.
+    scripts = Scripts(load_scripts(config.agents, agents) if config.agents is not None else {})
+    voices = Voices()
+    for script in [scripts.for_agent(a) for a in sorted(agents)]:
+        voices.prepare(script.lines())
     names = [*_SERVICES, *(c.id for c in clients.clients)]
     addresses = _listen(config, names)
     work = Path(tempfile.mkdtemp(prefix="retell-sandbox-"))
@@ -149,15 +157,16 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         # Build: the site for these origins, and the registry with them (ConfigError, BuildError).
         site = _build(config, clients, addresses, work)
         # Serve: every origin on its listener, TLS from one local CA.
-        fake = FakeRetell.for_agents("key_sandbox_" + secrets.token_hex(16), (a for c in clients.clients for a in c.agents))
+        fake = FakeRetell.for_agents("key_sandbox_" + secrets.token_hex(16), agents)
         admin_token = secrets.token_urlsafe(24)
         certificates = issue(work, [MEDIA_HOST, *bots.HOSTS, *([f"{n}.{config.domain}" for n in names] if config.https else [])])
-        origins = _origins(config, clients, names, addresses, site, fake, admin_token, certificates, channel)
+        media = MediaServer(fake, scripts, voices)
+        origins = _origins(config, clients, names, addresses, site, fake, media, admin_token, certificates, channel)
         await asyncio.gather(*(o.start() for o in origins.values()))
         if channel is not None:
             channel.publish(LiveState(1))  # the first good build
             watcher = asyncio.create_task(watch([config.src, config.widget], site.rebuild, channel, stop_watching))
-        on_ready(_state(config, clients, addresses, admin_token, certificates, work))
+        on_ready(_state(config, clients, addresses, admin_token, certificates, work, fake.api_key))
         await stop.wait()
     finally:
         stop_watching.set()
@@ -243,10 +252,10 @@ def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
 
 
 def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str], addresses: _Addresses, site: _Site,
-             fake: FakeRetell, admin_token: str, certificates: Certificates, channel: LiveChannel | None) -> dict[str, _Origin]:
+             fake: FakeRetell, media: MediaServer, admin_token: str, certificates: Certificates,
+             channel: LiveChannel | None) -> dict[str, _Origin]:
     urls, ports, dist = addresses.urls, addresses.ports, site.dist
     first = clients.clients[0]
-    media = MediaServer(fake, speak())
     providers = bots.FakeBots(fault=lambda: fake.faults.bot)
     fake.bots = providers  # so the control origin's records show what siteverify answered
     # Retell's webhooks, to the proxy as Retell would send them (server to server, on loopback).
@@ -322,7 +331,7 @@ def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str]
 
 
 def _state(config: SandboxConfig, clients: registry.Registry, addresses: _Addresses, admin_token: str,
-           certificates: Certificates, work: Path) -> dict:
+           certificates: Certificates, work: Path, retell_api_key: str) -> dict:
     """What ``--state`` writes: how to reach and drive this sandbox."""
     urls, ports = addresses.urls, addresses.ports
     mapped = {host: ports[_BOTS] for host in bots.HOSTS}
@@ -336,6 +345,9 @@ def _state(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
         "hostile": urls["hostile"],
         "scheme": addresses.scheme,
         "admin_token": admin_token,
+        # The fake Retell's API key: Retell's own clients work against the sandbox with it
+        # (Retell(api_key=..., base_url=<retell origin>)). A sandbox key, good for nothing else.
+        "retell_api_key": retell_api_key,
         "pid": os.getpid(),  # the sandbox's own process (one process serves every origin)
         "ca_file": str(certificates.ca_file) if config.https else None,
         "media": {"host": MEDIA_HOST, "port": ports[_MEDIA]},

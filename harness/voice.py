@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 
-from harness.greeting import FRAME_SAMPLES, RATE, Speech, level_dbfs
+from harness.speech import FRAME_SAMPLES, RATE, Speech, level_dbfs
 
 # A microphone frame counts as audio, not silence, above this level.
 LOUD_DBFS = -40.0
@@ -27,6 +27,23 @@ _RTP_WRAP = 1 << 32
 _SILENCE = bytes(FRAME_SAMPLES * 2)
 
 
+class Playback:
+    """One line the agent says: when its audio started and stopped going out, and whether the
+    caller cut it short."""
+
+    def __init__(self, speech: Speech) -> None:
+        self.speech = speech
+        self.started: float | None = None  # time.time() of its first frame sent
+        self.stopped: float | None = None  # of its last frame sent, or of the interruption
+        self.interrupted = False
+        self.done = asyncio.Event()
+
+    def _finish(self, at: float, interrupted: bool) -> None:
+        if not self.done.is_set():
+            self.stopped, self.interrupted = at, interrupted
+            self.done.set()
+
+
 class AgentVoice(MediaStreamTrack):
     """The ``agent_audio`` track: silence, except while ``say`` plays speech, in real time."""
 
@@ -37,13 +54,26 @@ class AgentVoice(MediaStreamTrack):
         self._queue = bytearray()
         self._start: float | None = None
         self._sent = 0  # samples
+        self._playing: Playback | None = None
         self.frames_sent = 0
         self.speech_frames_sent = 0
 
-    def say(self, speech: Speech) -> float:
-        """Queue ``speech``; returns how many seconds it takes to play."""
+    def say(self, speech: Speech) -> Playback:
+        """Play ``speech`` from the next frame on (after anything still queued)."""
         self._queue += speech.pcm
-        return speech.seconds
+        self._playing = Playback(speech)
+        return self._playing
+
+    def interrupt(self) -> None:
+        """Stop speaking now: the next frame is silence."""
+        self._queue.clear()
+        if self._playing is not None:
+            self._playing._finish(time.time(), interrupted=True)
+            self._playing = None
+
+    def stop(self) -> None:
+        self.interrupt()
+        super().stop()
 
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
@@ -56,8 +86,14 @@ class AgentVoice(MediaStreamTrack):
             await asyncio.sleep(max(0.0, self._start + self._sent / RATE - now))
         chunk = bytes(self._queue[: FRAME_SAMPLES * 2])
         del self._queue[: FRAME_SAMPLES * 2]
+        playing = self._playing
         if chunk:
             self.speech_frames_sent += 1
+            if playing is not None and playing.started is None:
+                playing.started = time.time()
+        if playing is not None and not self._queue:
+            playing._finish(time.time(), interrupted=False)
+            self._playing = None
         frame = AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
         frame.planes[0].update(chunk.ljust(FRAME_SAMPLES * 2, b"\0") if chunk else _SILENCE)
         frame.pts = self._sent
@@ -91,6 +127,9 @@ class MicrophoneMeter:
     segments: list[Segment] = field(default_factory=list)
     heard: asyncio.Event = field(default_factory=asyncio.Event)  # the first frame arrived
     now: Callable[[], float] = time.time
+    # Told of every frame: whether it is loud, when the caller captured it, when it arrived
+    # (harness.hearing's SpeechDetector).
+    listener: Callable[[bool, float | None, float], None] | None = None
     # The least (arrival - capture) seen: the path's own delay plus the two clocks' difference.
     _offset: float | None = None
     _last_pts: int | None = None
@@ -124,6 +163,8 @@ class MicrophoneMeter:
             settling = arrived * 1000 - segment.since_ms < SETTLE_MS
         else:
             settling = captured <= segment.settles_until
+        if self.listener is not None:
+            self.listener(loud, captured, arrived)
         if settling:
             segment.settling_frames += 1
             segment.settling_loud_frames += loud

@@ -20,15 +20,13 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-if TYPE_CHECKING:
-    from harness.fake_retell import Call
+from harness.call import Call, call_object
 
 log = logging.getLogger("harness.webhooks")
-CENTS_PER_MINUTE = 7.0  # the fake's price, reported as Retell reports cost: in cents
 _ATTEMPTS = 3  # Retell tries a delivery up to three times
 _RETRY_SECONDS = 0.5
 
@@ -40,27 +38,9 @@ def sign(body: bytes, key: str, at_ms: int | None = None) -> str:
 
 
 def payload(event: str, call: Call) -> dict[str, Any]:
-    """Retell's webhook body for ``call``: the call object (without the access token)."""
-    body: dict[str, Any] = {
-        "call_type": "web_call", "call_id": call.call_id, "agent_id": call.agent_id, "call_status": call.call_status,
-        "start_timestamp": call.start_timestamp, "metadata": call.metadata or {},
-    }
-    if event != "call_started":
-        body |= {"end_timestamp": call.end_timestamp, "duration_ms": call.duration_ms,
-                 "disconnection_reason": call.disconnection_reason,
-                 "transcript": "\n".join(f"{t.get('role')}: {t.get('content')}" for t in call.transcript)}
-        minutes = (call.duration_ms or 0) / 60000
-        body["call_cost"] = {
-            "combined_cost": round(minutes * CENTS_PER_MINUTE, 4),
-            "total_duration_seconds": round(minutes * 60, 3),
-            "total_duration_unit_price": CENTS_PER_MINUTE / 60,
-            "product_costs": [{"product": "sandbox_voice", "unit_price": CENTS_PER_MINUTE / 60,
-                               "cost": round(minutes * CENTS_PER_MINUTE, 4)}],
-        }
-    if event == "call_analyzed":
-        body["call_analysis"] = {"call_summary": "A sandbox call.", "call_successful": True, "in_voicemail": False,
-                                 "user_sentiment": "Neutral"}
-    return {"event": event, "call": body}
+    """Retell's webhook body: the event and the call object, as get-call would answer it then
+    (``call_ended`` has every field but ``call_analysis``; ``call_analyzed`` adds it)."""
+    return {"event": event, "call": call_object(call, analysis=event == "call_analyzed")}
 
 
 @dataclass

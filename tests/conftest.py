@@ -21,10 +21,11 @@ REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 
-# The modules with the longest single items (a registry check of five clients, the benchmarks'
-# smoke runs), run first: the workers then even out on short tests at the end, instead of one
-# worker still on a long item while the other has nothing left.
-_LONG_FIRST = ("tests/harness/test_check.py", "tests/bench/test_smoke.py")
+# The modules with the longest single items (a registry check of five clients, a conversation of
+# ten turns in real time, the benchmarks' smoke runs), run first: the workers then even out on
+# short tests at the end, instead of one worker still on a long item while the other has nothing
+# left.
+_LONG_FIRST = ("tests/harness/test_check.py", "tests/e2e/test_conversation.py", "tests/bench/test_smoke.py")
 
 
 def _share_the_default_tls_context() -> None:
@@ -181,6 +182,14 @@ class Sandbox:
     def clear_faults(self) -> None:
         assert self.http.delete(self.local("control") + "/faults").status_code == 200
 
+    def set_script(self, agent_id: str, script: dict) -> None:
+        """Gives the agent this script (the --agents file's table for one agent, as JSON)."""
+        response = self.http.put(self.local("control") + f"/agents/{agent_id}", json=script)
+        assert response.status_code == 200, response.text
+
+    def clear_script(self, agent_id: str) -> None:
+        assert self.http.delete(self.local("control") + f"/agents/{agent_id}").status_code == 200
+
 
 @contextlib.contextmanager
 def start_sandbox(folder: Path, *args: str) -> Iterator[Sandbox]:
@@ -214,3 +223,17 @@ def faults(sandbox: Sandbox) -> Iterator[Callable[[dict], None]]:
     """Inject sandbox faults for one test; they are cleared afterwards whatever happens."""
     yield sandbox.set_faults
     sandbox.clear_faults()
+
+
+@pytest.fixture
+def agent_script(sandbox: Sandbox) -> Iterator[Callable[[str, dict], None]]:
+    """``agent_script(agent_id, script)`` for one test; every agent is back on its own afterwards."""
+    scripted: list[str] = []
+
+    def give(agent_id: str, script: dict) -> None:
+        sandbox.set_script(agent_id, script)
+        scripted.append(agent_id)
+
+    yield give
+    for agent_id in scripted:
+        sandbox.clear_script(agent_id)

@@ -60,14 +60,19 @@ def visit(page: Page, sandbox, folder: str = "v2", site: str = "client-a", mic: 
     page visits as often as a test likes: its recording script is added once."""
     if mic:
         page.add_init_script(f"window.__micMode = {json.dumps(mic)};")
-    if page not in _INSTRUMENTED:
-        page.add_init_script(INSTRUMENT)
-        _INSTRUMENTED.add(page)
+    instrument(page)
     suffix = "?" + urlencode(query) if query else ""
     page.goto(f"{sandbox.state['origins'][site]}/sandbox/{folder}/{suffix}")
     host = page.locator("retell-widget")
     until_state(host, "idle")
     return host
+
+
+def instrument(page: Page) -> None:
+    """Adds the recording script (INSTRUMENT) to every visit of ``page``, once however often asked."""
+    if page not in _INSTRUMENTED:
+        page.add_init_script(INSTRUMENT)
+        _INSTRUMENTED.add(page)
 
 
 def log(page: Page) -> dict:
@@ -113,7 +118,7 @@ def test_a_call_goes_through_every_state_and_the_token_comes_after_the_microphon
     host = visit(page, sandbox, **({"embed": "element"} if embed == "element" else {}))
     host.locator(".launcher").click()
     until_state(host, "in-call")
-    expect(host.get_by_role("log", name="Transcript")).to_contain_text("How can I help you today?")
+    expect(host.get_by_role("log", name="Transcript")).to_contain_text("Hello! How can I help?")
     expect(host.locator(".talking")).to_have_text("Listening")
     expect(host.locator("[role=status]")).to_have_text("In call")
 
@@ -235,10 +240,16 @@ def test_rate_limiting_honours_retry_after(page: Page, sandbox, faults):
     until_state(host, "in-call")
 
 
-def test_a_wrong_agent_is_refused_by_the_proxy(page: Page, sandbox):
+def test_refusals_before_the_call_say_plainly_what_a_visitor_can_do(page: Page, sandbox, faults):
     before = sandbox.retell_records()
     host = visit(page, sandbox, agent="agent_bolt_sales")
     fail_and_check(page, host, "forbidden", "isn't allowed to use this assistant")
+    assert new_calls(sandbox, before) == []
+    # The Retell account has no valid payment method or is out of credit: Retell answers 402, the
+    # proxy logs why (its own tests) and the visitor is told only that the assistant is unavailable.
+    host = visit(page, sandbox)
+    faults({"create": {"status": 402}})
+    fail_and_check(page, host, "unavailable", "The assistant is unavailable right now. Please try again later.")
     assert new_calls(sandbox, before) == []
 
 

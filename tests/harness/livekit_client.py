@@ -16,14 +16,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from livekit.protocol import models, rtc
 from websockets.asyncio.client import ClientConnection, connect
 
 from harness import livekit_wire as wire
 from harness import loopback
-from harness.greeting import FRAME_SAMPLES, RATE, Speech, level_dbfs, tone
+from harness.speech import Speech, Voices, level_dbfs, tone
 from harness.media_server import HOST
 from harness.voice import AgentVoice
 
@@ -31,19 +31,20 @@ LOUD_DBFS = -40.0
 
 
 class Microphone(AgentVoice):
-    """The caller's microphone: a steady tone, or silence while disabled (as a browser sends for
-    a disabled track)."""
+    """The caller's microphone: silence, but for a 440 Hz tone while ``speak`` says so (a visitor's
+    turn, to the agent's ears); silence too while disabled (as a browser sends for a disabled
+    track)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.enabled = True
-        self._beep = Speech("", tone(440.0, FRAME_SAMPLES / RATE), "tone")
+
+    def speak(self, seconds: float) -> None:
+        self.say(Speech("", tone(440.0, seconds), "tone"))
 
     async def recv(self):  # type: ignore[no-untyped-def]
         if not self.enabled:
             self._queue.clear()
-        elif not self._queue:
-            self.say(self._beep)
         return await super().recv()
 
 
@@ -53,6 +54,7 @@ class Session:
     pc: RTCPeerConnection
     microphone: Microphone
     join: rtc.JoinResponse
+    reliable: RTCDataChannel
     responses: list[rtc.SignalResponse] = field(default_factory=list)
     packets: list[tuple[str, dict]] = field(default_factory=list)  # (sender identity, JSON payload)
     agent_frames: int = 0
@@ -75,6 +77,13 @@ class Session:
     def events(self) -> list[str]:
         return [payload.get("event_type", "") for _, payload in self.packets]
 
+    def updates(self) -> list[dict]:
+        return [payload for _, payload in self.packets if payload.get("event_type") == "update"]
+
+    def talking(self) -> list[str]:
+        """The agent's talking events, in order."""
+        return [e for e in self.events() if e in ("agent_start_talking", "agent_stop_talking")]
+
     def kinds(self) -> list[str]:
         return [r.WhichOneof("message") for r in self.responses]
 
@@ -88,6 +97,15 @@ class Session:
     async def leave(self) -> None:
         await self.send(rtc.SignalRequest(leave=rtc.LeaveRequest(reason=models.DisconnectReason.CLIENT_INITIATED,
                                                                   action=rtc.LeaveRequest.DISCONNECT)))
+
+
+class ToneVoices(Voices):
+    """The agent's lines as tones, 0.15 s a word: no espeak-ng, and lengths a test can plan on."""
+
+    def get(self, text: str) -> Speech:
+        if text not in self.spoken:
+            self.spoken[text] = Speech(text, tone(330.0, max(0.3, 0.15 * len(text.split()))), "tone")
+        return self.spoken[text]
 
 
 def join_query(token: str, offer_sdp: str) -> str:
@@ -117,7 +135,7 @@ async def joined(port: int, token: str, ca_file: str, *, extra_sdp: str = "") ->
                        ssl=client_ssl(ca_file), server_hostname=HOST, open_timeout=10)
     first = rtc.SignalResponse.FromString(await ws.recv())
     assert first.WhichOneof("message") == "join", first
-    session = Session(ws, pc, microphone, first.join)
+    session = Session(ws, pc, microphone, first.join, reliable)
     offer_ids = iter(range(2, 1000))
 
     @reliable.on("message")

@@ -18,16 +18,39 @@ def test_bad_faults_are_refused_with_a_reason(sandbox):
     assert httpx.post(sandbox.local("control") + "/faults", content=b"{").status_code == 400
 
 
-@pytest.mark.parametrize("fault, status, retry_after", [
-    ({"status": 500}, 502, None),
-    ({"status": 429, "retry_after": 7}, 503, "7"),
+@pytest.mark.parametrize("fault, status, code, retry_after", [
+    ({"status": 500}, 502, "upstream_error", None),
+    ({"status": 429, "retry_after": 7}, 503, "upstream_busy", "7"),
+    ({"status": 402}, 502, "upstream_payment_required", None),
+    ({"status": 401}, 502, "upstream_rejected", None),
+    ({"status": 422}, 502, "upstream_rejected", None),
 ])
-def test_upstream_faults_reach_the_proxy(sandbox, faults, fault, status, retry_after):
+def test_retells_refusals_reach_the_proxy_as_retell_sends_them(sandbox, faults, fault, status, code, retry_after):
     faults({"create": fault})
+    retell = httpx.post(sandbox.local("retell") + "/v2/create-web-call", json={"agent_id": "x"})
+    assert retell.status_code == fault["status"] and set(retell.json()) == {"error_message"}  # Retell's error body
     response = create(sandbox)
-    assert response.status_code == status
+    assert response.status_code == status and response.json()["error"] == code
     assert response.headers.get("retry-after") == retry_after
     assert sandbox.retell_records()["requests"][-1] == {"status": fault["status"], "agent_id": None, "fault": True}
+
+
+def test_an_agents_script_is_set_shown_and_put_back(sandbox, agent_script):
+    agent = sandbox.client("client-a")["agents"][0]
+    url = sandbox.local("control") + f"/agents/{agent}"
+    default = httpx.get(url).json()
+    assert default["greeting"] == "Hello! How can I help?" and default["turn"] == []
+    agent_script(agent, {"greeting": "Hi!", "turn": [{"user": "Yes.", "agent": "Bye!", "hang_up": True}]})
+    shown = httpx.get(url).json()
+    assert shown["greeting"] == "Hi!" and shown["turn"] == [{"user": "Yes.", "agent": "Bye!", "hang_up": True}]
+    refused = httpx.put(url, json={"greeting": "", "turn": [{"user": "x"}]})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == (f"agent.{agent}.greeting: 'greeting' must be a non-empty string; "
+                                       f"agent.{agent}.turn[0]: turn 1 needs 'agent'")
+    assert httpx.get(url).json() == shown  # a refused script changes nothing
+    assert httpx.put(url, content=b"{").status_code == 400
+    assert httpx.get(sandbox.local("control") + "/agents/agent_nobody").status_code == 404
+    assert httpx.delete(url).json() == default
 
 
 def test_proxy_down_refuses_connections_until_cleared(sandbox, faults):

@@ -6,7 +6,8 @@ import json
 import httpx
 import pytest
 
-from harness.fake_retell import TOKEN_TTL_SECONDS, Call, FakeRetell, Refusal
+from harness.call import Call
+from harness.fake_retell import TOKEN_TTL_SECONDS, FakeRetell, Refusal
 from tests.conftest import running
 
 KEY = "key_fake_123"

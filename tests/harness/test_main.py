@@ -16,6 +16,19 @@ def test_a_missing_registry_is_a_clear_error(tmp_path):
 
 
 
+def test_a_script_the_sandbox_cannot_use_stops_it_with_every_problem(tmp_path):
+    agents = tmp_path / "agents.toml"
+    agents.write_text('[agent.agent_nobody]\ngreeting = "Hi"\n\n[agent.agent_nobody_else]\nmax_call_duration_ms = 5\n')
+    result = subprocess.run([sys.executable, "-m", "harness", "--agents", str(agents)], cwd=REPO, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"{agents}:1: agent 'agent_nobody' is not an agent of any client in the registry",
+        f"{agents}:4: agent 'agent_nobody_else' is not an agent of any client in the registry",
+        f"{agents}:5: 'max_call_duration_ms' must be whole milliseconds from 1000 to 86400000, not 5",
+    ]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--domain", "Evil Domain"], "--domain 'Evil Domain' is not a lower-case DNS name"),
     (["--port-base", "70000"], "--port-base 70000 must be 0 (free ports) or from 1024 to 65000"),

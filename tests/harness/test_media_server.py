@@ -18,14 +18,14 @@ from harness.certificates import issue
 from harness.control import control_app
 from harness.fake_retell import TOKEN_TTL_SECONDS, FakeRetell
 from harness.faults import Faults
-from harness.greeting import Speech, tone
 from harness.media_server import HOST, MediaServer
+from harness.script import Script, Scripts
 from tests.conftest import run_async, running
-from tests.harness.livekit_client import client_ssl, join_query, joined
+from tests.harness.livekit_client import ToneVoices, client_ssl, join_query, joined
 
 KEY = "key_media_test"
 # A short greeting keeps each call to a second or so.
-SPEECH = Speech("Hello! How can I help?", tone(330.0, 0.3), "tone")
+GREETING = "Hello! How can I help?"
 
 
 class Clock:
@@ -45,7 +45,7 @@ class _NoProxy:
 def media(tmp_path: Path):
     clock = Clock()
     fake = FakeRetell(KEY, frozenset({"agent_one"}), clock=clock)
-    server = MediaServer(fake, SPEECH)
+    server = MediaServer(fake, Scripts({"agent_one": Script(GREETING)}), ToneVoices())
     certificates = issue(tmp_path, [HOST])
     app = Starlette(routes=[*server.app().routes, Mount("/__control", control_app(fake, _NoProxy(), server))])
     with running(app, **certificates.uvicorn_options()) as port:
@@ -53,7 +53,7 @@ def media(tmp_path: Path):
 
 
 def token(fake: FakeRetell) -> tuple[str, str]:
-    status, body = fake._create(f"Bearer {KEY}", b'{"agent_id": "agent_one"}')
+    status, body, _ = fake._create(f"Bearer {KEY}", b'{"agent_id": "agent_one"}')
     assert status == 201
     return body["call_id"], body["access_token"]
 
@@ -66,6 +66,9 @@ def test_a_call_speaks_livekit_and_the_agent_greets_then_the_caller_hangs_up(med
         async with joined(port, access_token, ca) as session:
             await session.until(lambda: "agent_stop_talking" in session.events() and session.agent_loud_frames > 0)
             assert fake.calls[call_id].call_status == "ongoing"
+            session.microphone.speak(0.1)  # too short to be a turn, loud enough to be metered
+            frames = session.agent_frames
+            await session.until(lambda: session.agent_frames > frames + 15)
             await session.leave()
             await session.until(lambda: session.closed.is_set())
             return session
@@ -79,14 +82,20 @@ def test_a_call_speaks_livekit_and_the_agent_greets_then_the_caller_hangs_up(med
     assert answer.id == 1  # the answer echoes the offer's id
     # livekit-client finds the agent's track by the stream id "<participant sid>|<track sid>".
     assert f"a=msid:{agent.sid}|{agent.tracks[0].sid} " in session.answer_sdp
-    assert session.events() == ["metadata", "agent_start_talking", "update", "agent_stop_talking"]
+    events = session.events()
+    assert events[:2] == ["metadata", "agent_start_talking"] and events[-1] == "agent_stop_talking"
+    assert set(events[2:-1]) == {"update"}
     assert {sender for sender, _ in session.packets} == {"server"}
-    update = session.packets[2][1]
-    assert update["transcript"] == [{"role": "agent", "content": SPEECH.text}]
+    # The greeting grows word by word as it plays, then the turn passes to the caller.
+    words = GREETING.split()
+    growing = [" ".join(words[:n]) for n in range(1, len(words) + 1)] + [GREETING]
+    assert [u["transcript"] for u in session.updates()] == [[{"role": "agent", "content": c}] for c in growing]
+    assert [u.get("turntaking") for u in session.updates()] == ["agent_turn", *[None] * (len(words) - 1), "user_turn"]
     record = fake.calls[call_id].record()
     assert record["call_status"] == "ended" and record["disconnection_reason"] == "user_hangup"
     assert record["duration_ms"] > 0 and record["end_timestamp"] >= record["start_timestamp"]
     assert record["microphone"]["frames"] > 0 and record["microphone"]["frames_above_-40dBFS"] > 0
+    assert record["transcript"] == f"Agent: {GREETING}\n"
     assert record["agent_audio_frames"] > 0 and record["access_token"] is None
 
 
@@ -97,11 +106,16 @@ def test_a_muted_microphone_is_heard_as_silence_and_recorded_as_muted(media):
     async def call():
         async with joined(port, access_token, ca) as session:
             await session.until(lambda: "agent_stop_talking" in session.events())
+            session.microphone.speak(0.1)
+            frames = session.agent_frames
+            await session.until(lambda: session.agent_frames > frames + 25)
             await session.mute(True)
+            session.microphone.speak(0.5)  # a muted track sends silence whatever is said
             frames = session.agent_frames
             await session.until(lambda: session.agent_frames > frames + 50)  # a second more of the call
             frames = session.agent_frames
             await session.mute(False)
+            session.microphone.speak(0.5)
             await session.until(lambda: session.agent_frames > frames + 50)
             await session.leave()
             await session.until(lambda: session.closed.is_set())

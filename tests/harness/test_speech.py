@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from harness import greeting
+from harness import speech as greeting
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (.ci/run installs it)")

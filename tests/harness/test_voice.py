@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from av import AudioFrame
 
-from harness.greeting import FRAME_SAMPLES, RATE, tone
+from harness.speech import FRAME_SAMPLES, RATE, tone
 from harness.voice import SETTLE_MS, MicrophoneMeter
 from tests.conftest import run_async
 

@@ -4,14 +4,14 @@ forged, stale, twice, out of order or not at all."""
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 
 import pytest
 
-from harness.fake_retell import Call, FakeRetell
+from harness.call import CENTS_PER_MINUTE, Call
+from harness.fake_retell import FakeRetell
 from harness.faults import FaultError, Faults
-from harness.webhooks import CENTS_PER_MINUTE, WebhookSender, payload
+from harness.webhooks import WebhookSender
 from proxy.app import create_app
 from proxy.report import UNATTRIBUTED, summarise_calls
 from proxy.usage import SqliteStore
@@ -94,18 +94,6 @@ def test_an_unreachable_receiver_is_tried_three_times():
         sock.close()
     started = [d for d in deliveries if d["event"] == "call_started"]
     assert [d["attempt"] for d in started] == [1, 2, 3] and {d["status"] for d in started} == {None}
-
-
-def test_the_body_is_retells_call_object_without_the_token():
-    call = Call("call_p", "agent_shop", "secret-token", 0.0)
-    call.begin()
-    call.end("agent_hangup")
-    body = payload("call_analyzed", call)
-    assert body["event"] == "call_analyzed" and body["call"]["disconnection_reason"] == "agent_hangup"
-    assert "call_analysis" in body["call"] and "combined_cost" in body["call"]["call_cost"]
-    assert "secret-token" not in json.dumps(body)
-    started = payload("call_started", call)["call"]
-    assert "call_cost" not in started and "end_timestamp" not in started
 
 
 def test_the_webhooks_fault_takes_a_known_mode():

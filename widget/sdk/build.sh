@@ -28,3 +28,10 @@ cp retell-web-client.js retell-web-client.js.br THIRD_PARTY_LICENSES "$here/"
 cd "$here"
 sha256sum retell-web-client.js > retell-web-client.js.sha256
 echo "wrote $(wc -c < retell-web-client.js) bytes: $(cut -d' ' -f1 retell-web-client.js.sha256)"
+# The day Retell publishes its gateway web client (the one /v3/create-web-call's payload is for),
+# the pairing in docs-dev/RETELL.md changes: say so whenever the registry has a newer SDK.
+pinned="$(node -p "require('./package.json').dependencies['retell-client-js-sdk']")"
+newest="$(npm view retell-client-js-sdk version 2>/dev/null || echo unknown)"
+if [ "$newest" != "$pinned" ]; then
+  echo "note: npm's newest retell-client-js-sdk is $newest, this bundle pins $pinned: read docs-dev/RETELL.md before moving"
+fi
