@@ -11,6 +11,7 @@ import { botToken, loadBotCheck } from './bot.js';
 import { errorCode, fetchError, httpError, microphoneError, retryAfterSeconds } from './errors.js';
 import { messages } from './messages.js';
 import { createPanel } from './panel.js';
+import { createTranscript } from './transcript.js';
 
 // If the SDK hasn't confirmed a hang-up this long after stopCall(), end the call in the UI anyway.
 const HANGUP_GRACE_MS = 3000;
@@ -127,6 +128,7 @@ export function createController({ host, root, options, events }) {
   let startTimer = 0;
   let cooldownUntil = 0; // from a 429's Retry-After
   let destroyed = false;
+  let transcript = createTranscript(); // the whole conversation, from Retell's windows of it
 
   const emit = (name, detail) => {
     if (events.includes(name)) host.dispatchEvent(new CustomEvent(name, { bubbles: true, composed: true, detail }));
@@ -186,6 +188,7 @@ export function createController({ host, root, options, events }) {
     talkingNow = false;
     lost = false;
     callId = null;
+    transcript = createTranscript();
     panel.setMuted(false);
     panel.clearTranscript();
   }
@@ -272,10 +275,15 @@ export function createController({ host, root, options, events }) {
     });
     c.on('agent_start_talking', () => live() && talking(true));
     c.on('agent_stop_talking', () => live() && talking(false));
+    // Each update holds only Retell's last few utterances: merged into the whole conversation,
+    // redrawing only what changed.
     c.on('update', (update) => {
       if (!live() || !update || !Array.isArray(update.transcript)) return;
-      panel.setTranscript(update.transcript);
-      emit('transcript', { transcript: update.transcript });
+      const changed = transcript.update(update.transcript);
+      if (!changed.length) return;
+      const all = transcript.all();
+      panel.showUtterances(all, changed);
+      emit('transcript', { transcript: all });
     });
     c.on('call_ended', () => {
       if (!live()) return;
@@ -345,6 +353,12 @@ export function createController({ host, root, options, events }) {
     }
     const wasStarted = started;
     started = false;
+    // The agent is not speaking once the call is over, even when its last "stop" came after the
+    // hang-up (they travel separately: data channel and signalling).
+    if (talkingNow) {
+      talkingNow = false;
+      emit('agent-talking', { talking: false });
+    }
     setState(next, code, seconds);
     if (wasStarted) emit('call-end', { callId, reason });
   }

@@ -162,16 +162,16 @@ export function createPanel(root, t, on) {
       log.replaceChildren();
       log.hidden = !panel.classList.contains('busy');
     },
-    /** Renders Retell's transcript (the whole utterance list on every update), reusing nodes. */
-    setTranscript(items) {
+    /** Shows the utterances of `items` at the indices `changed`; no other line is touched. */
+    showUtterances(items, changed) {
       const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
-      items.forEach((item, i) => {
-        let p = log.children[i];
-        if (!p) log.append((p = h('p', {}, h('b'), h('span'))));
-        p.firstChild.textContent = t(item.role === 'agent' ? 'agent' : 'you') + ':';
-        p.lastChild.textContent = String(item.content ?? '');
-      });
-      while (log.children.length > items.length) log.lastChild.remove();
+      for (const i of changed) {
+        while (log.children.length <= i) log.append(h('p', {}, h('b'), h('span')));
+        const p = log.children[i];
+        const who = t(items[i].role === 'agent' ? 'agent' : 'you') + ':';
+        if (p.firstChild.textContent !== who) p.firstChild.textContent = who;
+        p.lastChild.textContent = items[i].content;
+      }
       log.hidden = items.length === 0 && !panel.classList.contains('busy');
       if (atEnd) log.scrollTop = log.scrollHeight; // follow the conversation unless the user scrolled up
     },

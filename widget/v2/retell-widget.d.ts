@@ -55,7 +55,11 @@ export interface RetellWidgetEventMap {
   'state-change': CustomEvent<{ state: RetellWidgetState; message: string; code: RetellWidgetErrorCode | null }>;
   'call-start': CustomEvent<{ callId: string | null }>;
   'call-end': CustomEvent<{ callId: string | null; reason: 'hangup' | 'agent' | 'dropped' | 'removed' }>;
-  transcript: CustomEvent<{ transcript: Array<{ role: 'agent' | 'user'; content: string }> }>;
+  /**
+   * Every utterance of the call so far, oldest first (a new array of frozen objects), each time
+   * one is added or grows. Retell's own SDK hands out only the last five; the widget keeps the rest.
+   */
+  transcript: CustomEvent<{ transcript: ReadonlyArray<Readonly<{ role: 'agent' | 'user'; content: string }>> }>;
   'agent-talking': CustomEvent<{ talking: boolean }>;
   error: CustomEvent<{ code: RetellWidgetErrorCode; message: string; retryAfter: number | null; cause: unknown }>;
 }
