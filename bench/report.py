@@ -84,6 +84,23 @@ def widget(data: dict) -> list[str]:
                          f"| {row['click_to_in_call_ms']:.0f} ms | {row['click_to_agent_audio_ms']:.0f} ms "
                          f"| {row['cold_click_to_in_call_ms']:.0f} ms | {row['cold_click_to_agent_audio_ms']:.0f} ms "
                          f"| {'yes' if row['sdk_before_intent'] else 'none'} |")
+    update = data.get("update")
+    if update:
+        lines += ["", f"One transcript update in the v2 panel once a call has {update['utterances']} utterances (the newest "
+                  f"growing; median of {update['updates']}): {update['median_ms']} ms with 2.3.0's merge, which redraws "
+                  f"what changed; {update['rewrite_all_ms']} ms for 2.2.0's panel rewriting the whole history."]
+    talk = data.get("conversation")
+    if talk:
+        runs = data["conversations"]
+        lines += ["", f"The call as a conversation: {len(runs)} calls of {runs[0]['turns']} turns in real audio both ways, "
+                  f"{runs[0]['talked_over']} of the agent's answers talked over; every visitor turn heard: "
+                  f"{'yes' if talk['heard_every_turn'] else 'no'}. Medians of {talk['turns_measured']} turns and "
+                  f"{talk['barge_ins_measured']} barge-ins.", "",
+                  "| median | in the browser | on the server (Retell's `latency.e2e`) |", "| --- | --: | --: |",
+                  f"| turn: the visitor stops -> the agent's audio starts | {talk['browser_turn_ms']:.0f} ms "
+                  f"| {talk['server_turn_ms']:.0f} ms |",
+                  f"| barge-in: the visitor starts over the agent -> its audio stops | {talk['browser_barge_in_ms']:.0f} ms "
+                  f"| {talk['server_barge_in_ms']:.0f} ms |"]
     return lines
 
 

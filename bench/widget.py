@@ -16,6 +16,12 @@ call (the widget's ``data-state``) and click -> first agent audio (the first inb
 with energy in ``getStats()``), against the sandbox's media server. A second, cold case clicks
 with no intent first (a script's ``click()``), so the SDK's download is on the click's path.
 Chromium runs with the sandbox's own ``chromium_args``.
+
+Then the call as a conversation (``bench/conversation.py``): a scripted conversation with the
+sandbox's agent in real audio both ways, for its turn latency (the visitor stops -> the agent's
+audio starts) and its barge-in (the visitor starts over the agent -> the agent's audio stops),
+measured in the browser and on the server; and the cost of one transcript update in the v2 panel
+once a call has 200 utterances. The smoke run measures the update only.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 from bench import common
+from bench import conversation as talk
 
 TARGET_GZIP = 6 * 1024
 TARGET = "<= 6 KB gzip before interaction"
@@ -166,7 +173,7 @@ def _call(page, cdn: str, manifest: dict, finished: list, intent: bool) -> dict:
     }
 
 
-def run(runs: int, smoke: bool = False) -> dict:
+def run(runs: int, smoke: bool = False, conversations: int = 3) -> dict:
     from playwright.sync_api import sync_playwright
 
     from harness.browser import chromium_executable
@@ -185,6 +192,7 @@ def run(runs: int, smoke: bool = False) -> dict:
             folders = [folders[-1]]
         visits: dict[str, list[dict]] = {f: [] for f in folders}
         cold: dict[str, list[dict]] = {f: [] for f in folders}
+        talks: list[dict] = []
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_executable(), args=state["chromium_args"], headless=True)
             try:
@@ -193,8 +201,14 @@ def run(runs: int, smoke: bool = False) -> dict:
                         url = f"{state['origins'][client]}/sandbox/{folder}/"
                         visits[folder].append(_visit(browser, url, cdn, manifest))
                         cold[folder].append(_visit(browser, url, cdn, manifest, intent=False))
+                update = talk.update_cost(browser, f"{state['origins'][client]}/", cdn, *((20, 20) if smoke else ()))
             finally:
                 browser.close()
+            with httpx.Client(base_url=f"http://127.0.0.1:{state['ports']['control']}", timeout=20) as control:
+                for n in range(0 if smoke else conversations):
+                    talks.append(talk.conversation(playwright, state, chromium_executable(), control, Path(tmp)))
+                    print(f"conversation {n + 1} of {conversations}: turns {talks[-1]['browser_turn_ms']} ms in the browser",
+                          flush=True)
     rows = []
     for folder in folders:
         first = visits[folder][0]
@@ -233,6 +247,7 @@ def run(runs: int, smoke: bool = False) -> dict:
             ours = row["gzip_bytes"] if peer["gzip_bytes"] else row["raw_bytes"]
             peer[f"times_{row['case']}"] = common.ratio(size, ours)
     return {"runs": runs, "client": client, "rows": rows, "peers": peers, "target": TARGET,
+            "update": update, "conversations": talks, "conversation": talk.summary(talks) if talks else None,
             "call_target": f"click -> in call <= {TARGET_IN_CALL_MS} ms",
             "verdict": all(r["meets_target"] for r in rows) if rows else None,
             "call_verdict": all(r["meets_call_target"] and not r["sdk_before_intent"] for r in rows) if rows else None}
@@ -243,10 +258,13 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="one warm and one cold visit of latest/ only")
     parser.add_argument("--runs", type=int, default=7, help="visits per CDN folder (default 7)")
+    parser.add_argument("--conversations", type=int, default=3,
+                        help=f"scripted conversations of {len(talk.TURNS)} turns, {len(talk.TALKED_OVER)} talked over "
+                             "(default 3; the smoke run has none)")
     parser.add_argument("--results", type=Path, help="folder for the JSON (default bench/results)")
     args = parser.parse_args(argv)
     info = common.machine()
-    data = run(1 if args.smoke else args.runs, smoke=args.smoke)
+    data = run(1 if args.smoke else args.runs, smoke=args.smoke, conversations=args.conversations)
     data["machine"] = common.finish_machine(info)
     path = common.write_results("widget", data, args.smoke, args.results)
     print(f"widget: sandbox page /sandbox/<folder>/ of {data['client']}, fresh Chromium context per visit, "
@@ -271,6 +289,18 @@ def main(argv: list[str] | None = None) -> int:
                         "cold: in call ms", "cold: agent audio ms", "SDK before intent"], calls))
     print(f"target: {data['call_target']}: " + ", ".join(
         f"{r['case']} {'met' if r['meets_call_target'] else 'not met'}" for r in data["rows"]))
+    update = data["update"]
+    print(f"one transcript update at {update['utterances']} utterances (median of {update['updates']}): "
+          f"{update['median_ms']} ms (2.2.0's panel rewriting the whole history: {update['rewrite_all_ms']} ms)")
+    if data["conversation"]:
+        c = data["conversation"]
+        print()
+        print(f"the conversation: {len(data['conversations'])} calls of {len(talk.TURNS)} turns in real audio, "
+              f"every visitor turn heard: {'yes' if c['heard_every_turn'] else 'NO'}")
+        print(common.table(["median", "in the browser", "on the server (Retell's latency.e2e)"], [
+            ("turn: the visitor stops -> the agent's audio starts, ms", c["browser_turn_ms"], c["server_turn_ms"]),
+            ("barge-in: the visitor starts -> the agent's audio stops, ms", c["browser_barge_in_ms"], c["server_barge_in_ms"]),
+        ]))
     print(f"wrote {path}")
     return 0
 

@@ -31,8 +31,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="the agents' scripts, a TOML file (see harness/script.py); agents without one greet and "
                              "answer every visitor turn until the visitor hangs up or stays silent")
     parser.add_argument("--state", type=Path, metavar="FILE",
-                        help="write every origin's URL and port, the clients, the proxy's URL and its /usage admin token "
-                             "to FILE as JSON")
+                        help="write every origin's URL and port, the clients, the proxy's URL, its /usage admin token and "
+                             "the fake Retell's API key to FILE as JSON")
     return parser
 
 

@@ -85,6 +85,10 @@ def test_widget_smoke(tmp_path: Path) -> None:
         assert 0 < row["click_to_in_call_ms"] <= row["click_to_agent_audio_ms"]
         assert row["cold_click_to_in_call_ms"] > 0
     assert {p["case"] for p in data["peers"]} == {"elevenlabs", "vapi", "retell_sdk", "guide"}
+    # One transcript update with a long history kept (the full run has 200 utterances).
+    update = data["update"]
+    assert update["lines_shown"] == update["utterances"] + 1 and 0 < update["median_ms"] and update["rewrite_all_ms"] > 0
+    assert data["conversation"] is None  # the smoke run holds no conversation
 
 
 def test_check_smoke(tmp_path: Path) -> None:
