@@ -20,6 +20,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from harness.browser import PEER_CONNECTIONS
 from harness.hearing import END_MS
 from harness.speech import speak, visitor_wav
 
@@ -39,12 +40,8 @@ TURNS = [
 TALKED_OVER = (1, 4)
 LOUD = 0.01  # -40 dBFS, as the sandbox's meter counts a frame as audio
 WORD_GAP_S = 0.3  # quieter stretches shorter than this are inside a line
-SAMPLER = """
+SAMPLER = PEER_CONNECTIONS + """
 (() => {
-  const Native = window.RTCPeerConnection;
-  window.__pcs = [];
-  window.RTCPeerConnection = function (...args) { const pc = new Native(...args); window.__pcs.push(pc); return pc; };
-  window.RTCPeerConnection.prototype = Native.prototype;
   window.__levels = [];
   // Every 10 ms: both sides' cumulative audio energy and duration (what the microphone captured,
   // what was played of the agent); their differences give each interval's level.

@@ -11,6 +11,18 @@ import os
 from pathlib import Path
 
 
+# A page script (Playwright's add_init_script) that keeps every RTCPeerConnection the page makes in
+# window.__pcs, so a check, a test or a benchmark can read their getStats().
+PEER_CONNECTIONS = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = function (...args) { const pc = new Native(...args); window.__pcs.push(pc); return pc; };
+  window.RTCPeerConnection.prototype = Native.prototype;
+})();
+"""
+
+
 def chromium_args(media_host: str, media_port: int, spki: str, domain: str = "localhost", *,
                   fake_media: bool = True, mapped: dict[str, int] | None = None) -> list[str]:
     """``fake_media`` adds a microphone that needs no prompt and plays a beeping tone (for tests;

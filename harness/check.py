@@ -34,6 +34,7 @@ import httpx
 from playwright.async_api import TimeoutError as BrowserTimeout
 
 import registry
+from harness.browser import PEER_CONNECTIONS
 
 CHECKS = ("page", "a11y", "calls", "hostile", "csp", "bot")
 PASS, FAIL, NOT_APPLICABLE, SKIPPED = "pass", "FAIL", "n/a", "skip"
@@ -43,13 +44,10 @@ _NEEDS_PAGE = {"a11y", "calls", "hostile", "csp"}
 _SERIOUS = {"serious", "critical"}
 _CALL_TIMEOUT_MS = 20_000
 CREATE_PATH = "/api/create-web-call"  # the proxy's endpoint, as the sandbox serves it
-# Keeps the page's peer connections, so the check can read whether the agent's audio arrived.
-_PEER_CONNECTIONS = """
+# Keeps the page's peer connections, so the check can read whether the agent's audio arrived, and
+# every CSP violation.
+_PEER_CONNECTIONS = PEER_CONNECTIONS + """
 (() => {
-  const Native = window.RTCPeerConnection;
-  window.__pcs = [];
-  window.RTCPeerConnection = function (...args) { const pc = new Native(...args); window.__pcs.push(pc); return pc; };
-  window.RTCPeerConnection.prototype = Native.prototype;
   window.__violations = [];
   document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
 })();

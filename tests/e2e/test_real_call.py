@@ -7,24 +7,12 @@ import json
 import pytest
 from playwright.sync_api import Page
 
+from harness.browser import PEER_CONNECTIONS
 from tests.e2e.lines import LINES, until_state
 from tests.e2e.test_widget_v2 import INSTRUMENT, new_calls
 
 pytestmark = pytest.mark.e2e
 
-# Keeps every RTCPeerConnection the page makes, so a test can read its getStats().
-PEER_CONNECTIONS = """
-(() => {
-  const Native = window.RTCPeerConnection;
-  window.__pcs = [];
-  window.RTCPeerConnection = function (...args) {
-    const pc = new Native(...args);
-    window.__pcs.push(pc);
-    return pc;
-  };
-  window.RTCPeerConnection.prototype = Native.prototype;
-})();
-"""
 INBOUND_AUDIO = """async () => {
   let packets = 0, energy = 0;
   for (const pc of window.__pcs) {
