@@ -145,7 +145,7 @@ def _highlight(match: re.Match[str]) -> str:
 
 def page_from(path: Path, digest: str, converted: Converted, errors: list[str]) -> Page | None:
     slug = path.stem
-    if not _SLUG.match(slug):
+    if not _SLUG.fullmatch(slug):
         errors.append(f"{path}:1: page file names are lower-case words joined by '-'")
         return None
     title = converted.meta.get("title") or next((h.name for h in converted.headings if h.level == 1), "")

@@ -98,7 +98,7 @@ def _choice(data: dict, key: str, value: str) -> bool:
 
 
 def _rate(value: object) -> str | None:
-    if value is not None and not (isinstance(value, str) and _RATE.match(value)):
+    if value is not None and not (isinstance(value, str) and _RATE.fullmatch(value)):
         raise FaultError("'rate_limit' is N/second, N/minute or N/hour")
     return value
 

@@ -60,7 +60,7 @@ def _attribute(option: str) -> str:
 
 def render(settings: PageSettings, client: Client, folder: str, query: dict[str, str], nonce: str) -> str:
     files = json.loads(settings.manifest_path.read_text()).get("files", {})
-    exact = bool(EXACT_FOLDER.match(folder))
+    exact = bool(EXACT_FOLDER.fullmatch(folder))
     agent = query.get("agent", client.agents[0])
     proxy_endpoint = settings.proxy_endpoint
     if query.get("proxy") == "insecure":
@@ -121,8 +121,8 @@ def site(settings: PageSettings, client: Client, demo_root: Path | None) -> Star
     async def page(request: Request) -> Response:
         folder = request.path_params["folder"]
         query = dict(request.query_params)
-        known = folder == "latest" or line_of(folder) is not None or EXACT_FOLDER.match(folder)
-        if not known or not all(_PARAM.match(v) for v in query.values()):
+        known = folder == "latest" or line_of(folder) is not None or EXACT_FOLDER.fullmatch(folder)
+        if not known or not all(_PARAM.fullmatch(v) for v in query.values()):
             return PlainTextResponse("unknown CDN folder or malformed query", status_code=404)
         nonce = secrets.token_urlsafe(16)
         headers = {"Cache-Control": "no-store"}

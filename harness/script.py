@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.speech import TEXT as DEFAULT_GREETING
+from registry import AGENT_ID
 
 DEFAULT_REPLY = "I hear you. Is there anything else?"
 SILENCE_MS = 600_000  # Retell's end_call_after_silence_ms default
@@ -40,7 +41,6 @@ _MAX_MS = 24 * 3_600_000
 _LINE_CHARS = 500
 _AGENT_KEYS = ("greeting", "end_call_after_silence_ms", "max_call_duration_ms", "turn")
 _TURN_KEYS = ("user", "agent", "hang_up")
-_AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
 class ScriptError(Exception):
@@ -124,7 +124,7 @@ def parse(data: object, where: Callable[[tuple[str | int, ...]], str] | None = N
     scripts: dict[str, Script] = {}
     for agent_id, table in agents.items():
         at = ("agent", agent_id)
-        if not _AGENT_ID.match(agent_id):
+        if not AGENT_ID.fullmatch(agent_id):
             errors.append(f"{place(at)}: agent id '{agent_id}' is malformed (letters, digits, '_' and '-' only)")
         elif known_agents is not None and agent_id not in known_agents:
             errors.append(f"{place(at)}: agent '{agent_id}' is not an agent of any client in the registry")

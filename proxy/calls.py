@@ -59,7 +59,7 @@ def parse_event(payload: object, received: float | None = None) -> CallEvent | N
     if not isinstance(call, dict):
         raise InvalidEvent("'call' must be Retell's call object")
     call_id = call.get("call_id")
-    if not isinstance(call_id, str) or not _CALL_ID.match(call_id):
+    if not isinstance(call_id, str) or not _CALL_ID.fullmatch(call_id):
         raise InvalidEvent("'call.call_id' must be 1 to 128 letters, digits, '_' or '-'")
     agent_id = call.get("agent_id", "")
     if not isinstance(agent_id, str) or len(agent_id) > 128:
@@ -69,7 +69,7 @@ def parse_event(payload: object, received: float | None = None) -> CallEvent | N
     if duration is None and start is not None and end is not None:
         duration = max(0, end - start)
     reason = call.get("disconnection_reason")
-    if reason is not None and not (isinstance(reason, str) and _REASON.match(reason)):
+    if reason is not None and not (isinstance(reason, str) and _REASON.fullmatch(reason)):
         raise InvalidEvent("'call.disconnection_reason' must be a reason such as \"user_hangup\"")
     return CallEvent(call_id, event, time.time() if received is None else received, agent_id, start, end,
                      duration, reason, _cost(call.get("call_cost")))

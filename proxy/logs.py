@@ -61,7 +61,7 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        rid = incoming if _INCOMING_ID.match(incoming) else secrets.token_hex(8)
+        rid = incoming if _INCOMING_ID.fullmatch(incoming) else secrets.token_hex(8)
         token = request_id.set(rid)
         fields: dict[str, object] = {}
         fields_token = _access_fields.set(fields)

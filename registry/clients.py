@@ -22,7 +22,7 @@ from registry.tables import TableCache, parse_tables
 from registry.versions import Version
 
 _CLIENT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+AGENT_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what Retell's agent ids look like; fullmatch it
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _FIELDS = ("id", "name", "origins", "agents", "theme", "position", "widget_version", "brand_color")
 # Optional looks for the client's demo page, so it resembles the client's own site.
@@ -186,7 +186,7 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
             return ""
         if not isinstance(value, str) or not value.strip():
             problems.append((key, f"'{key}' must be a non-empty string"))
-        elif pattern is not None and not pattern.match(value):
+        elif pattern is not None and not pattern.fullmatch(value):
             problems.append((key, f"'{key}' value '{value}' is malformed"))
         elif allowed and value not in allowed:
             problems.append((key, f"'{key}' must be one of {', '.join(allowed)}, not '{value}'"))
@@ -229,7 +229,7 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
             problems.append(("origins", f"origin '{raw}' is malformed: {exc}"))
     agents = strings("agents")
     for agent in agents:
-        if not AGENT_ID.match(agent):
+        if not AGENT_ID.fullmatch(agent):
             problems.append(("agents", f"agent id '{agent}' is malformed (letters, digits, '_' and '-' only)"))
     if len(set(agents)) != len(agents):
         problems.append(("agents", "an agent id is listed twice"))
@@ -247,7 +247,7 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
     if bot["bot_check"] is None and ("bot_site_key" in entry or "bot_min_score" in entry):
         problems.append(("bot_site_key" if "bot_site_key" in entry else "bot_min_score",
                          "'bot_site_key' and 'bot_min_score' need 'bot_check'"))
-    if "bot_site_key" in entry and not (isinstance(bot["bot_site_key"], str) and _SITE_KEY.match(bot["bot_site_key"])):
+    if "bot_site_key" in entry and not (isinstance(bot["bot_site_key"], str) and _SITE_KEY.fullmatch(bot["bot_site_key"])):
         problems.append(("bot_site_key", "'bot_site_key' must be 1 to 128 letters, digits, '_' or '-'"))
     since = _BOT_SINCE.get(version.major) if version is not None else None
     if bot["bot_check"] in BOT_CHECKS and version is not None and (since is None or version < Version.parse(since)):

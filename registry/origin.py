@@ -37,13 +37,13 @@ def parse_origin(text: str) -> Origin:
     """
     if text == "null":
         raise ValueError("the opaque origin 'null' is never allowed")
-    match = _ORIGIN.match(text)
+    match = _ORIGIN.fullmatch(text)
     if not match:
         raise ValueError("an origin is scheme://host[:port] with no path, query or credentials")
     scheme, host, port_text = match["scheme"], match["host"], match["port"]
     if scheme not in _DEFAULT_PORTS:
         raise ValueError(f"scheme '{scheme}' is not http or https")
-    if not (_HOST.match(host) or _IPV4.match(host)):
+    if not (_HOST.fullmatch(host) or _IPV4.fullmatch(host)):
         raise ValueError(f"'{host}' is not a lower-case host name")
     port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
     if not 0 < port < 65536:

@@ -37,7 +37,7 @@ class Version:
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        match = _VERSION.match(text) if isinstance(text, str) else None
+        match = _VERSION.fullmatch(text) if isinstance(text, str) else None
         if match is None:
             raise VersionError(f"{text!r} is not a version: MAJOR.MINOR.PATCH, optionally -pre.release (SemVer)")
         pre = tuple(int(p) if p.isdigit() else p for p in match[4].split(".")) if match[4] else ()
@@ -45,7 +45,7 @@ class Version:
 
     @staticmethod
     def is_valid(text: str) -> bool:
-        return isinstance(text, str) and _VERSION.match(text) is not None
+        return isinstance(text, str) and _VERSION.fullmatch(text) is not None
 
     @property
     def stable(self) -> bool:
@@ -82,5 +82,5 @@ class Version:
 
 def line_of(folder: str) -> int | None:
     """The major number of a line folder (``v2`` -> 2), or None for anything else."""
-    match = _LINE.match(folder)
+    match = _LINE.fullmatch(folder)
     return int(match[1]) if match else None

@@ -74,6 +74,9 @@ def test_reports_every_error_at_once_with_file_and_line(tmp_path):
     (lambda t: t.replace('id = "client-b"', 'id = "client-a"'), "id 'client-a' is used by another client"),
     (lambda t: t.replace('agents = ["agent_a"]', 'agents = []'), "'agents' must be a non-empty list"),
     (lambda t: t.replace('agents = ["agent_a"]', 'agents = ["agent a"]'), "agent id 'agent a' is malformed"),
+    # "$" matches before a final newline: identifiers are matched whole.
+    (lambda t: t.replace('agents = ["agent_a"]', 'agents = ["agent_a\\n"]'), "agent id 'agent_a\n' is malformed"),
+    (lambda t: t.replace('id = "client-a"', 'id = "client-a\\n"'), "'id' value 'client-a\n' is malformed"),
     (lambda t: t.replace('"https://acme.example", ', '"null", '), "origin 'null' is malformed"),
     (lambda t: t.replace('name = "Acme"', 'name = "Acme"\nowner = "x"'), "unknown field 'owner'"),
     (lambda t: t.replace('brand_color = "#0F766E"', 'brand_color = "teal"'), "'brand_color' value 'teal' is malformed"),
