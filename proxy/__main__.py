@@ -76,8 +76,11 @@ def serve(host: str, port: int, workers: int = 1) -> int:
     if settings is None or not _preflight(settings):
         return 2
     configure_logging(settings.log_level)
+    from proxy.connections import server_options
+
     # proxy_headers=False: X-Forwarded-For is believed only from PROXY_TRUSTED_PROXIES, by us.
-    options = {"host": host, "port": port, "proxy_headers": False, "access_log": False, "log_config": None}
+    options = {"host": host, "port": port, "proxy_headers": False, "access_log": False, "log_config": None,
+               **server_options(settings, workers)}
     if workers == 1:
         uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
         return 0

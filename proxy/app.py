@@ -17,13 +17,14 @@ import registry
 from proxy import admin, create, status, webhook
 from proxy.botcheck import BotChecker, Provider
 from proxy.calls import EventLog
+from proxy.fairness import PerClientConcurrency
 from proxy.logs import RequestId
 from proxy.metrics import Metrics
 from proxy.quota import MinutesLedger
 from proxy.ratelimit import RateLimits, counters_for
 from proxy.settings import ProxySettings
 from proxy.state import ProxyState, load_manifest, released_versions
-from proxy.upstream import default_tls, open_retell
+from proxy.upstream import ReadyProbe, default_tls, open_retell
 from proxy.usage import UsageRecorder
 from proxy.watched import WatchedFile
 
@@ -86,6 +87,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
                 registry_file=registry_file,
                 manifest_file=manifest_file,
                 upstream=retell,
+                ready=ReadyProbe(retell, timeout=2.0),
                 limits=limits,
                 usage=usage,
                 metrics=Metrics(),
@@ -117,7 +119,7 @@ def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | No
         exception_handlers={404: _not_found, 405: _not_allowed},
         lifespan=lifespan,
     )
-    return RequestId(app)
+    return RequestId(PerClientConcurrency(app, settings))
 
 
 

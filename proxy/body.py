@@ -1,6 +1,9 @@
-"""A request body, read up to a limit: refused as soon as it is known to be too large."""
+"""A request body, read up to a limit and a deadline: refused as soon as it is known to be too
+large, or too slow (a client that trickles a body keeps a connection for nothing)."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.requests import ClientDisconnect, Request
 
@@ -11,9 +14,10 @@ class BodyRefused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-async def read_body(request: Request, limit: int, setting: str | None = None) -> bytes:
+async def read_body(request: Request, limit: int, setting: str | None = None, deadline: float = 10.0) -> bytes:
     """The body; ``BodyRefused`` (413) once it exceeds ``limit`` bytes, declared or as it streams,
-    naming ``setting`` (the variable that sets the limit) when given; 400 if it ends early."""
+    naming ``setting`` (the variable that sets the limit) when given; 408 if it has not all arrived
+    ``deadline`` seconds after it was asked for (``PROXY_BODY_TIMEOUT``); 400 if it ends early."""
     too_large = BodyRefused(413, "body_too_large",
                             f"the body must be at most {limit} bytes" + (f" ({setting})" if setting else ""))
     declared = request.headers.get("content-length", "")
@@ -21,10 +25,13 @@ async def read_body(request: Request, limit: int, setting: str | None = None) ->
         raise too_large
     body = bytearray()
     try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise too_large
+        async with asyncio.timeout(deadline):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise too_large
     except ClientDisconnect:
         raise BodyRefused(400, "client_disconnected", "the body ended early") from None
+    except TimeoutError:
+        raise BodyRefused(408, "body_timeout", f"the body did not arrive within {deadline:g} s (PROXY_BODY_TIMEOUT)") from None
     return bytes(body)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import httpx
@@ -23,6 +24,10 @@ from registry import Origin
 log = logging.getLogger("proxy.botcheck")
 ACTION = "start_call"  # the reCAPTCHA action the widget executes
 _SEEN_SECONDS = 600  # longer than either provider keeps a token valid (Turnstile: 300 s; reCAPTCHA: 120 s)
+# Tokens remembered at most. Past it the oldest are forgotten early; the provider still refuses a
+# token it has verified once ("timeout-or-duplicate"), and every check has cost its caller's IP
+# budget, so filling the memory is slow and gains nothing. 32 bytes a digest: about 10 MB.
+SEEN_MAX = 100_000
 _ENV = {"turnstile": "PROXY_TURNSTILE_SECRET", "recaptcha": "PROXY_RECAPTCHA_SECRET"}
 
 
@@ -45,7 +50,9 @@ class BotChecker:
     def __init__(self, providers: dict[str, Provider], http: httpx.AsyncClient, timeout: float,
                  clock=time.monotonic) -> None:
         self._providers, self._http, self._timeout, self._clock = providers, http, timeout, clock
-        self._seen: dict[bytes, float] = {}  # token digest -> when it may be forgotten
+        # Token digest -> when it may be forgotten. Every token is kept as long, so insertion order
+        # is expiry order: forgetting is popping from the front, O(1) per check.
+        self._seen: OrderedDict[bytes, float] = OrderedDict()
 
     async def check(self, provider: str, token: str | None, origin: Origin | None, min_score: float | None,
                     client_id: str, remote_ip: str) -> None:
@@ -99,10 +106,13 @@ class BotChecker:
                              "the bot check service is not answering; please try again in a moment") from None
 
     def _forget(self, now: float) -> None:
-        if len(self._seen) > 1024:
-            self._seen = {d: until for d, until in self._seen.items() if until > now}
-        for digest in [d for d, until in list(self._seen.items())[:16] if until <= now]:
-            del self._seen[digest]
+        seen = self._seen
+        while seen and (len(seen) >= SEEN_MAX or next(iter(seen.values())) <= now):
+            seen.popitem(last=False)
+
+    @property
+    def remembered(self) -> int:
+        return len(self._seen)
 
 
 def _failed(message: str) -> BotRefused:

@@ -3,8 +3,14 @@
 Order: origin (cheap, in memory), media type and body, agent binding, the client's bot check (a
 Turnstile or reCAPTCHA token, verified at the provider), the client's minutes this month, then
 every budget at once (client IP, client and agent, the client's calls today: one decision, one
-Redis round trip), and only then Retell. Each step that refuses ends the request
-there, so a refused request never reaches the upstream.
+Redis round trip), and only then Retell. Each step that refuses ends the request there, so a
+refused request never reaches the upstream.
+
+Work that costs something is charged to the caller's IP budget before it is done: a refused
+origin or body (a usage tally, a log line), a missing or wrong server token (each guess), a bot
+check (a call to the provider), an upstream call. An IP whose budget is spent is answered 429
+before any of it. The client's own budgets (its agent's calls, its day) are charged only by
+requests that reach Retell, so an attacker cannot spend them without passing every check.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from proxy.body import BodyRefused, read_body
 from proxy.botcheck import BotRefused
 from proxy.logs import annotate
 from proxy.quota import seconds_to_next_month
-from proxy.ratelimit import Decision, client_ip
+from proxy.ratelimit import Decision, client_ip, ip_key
 from proxy.state import ProxyState
 from proxy.upstream import UpstreamError, create_web_call
 from proxy.usage import UsageRow, anonymise_ip
@@ -48,7 +54,8 @@ class _Attempt:
         self.origin: Origin | None = None
         self.client = "-"
         self.agent = "-"
-        self.ip = ""
+        self.ip = ""  # the address, as the bot check providers want it
+        self.ip_key = ""  # its budget's name (an IPv6 address's network): limits, usage rows, logs
         self.call_id = ""  # Retell's, once the call is created
         self.headers: dict[str, str] = {"Cache-Control": "no-store"}
 
@@ -76,7 +83,7 @@ async def create(request: Request) -> Response:
         response = _error(refusal.status, refusal.code, refusal.message, attempt.headers | refusal.headers)
         outcome = refusal.code
     state.metrics.requests.labels(outcome, attempt.client).inc()
-    annotate(outcome=outcome, client=attempt.client, agent=attempt.agent)
+    annotate(outcome=outcome, client=attempt.client, agent=attempt.agent, ip=attempt.ip_key)
     if state.usage is not None:
         await _record(state, request, attempt, outcome, response.status_code)
     return response
@@ -86,16 +93,18 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
     registry = state.registry()
     attempt.ip = client_ip(request.client.host if request.client else None,
                            request.headers.getlist("x-forwarded-for"), state.settings.trusted_proxies)
+    attempt.ip_key = ip_key(attempt.ip, state.settings.ipv6_prefix)
     try:
         attempt.origin = cors.allowed_origin(request.headers, registry)
     except cors.OriginRefused as exc:
         # No CORS headers: the browser must not let a refused page read anything.
+        await _charge_ip(state, attempt)
         raise _Refusal(403, "origin_not_allowed", str(exc)) from None
-    if attempt.origin is None and not _server_credential(request, state):
+    if attempt.origin is None and not await _server_credential(request, state, attempt):
         raise _Refusal(403, "origin_not_allowed", NO_ORIGIN)
     # Browsers are budgeted per IP. A server holding the credential calls for many visitors
     # from one address, so only the client's budgets apply to it.
-    ip = attempt.ip if attempt.origin is not None else None
+    ip = attempt.ip_key if attempt.origin is not None else None
     if attempt.origin is not None:
         attempt.headers |= cors.response_headers(attempt.origin)
     try:
@@ -104,12 +113,15 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
         # Refused before its budgets were known, a browser's attempt still costs its IP's budget
         # (one round trip, as for any request): a flood of junk is limited like anything else.
         if ip is not None:
-            _apply(attempt, await state.limits.decide(state.limits.budgets(ip=ip)))
+            await _charge_ip(state, attempt)
         raise
     attempt.client = client.id
     if client.bot_check is not None and attempt.origin is not None and state.bots is not None:
-        # Before any budget is spent or Retell is asked: a bot gets nothing from trying. (A
-        # server holding the credential is not a browser, and has no token to show.)
+        # Asking the provider is work: the IP pays for it first, and a spent IP asks nobody. A
+        # failed check spends nothing of the client's own budgets. (A server holding the
+        # credential is not a browser, and has no token to show.)
+        await _charge_ip(state, attempt)
+        ip = None  # charged
         try:
             await state.bots.check(client.bot_check, wanted.bot_token, attempt.origin, client.bot_min_score,
                                    client.id, attempt.ip)
@@ -137,6 +149,11 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
     return JSONResponse({"access_token": call.access_token, "call_id": call.call_id}, status_code=201, headers=attempt.headers)
 
 
+async def _charge_ip(state: ProxyState, attempt: _Attempt) -> None:
+    """Charge the request to its IP's budget alone; refuse it (429) if that budget is spent."""
+    _apply(attempt, await state.limits.decide(state.limits.budgets(ip=attempt.ip_key)))
+
+
 async def _bound_request(request: Request, state: ProxyState, registry: Registry, attempt: _Attempt) -> tuple[Client, str, CreateRequest]:
     """The body, parsed, and the client its agent belongs to (refused unless that client is the
     origin's)."""
@@ -144,7 +161,7 @@ async def _bound_request(request: Request, state: ProxyState, registry: Registry
     if media_type != "application/json":
         raise _Refusal(415, "unsupported_media_type", "send the body as application/json")
     try:
-        body = await read_body(request, state.settings.max_body_bytes)
+        body = await read_body(request, state.settings.max_body_bytes, deadline=state.settings.body_timeout)
     except BodyRefused as exc:
         raise _Refusal(exc.status, exc.code, exc.message) from None
     try:
@@ -171,16 +188,32 @@ def _apply(attempt: _Attempt, decision: Decision | None) -> None:
     raise _Refusal(429, "rate_limited", f"too many requests; try again in {max(1, verdict.reset)} seconds")
 
 
-def _server_credential(request: Request, state: ProxyState) -> bool:
+async def _server_credential(request: Request, state: ProxyState, attempt: _Attempt) -> bool:
+    """Whether a request without an Origin holds the server token. Each wrong or missing one is
+    charged to the IP's budget, and an IP that has spent it is refused before its token is even
+    compared: guessing is as limited as anything else. The right one costs nothing."""
     token = state.settings.server_token
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return token is not None and scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.reveal().encode())
+    if token is not None and scheme.lower() == "bearer" and given:
+        _apply(attempt, await state.limits.decide(state.limits.budgets(ip=attempt.ip_key), dry=True))
+        if hmac.compare_digest(given.encode(), token.reveal().encode()):
+            attempt.headers = {"Cache-Control": "no-store"}  # the IP's headers are not this request's
+            return True
+    await _charge_ip(state, attempt)
+    return False
 
 
 async def _record(state: ProxyState, request: Request, attempt: _Attempt, outcome: str, status: int) -> None:
     assert state.usage is not None
-    row = UsageRow(time.time(), attempt.client, attempt.agent, str(attempt.origin) if attempt.origin else "-",
-                   outcome, status, anonymise_ip(attempt.ip), request.headers.get("user-agent", "")[:256], attempt.call_id)
+    origin = str(attempt.origin) if attempt.origin else "-"
+    if outcome != "created":
+        # Tallied per minute: storage must not grow with a flood's rate. Only what the registry
+        # knows goes into the key; an agent id or origin a caller made up would make every row new.
+        agent = attempt.agent if state.registry().client_for_agent(attempt.agent) is not None else "-"
+        state.usage.tally(UsageRow(time.time(), attempt.client, agent, origin, outcome, status, anonymise_ip(attempt.ip_key), ""))
+        return
+    row = UsageRow(time.time(), attempt.client, attempt.agent, origin, outcome, status, anonymise_ip(attempt.ip_key),
+                   request.headers.get("user-agent", "")[:256], attempt.call_id)
     wait = state.settings.usage_commit_wait
     # Wait for the commit so an answered request is on disk, but never longer than the
     # configured bound: a slow database delays answers a little, it never stops them.

@@ -34,14 +34,15 @@ _TIMEOUT = 1.0  # seconds a Redis round trip may take before the limiter fails o
 
 # One call decides a batch of requests, in order. KEYS: per request, per budget, this window's key
 # and the last window's (the same key for a calendar budget). ARGV: the number of requests, then
-# per request its time (seconds) and number of budgets, then per budget its limit and window
-# (seconds). Returns per request: 1 or 0 (all of its budgets charged, or none), then per budget
-# this window's and the last window's counts before the charge.
+# per request its time (seconds), number of budgets and whether it only looks (1: nothing is
+# charged), then per budget its limit and window (seconds). Returns per request: 1 or 0 (all of
+# its budgets charged, or could be; or none), then per budget this window's and the last window's
+# counts before the charge.
 _SCRIPT = """
 local answers, k, a = {}, 0, 1
 for r = 1, tonumber(ARGV[1]) do
-  local now, n = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  a = a + 2
+  local now, n, dry = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  a = a + 3
   local answer, keys, windows, allowed = {1}, {}, {}, 1
   for i = 1, n do
     local limit, window = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
@@ -54,7 +55,7 @@ for r = 1, tonumber(ARGV[1]) do
     keys[i], windows[i] = current_key, window
     if current + last * (window - now % window) / window + 1 > limit then allowed = 0 end
   end
-  if allowed == 1 then
+  if allowed == 1 and dry == 0 then
     for i = 1, n do
       -- A key lives two windows (while it is this window's or the last's); set once, when new.
       if redis.call('INCR', keys[i]) == 1 then redis.call('EXPIRE', keys[i], 2 * windows[i]) end
@@ -153,8 +154,9 @@ class Decision:
 
 
 class Counters(Protocol):
-    async def take(self, budgets: Sequence[Budget], now: float) -> tuple[bool, list[tuple[int, int]]]:
-        """Charge every budget or none; the counts (this window's, the last's) before the charge."""
+    async def take(self, budgets: Sequence[Budget], now: float, dry: bool = False) -> tuple[bool, list[tuple[int, int]]]:
+        """Charge every budget or none (``dry``: only say whether they could be); the counts (this
+        window's, the last's) before the charge."""
         ...
 
     async def refund(self, budget: Budget, now: float) -> None: ...
@@ -176,14 +178,14 @@ class MemoryCounters:
         self._expires: dict[str, float] = {}
         self._takes = 0
 
-    async def take(self, budgets: Sequence[Budget], now: float) -> tuple[bool, list[tuple[int, int]]]:
+    async def take(self, budgets: Sequence[Budget], now: float, dry: bool = False) -> tuple[bool, list[tuple[int, int]]]:
         self._takes += 1
         if self._takes % self._SWEEP_EVERY == 0:
             self._sweep(now)
         keys = [b.keys(now) for b in budgets]
         counts = [(self._get(current, now), 0 if last == current else self._get(last, now)) for current, last in keys]
         allowed = all(b.weighed(c, p, now) + 1 <= b.limit for b, (c, p) in zip(budgets, counts, strict=True))
-        if allowed:
+        if allowed and not dry:
             for budget, (current, _) in zip(budgets, keys, strict=True):
                 self._counts[current] = self._counts.get(current, 0) + 1
                 self._expires[current] = now + 2 * budget.window
@@ -232,9 +234,9 @@ class RedisCounters:
         self._queue: list[tuple[list[str], list[object], asyncio.Future[list[int]]]] = []
         self._sending = False
 
-    async def take(self, budgets: Sequence[Budget], now: float) -> tuple[bool, list[tuple[int, int]]]:
+    async def take(self, budgets: Sequence[Budget], now: float, dry: bool = False) -> tuple[bool, list[tuple[int, int]]]:
         keys = [k for b in budgets for k in b.keys(now)]
-        args: list[object] = [repr(now), *(v for b in budgets for v in (b.limit, b.window))]
+        args: list[object] = [repr(now), int(dry), *(v for b in budgets for v in (b.limit, b.window))]
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         self._queue.append((keys, args, done))
         if not self._sending:
@@ -268,7 +270,7 @@ class RedisCounters:
         keys = [key for call_keys, _ in calls for key in call_keys]
         args: list[object] = [len(calls)]
         for call_keys, call_args in calls:
-            args += [call_args[0], len(call_keys) // 2, *call_args[1:]]
+            args += [call_args[0], len(call_keys) // 2, *call_args[1:]]  # time, budgets, dry, then limits
         try:
             return await self._redis.evalsha(self._sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
@@ -318,18 +320,19 @@ class RateLimits:
                 budgets.append(Budget("calls_per_day", client, calls_per_day, DAY, calendar=True))
         return budgets
 
-    async def decide(self, budgets: Sequence[Budget]) -> Decision | None:
-        """Charge ``budgets`` if none is spent. None if the counters failed: the request goes on."""
+    async def decide(self, budgets: Sequence[Budget], dry: bool = False) -> Decision | None:
+        """Charge ``budgets`` if none is spent (``dry``: only look; nothing is charged). None if the
+        counters failed: the request goes on."""
         if not budgets:
             return Decision(())
         now = self._clock()
         try:
-            charged, counts = await self.counters.take(budgets, now)
+            charged, counts = await self.counters.take(budgets, now, dry)
         except StorageError as exc:
             # Fail open: a Redis outage must not stop every call. The operator sees it here.
             log.error("rate-limit storage failed; allowing the request", extra={"problem": str(exc)})
             return None
-        verdicts = [b.verdict(c, p, now, charged) for b, (c, p) in zip(budgets, counts, strict=True)]
+        verdicts = [b.verdict(c, p, now, charged and not dry) for b, (c, p) in zip(budgets, counts, strict=True)]
         if not charged and all(v.allowed for v in verdicts):
             # The storage refused by a hair that our arithmetic rounds the other way: its word holds.
             tightest = min(range(len(verdicts)), key=lambda i: verdicts[i].remaining)
@@ -373,6 +376,22 @@ def client_ip(peer: str | None, forwarded_for: list[str], trusted: tuple[Network
         if not _is_trusted(hop, trusted):
             return hop
     return address
+
+
+def ip_key(address: str, ipv6_prefix: int = 64) -> str:
+    """The one name of a client address, for its rate-limit budget, its usage rows and the logs:
+    an IPv4 address as it is (an IPv4-mapped IPv6 address too), an IPv6 address as its network of
+    ``ipv6_prefix`` bits ("2001:db8:1:2::/64"). One subscriber is usually handed a whole /64 (2^64
+    addresses), so a budget per address would be a budget per attempt."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/{ipv6_prefix}", strict=False))
 
 
 def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:

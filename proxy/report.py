@@ -20,7 +20,7 @@ MAX_SPAN = 366 * 86400
 
 def parse_span(text: str) -> int:
     """'7d', '24h', '30m' or '2w' in seconds; ``ValueError`` for anything else."""
-    match = _SPAN.match(text.strip())
+    match = _SPAN.fullmatch(text.strip())
     if not match or int(match[1]) == 0:
         raise ValueError("a span is a number and a unit: 30m, 24h, 7d or 2w")
     seconds = int(match[1]) * _UNIT_SECONDS[match[2]]
@@ -48,11 +48,12 @@ def summarise(store: Store, span: int, now: float | None = None) -> Summary:
     bucket = _bucket(span)
     index = "CAST((time - %s) / %s AS INTEGER)" if store.dialect == "sqlite" else "FLOOR((time - %s) / %s)::BIGINT"
     totals = store.query(
-        "SELECT client, outcome, COUNT(*) FROM usage WHERE time >= %s GROUP BY client, outcome ORDER BY client, outcome",
+        # A row stands for its ``attempts``: refused ones are tallied per TALLY_SECONDS (proxy.usage).
+        "SELECT client, outcome, SUM(attempts) FROM usage WHERE time >= %s GROUP BY client, outcome ORDER BY client, outcome",
         (since,))
     series = store.query(
-        f"SELECT {index} AS b, SUM(CASE WHEN outcome = 'created' THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN outcome = 'created' THEN 0 ELSE 1 END) FROM usage WHERE time >= %s GROUP BY b ORDER BY b",
+        f"SELECT {index} AS b, SUM(CASE WHEN outcome = 'created' THEN attempts ELSE 0 END), "
+        "SUM(CASE WHEN outcome = 'created' THEN 0 ELSE attempts END) FROM usage WHERE time >= %s GROUP BY b ORDER BY b",
         (since, bucket, since))
     return Summary(since, until, bucket, [(c, o, int(n)) for c, o, n in totals], [(int(b), int(ok), int(no)) for b, ok, no in series])
 

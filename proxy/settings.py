@@ -95,6 +95,30 @@ def _path(text: str) -> str:
     return text
 
 
+def _prefix(text: str) -> int:
+    """a prefix length from 32 to 128"""
+    value = int(text)
+    if not 32 <= value <= 128:
+        raise ValueError
+    return value
+
+
+def _connections(text: str) -> int:
+    """a whole number from 10 to 100000"""
+    value = int(text)
+    if not 10 <= value <= 100_000:
+        raise ValueError
+    return value
+
+
+def _per_ip(text: str) -> int:
+    """a whole number from 1 to 1000"""
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise ValueError
+    return value
+
+
 def _networks(text: str) -> tuple[Network, ...]:
     """comma-separated IP addresses or CIDR networks"""
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
@@ -162,6 +186,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_RATE_LIMIT_AGENT", "rate_limit_agent", "120/minute", _rate, "created calls per client and agent"),
     Setting("PROXY_RATE_LIMIT_STORAGE", "rate_limit_storage", "memory://", _storage,
             "memory:// (per process) or redis://host:port/db (shared)"),
+    Setting("PROXY_IPV6_PREFIX", "ipv6_prefix", "64", _prefix,
+            "IPv6 clients share one budget per network of this many bits (one subscriber usually has a /64)"),
     Setting("PROXY_TRUSTED_PROXIES", "trusted_proxies", "", _networks,
             "reverse proxies whose X-Forwarded-For is believed, comma-separated IPs/CIDRs", "none"),
     Setting("PROXY_SERVER_TOKEN", "server_token", "", _secret,
@@ -187,6 +213,16 @@ SETTINGS: tuple[Setting, ...] = (
             "the build's CDN manifest: the published releases a client may pin, and /api/widget-version"),
     Setting("PROXY_RELOAD_INTERVAL", "reload_interval", "1", _seconds(0, 3600),
             "seconds between checks of the registry and manifest files"),
+    Setting("PROXY_HEADER_TIMEOUT", "header_timeout", "10", _seconds(0.1, 120),
+            "seconds a client may take to send a request's headers before the connection is closed"),
+    Setting("PROXY_BODY_TIMEOUT", "body_timeout", "10", _seconds(0.1, 120),
+            "seconds a client may take to send a request's body before it is answered 408"),
+    Setting("PROXY_KEEP_ALIVE", "keep_alive", "5", _seconds(1, 300),
+            "seconds an idle keep-alive connection stays open"),
+    Setting("PROXY_MAX_CONNECTIONS", "max_connections", "1000", _connections,
+            "connections and requests in progress at once, per process; beyond it requests are answered 503"),
+    Setting("PROXY_PER_IP_CONCURRENCY", "per_ip_concurrency", "4", _per_ip,
+            "creates in progress at once per client IP (IPv6 network); its others wait their turn"),
     Setting("PROXY_LOG_LEVEL", "log_level", "INFO", _level, "DEBUG, INFO, WARNING or ERROR"),
 )
 ENVIRONMENT: dict[str, Setting] = {setting.env: setting for setting in SETTINGS}
@@ -237,6 +273,14 @@ class ProxySettings:
     bot_check_timeout: float = _default("bot_check_timeout")
     # Where creates go under the base URL; /v3/create-web-call is for Retell's gateway web client.
     retell_create_path: str = _default("retell_create_path")
+    # IPv6 clients are budgeted (and recorded and logged) per network of this many bits.
+    ipv6_prefix: int = _default("ipv6_prefix")
+    # Deadlines and limits on connections (python -m proxy serve gives them to uvicorn).
+    header_timeout: float = _default("header_timeout")
+    body_timeout: float = _default("body_timeout")
+    keep_alive: float = _default("keep_alive")
+    max_connections: int = _default("max_connections")
+    per_ip_concurrency: int = _default("per_ip_concurrency")
 
 
 def setting_value(environ: Mapping[str, str], name: str) -> Any:

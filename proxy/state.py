@@ -13,7 +13,7 @@ from proxy.metrics import Metrics
 from proxy.quota import MinutesLedger
 from proxy.ratelimit import RateLimits
 from proxy.settings import ProxySettings
-from proxy.upstream import Retell
+from proxy.upstream import ReadyProbe, Retell
 from proxy.usage import UsageRecorder
 from proxy.watched import WatchedFile
 from registry import Registry
@@ -25,6 +25,7 @@ class ProxyState:
     registry_file: WatchedFile[Registry]
     manifest_file: WatchedFile[dict[str, Any]]
     upstream: Retell
+    ready: ReadyProbe  # whether Retell answers, asked at most every few seconds
     limits: RateLimits
     usage: UsageRecorder | None
     metrics: Metrics

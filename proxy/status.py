@@ -9,9 +9,6 @@ from proxy import cors
 from registry import Version
 from proxy.metrics import CONTENT_TYPE, Metrics
 from proxy.state import ProxyState
-from proxy.upstream import reachable
-
-_READY_TIMEOUT = 2.0
 
 
 async def health(request: Request) -> Response:
@@ -22,7 +19,7 @@ async def ready(request: Request) -> Response:
     state: ProxyState = request.app.state.proxy
     checks = {
         "registry": "ok" if state.registry_file.error is None else "stale",
-        "upstream": "ok" if await reachable(state.upstream, _READY_TIMEOUT) else "unreachable",
+        "upstream": "ok" if await state.ready.reachable() else "unreachable",
         "rate_limit_storage": "ok" if await state.limits.ping() else "unreachable",
     }
     # A stale registry still serves (the last good one), so only the connections decide.

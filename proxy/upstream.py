@@ -40,6 +40,8 @@ class UpstreamError(Exception):
         self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
 
+# The most of an answer from Retell the proxy reads (a create's is a few hundred bytes).
+MAX_ANSWER_BYTES = 64 * 1024
 # Pooled connections to Retell: enough for bursts, few enough to be polite.
 POOL = httpx.Limits(max_connections=100, max_keepalive_connections=32, keepalive_expiry=30)
 
@@ -61,10 +63,18 @@ class Retell:
                                 content=content, extensions=self.extensions)
         response = await self.transport.handle_async_request(request)
         try:
-            await response.aread()
+            # Read to a cap: a create's answer is well under a kilobyte, and an upstream (or anything
+            # posing as one) must not fill the proxy's memory with one answer.
+            body = bytearray()
+            async for chunk in response.aiter_bytes():  # decoded: a compressed bomb is cut off too
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    log.error("retell's answer is over %d bytes; refusing it", MAX_ANSWER_BYTES)
+                    raise UpstreamError(502, "upstream_invalid", "The voice service sent an invalid answer.")
         finally:
             await response.aclose()
-        return response
+        headers = [(k, v) for k, v in response.headers.multi_items() if k not in ("content-encoding", "content-length")]
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
 
 
 @functools.cache
@@ -125,7 +135,9 @@ async def create_web_call(retell: Retell, body: dict[str, Any], timeout: float,
 async def _create(retell: Retell, body: dict[str, Any]) -> WebCall:
     agent_id = body["agent_id"]
     try:
-        response = await retell.send("POST", retell.create_url, json.dumps(body, separators=(",", ":")).encode())
+        # allow_nan=False: what goes to Retell is JSON, whatever a caller sent (validation refuses
+        # non-finite numbers first; this keeps a slip from ever reaching Retell as non-JSON).
+        response = await retell.send("POST", retell.create_url, json.dumps(body, separators=(",", ":"), allow_nan=False).encode())
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         # Never connected, so Retell is unreachable rather than slow. (httpx-aiohttp also reports
         # a refused connection as ConnectTimeout, so the two must be handled together.)
@@ -196,6 +208,26 @@ async def reachable(retell: Retell, timeout: float) -> bool:
     try:
         async with asyncio.timeout(timeout):
             await retell.send("GET", retell.base_url, headers=_NO_KEY)
-    except (TimeoutError, httpx.HTTPError):
+    except (TimeoutError, httpx.HTTPError, UpstreamError):
         return False
     return True
+
+
+class ReadyProbe:
+    """``reachable``, asked of Retell at most once per ``ttl`` seconds however often readiness is
+    asked: a flood of ``/api/ready`` must not become a flood of requests to Retell. Concurrent
+    askers share the one probe in flight."""
+
+    def __init__(self, retell: Retell, timeout: float, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._retell, self._timeout, self._ttl, self._clock = retell, timeout, ttl, clock
+        self._answer: tuple[float, bool] | None = None
+        self._probing: asyncio.Task[bool] | None = None
+
+    async def reachable(self) -> bool:
+        if self._answer is not None and self._clock() - self._answer[0] < self._ttl:
+            return self._answer[1]
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.get_running_loop().create_task(reachable(self._retell, self._timeout))
+        ok = await asyncio.shield(self._probing)
+        self._answer = (self._clock(), ok)
+        return ok

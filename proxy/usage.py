@@ -1,8 +1,16 @@
-"""Usage analytics: one row per create attempt, written in batches from the event loop; and the
-table of Retell's call events (``proxy.calls``), which the rows' ``call_id`` joins to a client.
+"""Usage analytics: one row per created call and per minute of refused attempts, written in
+batches from the event loop; and the table of Retell's call events (``proxy.calls``), which the
+rows' ``call_id`` joins to a client.
 
 A request hands its row to the recorder and may wait (without blocking the event loop) for the
 batch holding it to commit, so an answered request is on disk even if the process dies next.
+Refused attempts are tallied instead: one row per 5 seconds, client, agent, origin, outcome,
+status and network, with the number of attempts it stands for, written when its 5 seconds are
+over (a process killed outright loses at most those seconds' counts of refusals). Storage then grows with the kinds of
+refusal and the networks they come from, never with an attacker's rate; the counts stay exact
+(sampling would have kept a few attempts' details and lost the totals, which the outcome report
+and the usage page are made of). Fields a caller chooses freely (an unregistered origin or agent,
+the user agent) are not part of a tally's key.
 SQLite in WAL mode by default; Postgres when the database is a ``postgresql://`` URL.
 """
 
@@ -19,18 +27,21 @@ from typing import Any, NamedTuple, Protocol
 
 log = logging.getLogger("proxy.usage")
 _BATCH = 500
-_ROWS_PER_INSERT = 110  # 990 parameters: under SQLite's oldest limit of 999 per statement
+_ROWS_PER_INSERT = 99  # 990 parameters: under SQLite's oldest limit of 999 per statement
 _QUEUE_LIMIT = 100_000  # rows held in memory while the database is slow or away
 _GATHER_SECONDS = 0.001  # how long rows gather before a batch is written (5 ms measured worse: more latency than it saved CPU)
 _FIRST_RETRY = 0.05  # seconds before a failed batch is tried again; doubles up to 2 s
 _SHUTDOWN_GRACE = 10.0  # seconds to keep retrying queued rows once the proxy is stopping
-_COLUMNS = "time, client, agent, origin, outcome, status, ip, user_agent, call_id"
-_PG_INSERT = f"INSERT INTO usage ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_COLUMNS = "time, client, agent, origin, outcome, status, ip, user_agent, call_id, attempts"
+_PG_INSERT = f"INSERT INTO usage ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 _COLUMNS_SQL = ("time DOUBLE PRECISION NOT NULL, client TEXT NOT NULL, agent TEXT NOT NULL, origin TEXT NOT NULL, "
                 "outcome TEXT NOT NULL, status INTEGER NOT NULL, ip TEXT NOT NULL, user_agent TEXT NOT NULL, "
-                "call_id TEXT NOT NULL DEFAULT ''")
-# A database from before call ids gains the column; its old rows have none ('').
+                "call_id TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 1")
+# A database from before call ids (or tallies) gains the column; its old rows have none ('', 1).
 _ADD_CALL_ID = "ALTER TABLE usage ADD COLUMN call_id TEXT NOT NULL DEFAULT ''"
+_ADD_ATTEMPTS = "ALTER TABLE usage ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1"
+TALLY_SECONDS = 5  # refused attempts are tallied per 5 seconds
+_TALLY_KEYS = 10_000  # tallies held at most; past it, new networks share one key ('*')
 EVENT_COLUMNS = "call_id, event, received, agent_id, start_ms, end_ms, duration_ms, disconnection_reason, cost_cents"
 _EVENTS_SQL = ("CREATE TABLE IF NOT EXISTS call_events (call_id TEXT NOT NULL, event TEXT NOT NULL, "
                "received DOUBLE PRECISION NOT NULL, agent_id TEXT NOT NULL, start_ms BIGINT, end_ms BIGINT, "
@@ -55,16 +66,18 @@ class UsageRow(NamedTuple):
     ip: str
     user_agent: str
     call_id: str = ""  # the call Retell created, for a created row; '' otherwise
+    attempts: int = 1  # how many attempts the row stands for: a tally's count
 
 
 def anonymise_ip(address: str) -> str:
-    """Keep the network, drop the host: IPv4 to its /24, IPv6 to its /48."""
+    """Keep the network, drop the host: IPv4 to its /24, IPv6 to its /48. Takes an address or a
+    client's budget key (``proxy.ratelimit.ip_key``: an IPv6 network)."""
     try:
-        ip = ipaddress.ip_address(address)
+        network = ipaddress.ip_network(address, strict=False)
     except ValueError:
         return "unknown"
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+    prefix = 24 if network.version == 4 else 48
+    return str(network.supernet(new_prefix=min(prefix, network.prefixlen)).network_address)
 
 
 class Store(Protocol):
@@ -88,8 +101,11 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         self._db.execute(f"CREATE TABLE IF NOT EXISTS usage ({_COLUMNS_SQL})")
-        if "call_id" not in {column[1] for column in self._db.execute("PRAGMA table_info(usage)")}:
+        columns = {column[1] for column in self._db.execute("PRAGMA table_info(usage)")}
+        if "call_id" not in columns:
             self._db.execute(_ADD_CALL_ID)
+        if "attempts" not in columns:
+            self._db.execute(_ADD_ATTEMPTS)
         self._db.execute(_EVENTS_SQL)
         for index in _INDEXES:
             self._db.execute(index)
@@ -113,7 +129,7 @@ class SqliteStore:
         self.write(rows)
 
     def _insert(self, rows: list[UsageRow]) -> None:
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
         self._db.execute(f"INSERT INTO usage ({_COLUMNS}) VALUES {values}", [v for row in rows for v in row])
 
     def add_event(self, row: tuple[Any, ...]) -> bool:
@@ -139,6 +155,7 @@ class PostgresStore:
         with self._db.transaction():
             self._db.execute(f"CREATE TABLE IF NOT EXISTS usage ({_COLUMNS_SQL})")
             self._db.execute(_ADD_CALL_ID.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
+            self._db.execute(_ADD_ATTEMPTS.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
             self._db.execute(_EVENTS_SQL)
             for index in _INDEXES:
                 self._db.execute(index)
@@ -211,6 +228,8 @@ class UsageRecorder:
         self._store: Store | None = None
         self._rows: list[_Item] = []
         self._writing: asyncio.Task[None] | None = None
+        self._tallies: dict[UsageRow, int] = {}  # a refused attempt's row, its time its stretch's start -> attempts
+        self._tally_timer: asyncio.TimerHandle | None = None
         self.committed = 0
         self.dropped = 0
 
@@ -238,9 +257,32 @@ class UsageRecorder:
             self._writing = loop.create_task(self._write_queued())
         return done
 
+    def tally(self, row: UsageRow) -> None:
+        """Count a refused attempt into its row of TALLY_SECONDS, written once they are over."""
+        start = row.time // TALLY_SECONDS * TALLY_SECONDS
+        key = row._replace(time=start, user_agent="", call_id="", attempts=1)
+        if key not in self._tallies and len(self._tallies) >= _TALLY_KEYS:
+            key = key._replace(ip="*")  # a flood from many networks still makes one row
+        self._tallies[key] = self._tallies.get(key, 0) + 1
+        if self._tally_timer is None:
+            loop = asyncio.get_running_loop()
+            self._tally_timer = loop.call_later(max(0.0, start + TALLY_SECONDS - time.time()) + 0.05, self._end_tallies)
+
+    def _end_tallies(self) -> None:
+        self._tally_timer = None
+        self._queue_tallies(before=time.time() - TALLY_SECONDS)
+        if self._tallies:  # the current stretch's, still counting
+            self._tally_timer = asyncio.get_running_loop().call_later(TALLY_SECONDS, self._end_tallies)
+
+    def _queue_tallies(self, before: float | None = None) -> None:
+        """Queue the tallies of stretches that started by ``before`` (None: every one) as rows."""
+        done = [key for key in self._tallies if before is None or key.time <= before]
+        for key in done:
+            self.record(key._replace(attempts=self._tallies.pop(key)))
+
     @property
     def backlog(self) -> int:
-        return len(self._rows)
+        return len(self._rows) + len(self._tallies)
 
     async def _write_queued(self) -> None:
         """Write batches until the queue is empty, retrying a failing database with backoff."""
@@ -280,6 +322,10 @@ class UsageRecorder:
         might be committed and then written again by ``close``.
         """
         give_up = time.monotonic() + self._grace
+        if self._tally_timer is not None:
+            self._tally_timer.cancel()
+            self._tally_timer = None
+        self._queue_tallies()  # the stretch is not over, but the process is
         if self._writing is not None and not self._writing.done():
             await asyncio.wait({self._writing}, timeout=self._grace)
             self._writing.cancel()
@@ -289,6 +335,9 @@ class UsageRecorder:
 
     def close(self) -> None:
         """Write everything still queued (trying for at most a few seconds), then close the store."""
+        # No event loop here: the tallies join the queue with nobody waiting on them.
+        self._rows += [(key._replace(attempts=n), None, None) for key, n in self._tallies.items()]
+        self._tallies.clear()
         self._flush(time.monotonic() + self._grace)
 
     def _flush(self, give_up: float) -> None:
@@ -312,6 +361,8 @@ class UsageRecorder:
             del self._rows[:len(batch)]
             self.committed += len(batch)
             for item in batch:
+                if item[1] is None:
+                    continue
                 with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
                     item[1].get_loop().call_soon_threadsafe(_commit, [item])
         self._rows = []
@@ -321,14 +372,14 @@ class UsageRecorder:
             self._store = None
 
 
-_Item = tuple[UsageRow, "asyncio.Future[bool | None]", "asyncio.TimerHandle | None"]
+_Item = tuple[UsageRow, "asyncio.Future[bool | None] | None", "asyncio.TimerHandle | None"]
 
 
 def _commit(items: list[_Item]) -> None:
     for _, done, timer in items:
         if timer is not None:
             timer.cancel()
-        if not done.done():
+        if done is not None and not done.done():
             done.set_result(True)
 
 

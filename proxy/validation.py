@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-_AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+from registry import AGENT_ID
+
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Harmless to Python, but dangerous to any JavaScript that merges these objects later.
 _POLLUTING_KEYS = frozenset({"__proto__", "constructor", "prototype"})
@@ -54,7 +56,7 @@ def parse_create(body: bytes) -> CreateRequest:
     if not isinstance(payload, dict):
         raise InvalidBody("invalid_body", "the body must be a JSON object")
     agent_id = payload.get("agent_id")
-    if not isinstance(agent_id, str) or not _AGENT_ID.match(agent_id):
+    if not isinstance(agent_id, str) or not AGENT_ID.fullmatch(agent_id):
         raise InvalidBody("invalid_agent_id", "agent_id must be a string of 1-128 letters, digits, '_' or '-'")
     bot_token = payload.get("bot_token")
     if bot_token is not None and not (isinstance(bot_token, str) and 0 < len(bot_token) <= MAX_BOT_TOKEN):
@@ -70,9 +72,12 @@ def _metadata(value: Any) -> dict[str, Any] | None:
         raise InvalidBody("invalid_metadata", "metadata must be a JSON object")
     if _depth(value) > MAX_DEPTH:
         raise InvalidBody("invalid_metadata", f"metadata may nest at most {MAX_DEPTH} levels")
-    # Depth is bounded now, so the recursive search below is safe.
+    # Depth is bounded now, so the recursive searches below are safe.
     if bad := _polluting_key(value):
         raise InvalidBody("invalid_metadata", f"metadata may not use the key '{bad}'")
+    if where := _non_finite(value, "metadata"):
+        # 1e999 parses as infinity, which JSON cannot carry: Retell would get a body it refuses.
+        raise InvalidBody("invalid_metadata", f"{where} must be a finite number")
     if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
         raise InvalidBody("invalid_metadata", f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
     return value
@@ -87,7 +92,7 @@ def _variables(value: Any) -> dict[str, str] | None:
     if len(value) > MAX_VARIABLES:
         raise InvalidBody("invalid_dynamic_variables", f"{name} may have at most {MAX_VARIABLES} entries")
     for key, text in value.items():
-        if not _VARIABLE_NAME.match(key) or key in _POLLUTING_KEYS:
+        if not _VARIABLE_NAME.fullmatch(key) or key in _POLLUTING_KEYS:
             raise InvalidBody("invalid_dynamic_variables",
                               f"{name} keys must be identifiers of at most 64 letters, digits and '_'")
         if not isinstance(text, str):
@@ -108,6 +113,17 @@ def _depth(value: Any) -> int:
         if todo > MAX_DEPTH + 1:
             break
     return deepest - 1
+
+
+def _non_finite(value: Any, where: str) -> str | None:
+    """Where in ``value`` a number is infinite or NaN, as ``metadata.a[2].b``; None if nowhere."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if found := _non_finite(item, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]"):
+            return found
+    return None
 
 
 def _polluting_key(value: Any) -> str | None:

@@ -1,6 +1,8 @@
 """``POST /api/retell-webhook``: Retell's signed call events, committed before the ``204``.
 
-Order: the body's size, the signature (nothing unsigned is parsed), the event, then the store.
+Order: the signature header's form and age (before any of the body is read: an unsigned flood
+costs no reading), the body's size, the signature itself (nothing unsigned is parsed), the event,
+then the store.
 Retell waits 10 s for an answer and retries otherwise, so a delivery is answered as soon as its
 row is committed; a database that is away answers ``503`` and Retell delivers again later.
 """
@@ -33,18 +35,28 @@ def signature_problem(body: bytes, key: str, header: str | None, now_ms: int | N
     ``v=<milliseconds>,d=<hex HMAC-SHA256 keyed with the API key over the raw body followed by
     those milliseconds>``, at most 5 minutes from now, compared in constant time.
     """
+    problem = header_problem(header, now_ms)
+    if problem is not None:
+        return problem
+    match = _SIGNATURE.fullmatch(header or "")
+    assert match is not None
+    expected = hmac.new(key.encode(), body + match[1].encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, match[2]):
+        return "the signature does not match the body (signed with another key, or the body was changed)"
+    return None
+
+
+def header_problem(header: str | None, now_ms: int | None = None) -> str | None:
+    """What is wrong with ``X-Retell-Signature`` before the body is read: missing, malformed or
+    out of its 5 minutes; None if it may sign a body."""
     if not header:
         return "the request has no X-Retell-Signature header"
     match = _SIGNATURE.fullmatch(header)
     if match is None:
         return "X-Retell-Signature must look like v=<milliseconds>,d=<64 hex digits>"
-    stamp = int(match[1])
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    if abs(now - stamp) > WINDOW_MS:
+    if abs(now - int(match[1])) > WINDOW_MS:
         return "the signature's timestamp is more than 5 minutes from now (a replay, or a clock that is off)"
-    expected = hmac.new(key.encode(), body + str(stamp).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, match[2]):
-        return "the signature does not match the body (signed with another key, or the body was changed)"
     return None
 
 
@@ -52,12 +64,17 @@ async def receive(request: Request) -> Response:
     state: ProxyState = request.app.state.proxy
     if state.calls is None:
         return _error(404, "not_found", "webhooks are stored in the usage database, and PROXY_USAGE_DB is off")
+    header = request.headers.get("x-retell-signature")
+    if (early := header_problem(header)) is not None:
+        log.warning("webhook refused: %s", early, extra={"outcome": "bad_signature"})
+        return _error(401, "bad_signature", early)
     try:
-        body = await read_body(request, state.settings.webhook_max_bytes, "PROXY_WEBHOOK_MAX_BYTES")
+        body = await read_body(request, state.settings.webhook_max_bytes, "PROXY_WEBHOOK_MAX_BYTES",
+                               state.settings.body_timeout)
     except BodyRefused as exc:
         return _error(exc.status, exc.code, exc.message)
     key = state.settings.webhook_key or state.settings.retell_api_key
-    problem = signature_problem(body, key.reveal(), request.headers.get("x-retell-signature"))
+    problem = signature_problem(body, key.reveal(), header)
     if problem is not None:
         # Worth an operator's eye: a wrong key in the settings looks exactly like a forger.
         log.warning("webhook refused: %s", problem, extra={"outcome": "bad_signature"})

@@ -97,10 +97,12 @@ def proxy(proxy_factory, fake_retell) -> httpx.Client:
 
 
 @contextlib.contextmanager
-def killed_proxy(tmp_path: Path, registry_file: Path, retell_url: str, **environ: str) -> Iterator[int]:
+def killed_proxy(tmp_path: Path, registry_file: Path, retell_url: str, nofile: int | None = None,
+                 **environ: str) -> Iterator[int]:
     """``python -m proxy serve`` in its own process with a SQLite usage database in ``tmp_path``;
     yields its port once it serves, and kills it with SIGKILL on the way out (no shutdown, no
-    flush: what the test finds on disk afterwards is what a crash leaves)."""
+    flush: what the test finds on disk afterwards is what a crash leaves). ``nofile`` caps its
+    open files (RLIMIT_NOFILE), as a small server's would be."""
     import os
     import signal
     import subprocess
@@ -115,8 +117,13 @@ def killed_proxy(tmp_path: Path, registry_file: Path, retell_url: str, **environ
     sock.close()
     env = {**os.environ, "RETELL_API_KEY": API_KEY, "RETELL_BASE_URL": retell_url, "PROXY_REGISTRY": str(registry_file),
            "PROXY_USAGE_DB": str(tmp_path / "usage.sqlite3"), "PYTHONPATH": str(REPO), **environ}
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
     proc = subprocess.Popen([sys.executable, "-m", "proxy", "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=limit if nofile else None)
     reader = None
     try:
         assert proc.stderr is not None

@@ -4,6 +4,8 @@ import asyncio
 import json
 import logging
 import threading
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from starlette.applications import Starlette
@@ -289,3 +291,50 @@ def test_upstream_latency_is_labelled_by_result(proxy_factory):
             stub.release.set()
         metrics = proxy.get("/metrics").text
     assert 'proxy_upstream_seconds_count{result="upstream_timeout"} 1.0' in metrics
+
+
+def test_an_oversized_upstream_answer_is_cut_off_and_refused(proxy_factory, caplog):
+    """A 40 MB answer once took the proxy to 183 MB: it reads 64 KiB of an answer at most."""
+    sent = [0]
+
+    async def endpoint(request: Request) -> Response:
+        async def flood():
+            for _ in range(640):  # 40 MiB in 64 KiB pieces
+                sent[0] += 65536
+                yield b"x" * 65536
+
+        return StreamingResponse(flood(), status_code=201, media_type="application/json")
+
+    app = Starlette(routes=[Route("/v2/create-web-call", endpoint, methods=["POST"])])
+    with running(app) as port, caplog.at_level(logging.ERROR, logger="proxy.upstream"):
+        proxy = proxy_factory(f"http://127.0.0.1:{port}")
+        tracemalloc.start()
+        try:
+            response = create(proxy)
+            _, peak = tracemalloc.get_traced_memory()  # this process holds the proxy, its client and the stub
+        finally:
+            tracemalloc.stop()
+    assert response.status_code == 502 and response.json()["error"] == "upstream_invalid"
+    assert "over 65536 bytes" in caplog.text
+    assert peak < 8 * 1024 * 1024, f"{peak / 2**20:.1f} MiB held while a 40 MiB answer came in"
+
+
+def test_readiness_asks_retell_at_most_once_in_a_while(proxy_factory):
+    """A flood of /api/ready once made one upstream GET per request."""
+    seen = [0]
+
+    async def root(request: Request) -> Response:
+        seen[0] += 1
+        await asyncio.sleep(0.05)  # a round trip's worth: concurrent probes overlap
+        return PlainTextResponse("retell")
+
+    app = Starlette(routes=[Route("/", root, methods=["GET"])])
+    with running(app) as port:
+        proxy = proxy_factory(f"http://127.0.0.1:{port}")
+
+        def ready(_: int) -> int:
+            return proxy.get("/api/ready").status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(ready, range(40)))
+    assert statuses == [200] * 40 and seen[0] == 1

@@ -3,6 +3,7 @@ before any budget is spent or Retell is asked."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 import httpx
@@ -10,13 +11,17 @@ import pytest
 
 from builder.server import bind
 from harness.bots import FakeBots
+from proxy import botcheck
+from proxy.botcheck import BotChecker, BotRefused, Provider
 from proxy.settings import Secret
-from tests.conftest import running
+from tests.conftest import run_async, running
 from tests.proxy.conftest import API_KEY
 
 SHOP = "https://shop.example"
 BOLT = "https://bolt.example"
 ENDPOINT = "/api/create-web-call"
+TRUSTED = (ipaddress.ip_network("127.0.0.1/32"),)  # the tests' own address, as a load balancer's
+BOT, VISITOR = "203.0.113.7", "198.51.100.9"
 
 
 @pytest.fixture
@@ -46,9 +51,9 @@ def guarded(proxy_factory, fake_retell, registry_file, bots):
     return make, fake, state
 
 
-def create(proxy, token=None, origin=SHOP, agent="agent_shop"):
+def create(proxy, token=None, origin=SHOP, agent="agent_shop", ip=None):
     body = {"agent_id": agent, **({"bot_token": token} if token is not None else {})}
-    return proxy.post(ENDPOINT, json=body, headers={"Origin": origin})
+    return proxy.post(ENDPOINT, json=body, headers={"Origin": origin, **({"X-Forwarded-For": ip} if ip else {})})
 
 
 def test_a_valid_token_passes_once_and_is_never_sent_to_retell(guarded, fake_retell):
@@ -70,23 +75,64 @@ def test_a_valid_token_passes_once_and_is_never_sent_to_retell(guarded, fake_ret
     ("provider says no", "the bot check failed"),
     ("expired at the provider", "expired or was already used"),
 ])
-def test_a_failed_check_is_403_and_spends_nothing(guarded, fake_retell, case, said):
+def test_a_failed_check_is_403_and_costs_its_ip_but_nothing_of_the_clients(guarded, fake_retell, case, said):
     make, fake, state = guarded
-    proxy = make(rate_limit_ip="1/hour", rate_limit_agent="1/hour")
+    proxy = make(rate_limit_ip="1/hour", rate_limit_agent="1/hour", trusted_proxies=TRUSTED)
     token = {"missing": None, "another site": fake.mint("turnstile", "0x4AAAsite", "evil.example"),
              "forged": "ts.not-a-token-the-provider-made"}.get(case, fake.mint("turnstile", "0x4AAAsite", "shop.example"))
     if case == "provider says no":
         state["fault"] = "fail"
     if case == "expired at the provider":
         fake.tokens[token].verified = True  # used elsewhere already: the provider says timeout-or-duplicate
-    refused = create(proxy, token)
+    refused = create(proxy, token, ip=BOT)
     assert refused.status_code == 403 and refused.json() == {"error": "bot_check_failed", "message": refused.json()["message"]}
     assert said in refused.json()["message"]
     assert refused.headers["access-control-allow-origin"] == SHOP  # so the widget can show why
     assert fake_retell[0].requests == []
     state["fault"] = None
-    # No budget was spent: the one call an hour is still there for a real visitor.
-    assert create(proxy, fake.mint("turnstile", "0x4AAAsite", "shop.example")).status_code == 201
+    # Asking the provider cost the IP its budget: its next attempt is refused before anyone is asked.
+    asked = len(fake.verifications)
+    assert create(proxy, fake.mint("turnstile", "0x4AAAsite", "shop.example"), ip=BOT).status_code == 429
+    assert len(fake.verifications) == asked
+    # The client's own budget is untouched: the one call an hour is there for a real visitor.
+    assert create(proxy, fake.mint("turnstile", "0x4AAAsite", "shop.example"), ip=VISITOR).status_code == 201
+
+
+def test_bogus_tokens_from_one_ip_stop_reaching_the_provider_once_its_budget_is_spent(guarded, fake_retell):
+    """The hostile review's attack: from one IP already answered 429, 60 bogus tokens made 60
+    siteverify calls. Each check is now charged first; a spent IP asks nobody."""
+    make, fake, _ = guarded
+    proxy = make(rate_limit_ip="3/hour")
+    statuses = [create(proxy, f"ts.bogus-{n}").status_code for n in range(60)]
+    assert statuses == [403] * 3 + [429] * 57
+    assert len(fake.verifications) == 3 and fake_retell[0].requests == []
+
+
+def test_used_tokens_are_forgotten_in_expiry_order_and_never_exceed_the_cap(monkeypatch):
+    monkeypatch.setattr(botcheck, "SEEN_MAX", 1000)  # as for 100,000, in a hundredth of the time
+    clock = [0.0]
+    # No secret: a token new to the checker reaches the point of asking the provider, and is refused there.
+    checker = BotChecker({"turnstile": Provider("turnstile", None, "http://127.0.0.1:9/")}, None, 1.0,  # type: ignore[arg-type]
+                         clock=lambda: clock[0])
+
+    async def seen(token: str) -> str:
+        try:
+            await checker.check("turnstile", token, None, None, "shop", "")
+        except BotRefused as exc:
+            return exc.code if exc.status == 403 else "asked"
+        return "passed"
+
+    async def main() -> list[str]:
+        out = [await seen("first")]  # remembered, then refused for want of a provider
+        out.append(await seen("first"))  # remembered: refused before any provider is asked
+        clock[0] = 601.0
+        out.append(await seen("first"))  # forgotten after its 600 s
+        for n in range(1050):
+            await seen(f"t{n}")
+        return out
+
+    assert run_async(main())[:3] == ["asked", "bot_check_failed", "asked"]
+    assert checker.remembered == 1000  # the oldest made room: memory is capped
 
 
 @pytest.mark.parametrize("score_fault, action, status, said", [

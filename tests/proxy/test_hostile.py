@@ -1,15 +1,25 @@
 """Hostile input: every refusal has its status and headers, and none of them reaches Retell."""
 
+import contextlib
 import json
+import math
 import re
 import sqlite3
+import tracemalloc
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from proxy.calls import InvalidEvent, parse_event
 from proxy.settings import Secret
+from proxy.validation import InvalidBody, parse_create
+from tests.conftest import running
 from tests.proxy.conftest import API_KEY
 
 SHOP = "https://shop.example"
@@ -93,11 +103,29 @@ def test_other_methods_are_refused(proxy, fake_retell, method):
     ({"agent_id": True}, "invalid_agent_id"),
     ({"agent_id": "agent_shop\u0000"}, "invalid_agent_id"),
     ({"agent_id": "agent_shop", "metadata": float("inf")}, "invalid_json"),  # sent as Infinity: not JSON
+    # "$" matched before a final newline: these were forwarded.
+    ({"agent_id": "agent_shop\n"}, "invalid_agent_id"),
+    ({"agent_id": "agent_shop", "retell_llm_dynamic_variables": {"a\n": "x"}}, "invalid_dynamic_variables"),
 ])
 def test_hostile_bodies_are_400_without_calling_retell(proxy, fake_retell, body, code):
     response = proxy.post(ENDPOINT, content=json.dumps(body).encode(), headers={"Origin": SHOP, "Content-Type": "application/json"})
     assert_refused(response, 400, code, SHOP)
     assert fake_retell[0].requests == []
+
+
+@pytest.mark.parametrize("raw, where", [
+    (b'{"agent_id": "agent_shop", "metadata": {"x": 1e999}}', "metadata.x"),
+    (b'{"agent_id": "agent_shop", "metadata": {"a": [1, {"b": -1e400}]}}', "metadata.a[1].b"),
+])
+def test_a_number_json_cannot_carry_is_refused_by_name_before_any_budget(proxy_factory, fake_retell, raw, where):
+    """1e999 parsed as infinity and went to Retell as non-JSON: a 502 that blamed the API key,
+    after the agent's budget was charged. It is refused here, naming the field."""
+    proxy = proxy_factory(fake_retell[1], rate_limit_agent="1/hour")
+    response = proxy.post(ENDPOINT, content=raw, headers={"Origin": SHOP, "Content-Type": "application/json"})
+    assert_refused(response, 400, "invalid_metadata", SHOP)
+    assert response.json()["message"] == f"{where} must be a finite number"
+    assert fake_retell[0].requests == []
+    assert proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP}).status_code == 201  # budget intact
 
 
 def test_a_streamed_oversized_body_is_cut_off_at_the_limit(proxy, fake_retell):
@@ -151,22 +179,79 @@ _origins = st.one_of(
     st.text(max_size=60),
     st.builds(lambda a, b: f"{a}://{b}", st.sampled_from(["http", "https", "ftp", "HTTPS"]), st.text(max_size=40)),
 )
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+# A leaf that becomes a number JSON text can hold but a float cannot (1e999 parses as infinity).
+_HUGE = "__huge_number__"
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+                     | st.just(_HUGE) | st.integers(min_value=10**30, max_value=10**400),
                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
                      max_leaves=20)
+
+
+def _encode(value: object) -> bytes:
+    return json.dumps(value).replace(f'"{_HUGE}"', "1e999").encode()
+
+
 _bodies = st.one_of(
     st.binary(max_size=300),
-    _json.map(lambda v: json.dumps(v).encode()),
-    st.fixed_dictionaries({"agent_id": st.sampled_from(["agent_shop", "agent_bolt", "x" * 200, ""]) | st.text(max_size=20)},
+    _json.map(_encode),
+    st.fixed_dictionaries({"agent_id": st.sampled_from(["agent_shop", "agent_bolt", "agent_shop\n", "x" * 200, ""])
+                           | st.text(max_size=20)},
                           optional={"metadata": _json, "retell_llm_dynamic_variables": _json, "__proto__": _json})
-    .map(lambda v: json.dumps(v).encode()),
+    .map(_encode),
 )
 
 
-def test_fuzzed_requests_never_cause_a_server_error(proxy_factory, fake_retell):
-    proxy = proxy_factory(fake_retell[1], rate_limit_ip="100000/minute", rate_limit_agent="100000/minute",
-                          usage_commit_wait=0)
+def _strict_json(raw: bytes) -> bool:
+    """JSON as RFC 8259 has it: no NaN or Infinity, and no number a float cannot hold."""
+    def refuse(name: str) -> None:
+        raise ValueError(name)
 
+    def finite(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(text)
+        return value
+
+    try:
+        json.loads(raw, parse_constant=refuse, parse_float=finite)
+    except ValueError:
+        return False
+    return True
+
+
+def test_fuzzed_requests_never_cause_a_server_error_nor_send_retell_anything_but_json(proxy_factory):
+    sent: list[bytes] = []  # every body that reached "Retell"
+
+    async def upstream(request):  # noqa: ANN001, ANN202
+        sent.append(await request.body())
+        return JSONResponse({"access_token": "eyJ.t.s", "call_id": f"call_{len(sent)}"}, status_code=201)
+
+    app = Starlette(routes=[Route("/v2/create-web-call", upstream, methods=["POST"])])
+    with running(app) as port:
+        proxy = proxy_factory(f"http://127.0.0.1:{port}", rate_limit_ip="100000/minute", rate_limit_agent="100000/minute",
+                              usage_commit_wait=0)
+        _fuzz_creates(proxy)
+        _fuzz_forwarded(proxy)
+    assert len(sent) > 20 and all(_strict_json(body) for body in sent), [b for b in sent if not _strict_json(b)][:3]
+
+
+def _fuzz_forwarded(proxy: httpx.Client) -> None:
+    """Bodies from a registered page for its own agent, with any metadata and variables: what
+    passes the checks goes to Retell, and only as JSON."""
+    @settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=st.fixed_dictionaries({"agent_id": st.just("agent_shop")},
+                                      optional={"metadata": _json | st.dictionaries(st.text(max_size=8), _json, max_size=4),
+                                                "retell_llm_dynamic_variables": st.dictionaries(
+                                                    st.from_regex(r"[a-z_]{1,8}", fullmatch=True), st.text(max_size=20), max_size=4)})
+           .map(_encode))
+    def one(body):
+        response = proxy.post(ENDPOINT, content=body, headers={"Origin": SHOP, "Content-Type": "application/json"})
+        assert response.status_code in (201, 400), response.text
+
+    one()
+
+
+def _fuzz_creates(proxy: httpx.Client) -> None:
     @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(origin=_origins, content_type=st.sampled_from(["application/json", "text/plain", "", "application/json; charset=latin-1"]),
            body=_bodies, method=st.sampled_from(["POST", "POST", "POST", "OPTIONS", "PUT"]))
@@ -188,6 +273,22 @@ def test_fuzzed_requests_never_cause_a_server_error(proxy_factory, fake_retell):
             assert response.json()
 
     one()
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(body=_bodies)
+def test_parsing_any_body_holds_little_memory(body):
+    """An 8 KiB body at most (PROXY_MAX_BODY_BYTES), however it nests or whatever numbers it holds:
+    parsing and checking it never holds more than a few hundred KiB."""
+    tracemalloc.start()
+    try:
+        for parse in (parse_create, lambda raw: parse_event(json.loads(raw))):
+            with contextlib.suppress(InvalidBody, InvalidEvent, ValueError, RecursionError):
+                parse(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 512 * 1024, f"{peak} bytes for a body of {len(body)}"
 
 
 def test_fuzzed_webhooks_signed_or_not_never_cause_a_server_error_or_a_row(proxy, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from builder.server import bind
 from harness.faults import Faults
-from proxy.ratelimit import DAY, MemoryCounters, RateLimits, RedisCounters, client_ip, counters_for
+from proxy.ratelimit import DAY, MemoryCounters, RateLimits, RedisCounters, client_ip, counters_for, ip_key
 from tests.conftest import run_async
 from tests.proxy.conftest import API_KEY
 
@@ -36,6 +36,59 @@ def create(client, ip_hint=None, **headers):
 ])
 def test_client_ip_believes_forwarded_for_only_from_trusted_proxies(peer, forwarded, trusted, expected):
     assert client_ip(peer, forwarded, trusted) == expected
+
+
+@pytest.mark.parametrize("address, prefix, key", [
+    ("203.0.113.9", 64, "203.0.113.9"),
+    ("::ffff:203.0.113.9", 64, "203.0.113.9"),                         # IPv4-mapped: the IPv4 address
+    ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64, "2001:db8:1:2::/64"),
+    ("2001:DB8:1:2::7", 64, "2001:db8:1:2::/64"),                      # spelt differently, same network
+    ("2001:db8:1:2:aaaa::1", 56, "2001:db8:1::/56"),
+    ("2001:db8::1", 128, "2001:db8::1/128"),
+    ("unknown", 64, "unknown"),
+])
+def test_an_ipv6_client_is_its_network(address, prefix, key):
+    assert ip_key(address, prefix) == key
+
+
+def test_rotating_addresses_inside_one_ipv6_network_buys_no_budget(proxy_factory, fake_retell, caplog):
+    """The hostile review's attack: 60 addresses of one /64 made 60 creates at 20/minute."""
+    import logging
+
+    proxy = proxy_factory(fake_retell[1], rate_limit_ip="20/hour", trusted_proxies=TRUSTED)
+    with caplog.at_level(logging.INFO, logger="proxy.access"):
+        statuses = [create(proxy, **{"X-Forwarded-For": f"2001:db8:1:2::{n:x}"}).status_code for n in range(1, 31)]
+        # Another household's network is not touched by it.
+        other = create(proxy, **{"X-Forwarded-For": "2001:db8:1:3::1"}).status_code
+    assert statuses == [201] * 20 + [429] * 10 and other == 201
+    lines = [r for r in caplog.records if r.name == "proxy.access" and getattr(r, "ip", None)]
+    assert {r.ip for r in lines} == {"2001:db8:1:2::/64", "2001:db8:1:3::/64"}  # the logs name the budget's key
+
+
+def test_refused_origins_and_wrong_server_tokens_cost_their_ip(proxy_factory, fake_retell):
+    """Refusals were free: 300 foreign origins got 300 answers and no 429, and the server token
+    could be guessed without end. Each now costs its IP, and a spent IP is refused at once."""
+    from proxy.settings import Secret
+
+    token = "server-token-0123456789abcdef"
+    proxy = proxy_factory(fake_retell[1], rate_limit_ip="3/hour", trusted_proxies=TRUSTED, server_token=Secret(token))
+    attacker, guesser, visitor = ({"X-Forwarded-For": ip} for ip in ("203.0.113.7", "203.0.113.8", "198.51.100.9"))
+    foreign = [proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": "https://evil.example", **attacker})
+               for _ in range(5)]
+    assert [r.status_code for r in foreign] == [403, 403, 403, 429, 429]
+    assert "access-control-allow-origin" not in foreign[-1].headers and foreign[-1].headers["retry-after"]
+    guesses = [proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Authorization": f"Bearer guess-{n:024d}", **guesser})
+               for n in range(3)]
+    assert [r.status_code for r in guesses] == [403] * 3
+    # Even the right token is not compared any more from an IP that spent its budget guessing.
+    right = {"Authorization": f"Bearer {token}"}
+    assert proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={**right, **guesser}).status_code == 429
+    # Nothing of it reached anyone else: a visitor, and the real server elsewhere, are served.
+    assert create(proxy, **visitor).status_code == 201
+    servers = [proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={**right, "X-Forwarded-For": "10.9.9.9"})
+               for _ in range(5)]
+    assert [r.status_code for r in servers] == [201] * 5  # the right token costs no IP budget
+    assert len(fake_retell[0].requests) == 6
 
 
 def test_the_tightest_limit_decides_and_headers_follow_the_standard():

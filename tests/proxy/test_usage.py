@@ -12,9 +12,10 @@ from builder.server import bind
 from proxy.__main__ import main
 from proxy.report import html_page, parse_span, summarise, summarise_calls, svg_chart, text_report
 from proxy.settings import Secret
-from proxy.usage import SqliteStore, UsageRecorder, UsageRow, anonymise_ip
+from proxy.usage import TALLY_SECONDS, SqliteStore, UsageRecorder, UsageRow, anonymise_ip
 from tests.conftest import run_async
-from tests.proxy.conftest import killed_proxy
+from proxy.app import create_app
+from tests.proxy.conftest import killed_proxy, serving, settings_for
 
 SHOP = "https://shop.example"
 ENDPOINT = "/api/create-web-call"
@@ -33,6 +34,8 @@ def count(path) -> int:
 @pytest.mark.parametrize("address, anonymised", [
     ("203.0.113.77", "203.0.113.0"),
     ("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd::"),
+    ("2001:db8:abcd:12::/64", "2001:db8:abcd::"),  # a client's budget key (its /64) cuts alike
+    ("2001:db8::/32", "2001:db8::"),  # a wider key stays as wide
     ("unknown", "unknown"),
     ("", "unknown"),
 ])
@@ -218,16 +221,31 @@ def test_usage_command_prints_a_report(tmp_path, monkeypatch, capsys):
     assert err.startswith(f"error: PROXY_USAGE_DB: cannot open 127.0.0.1:{port}/usage") and "hunter2" not in err
 
 
-def test_every_create_attempt_is_recorded(proxy, tmp_path):
-    proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP, "User-Agent": "Ada's browser"})
-    proxy.post(ENDPOINT, json={"agent_id": "agent_bolt"}, headers={"Origin": SHOP})
-    proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": "https://evil.example"})
-    proxy.post(ENDPOINT, content=b"{", headers={"Origin": SHOP, "Content-Type": "application/json"})
+def test_every_create_attempt_is_recorded_and_refusals_are_tallied(tmp_path, registry_file, manifest_file, fake_retell):
+    """A created call has its own row; refusals are counted into rows of 5 seconds, so a flood of
+    them (here 200 made-up origins, agents and user agents) adds rows by kind, not by request."""
+    settings = settings_for(fake_retell[1], registry_file, tmp_path, rate_limit_ip="1000/minute")
+    with serving(create_app(settings)) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as proxy:
+        proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP, "User-Agent": "Ada's browser"})
+        proxy.post(ENDPOINT, json={"agent_id": "agent_bolt"}, headers={"Origin": SHOP})
+        proxy.post(ENDPOINT, content=b"{", headers={"Origin": SHOP, "Content-Type": "application/json"})
+        started = time.time()
+        for n in range(200):
+            proxy.post(ENDPOINT, json={"agent_id": f"agent_made_up_{n}"},
+                       headers={"Origin": f"https://evil-{n}.example", "User-Agent": f"bot {n}"})
+        stretches = int(time.time() // TALLY_SECONDS - started // TALLY_SECONDS) + 1  # that the flood spanned
+    # The proxy has stopped: its last tallies are written.
     with sqlite3.connect(tmp_path / "usage.sqlite3") as db:
-        rows = db.execute("SELECT client, agent, origin, outcome, status, ip, user_agent FROM usage ORDER BY rowid").fetchall()
-    assert rows[0] == ("shop", "agent_shop", SHOP, "created", 201, "127.0.0.0", "Ada's browser")
-    assert [r[3] for r in rows] == ["created", "agent_not_allowed", "origin_not_allowed", "invalid_json"]
-    assert rows[2][2] == "-"  # a refused origin is not stored: it is whatever the caller typed
+        # Summed per kind: the flood's stretches of 5 seconds may split one kind over rows.
+        rows = db.execute("SELECT client, agent, origin, outcome, status, ip, user_agent, SUM(attempts), COUNT(*) FROM usage "
+                          "GROUP BY client, agent, origin, outcome, status, ip, user_agent ORDER BY outcome").fetchall()
+    assert [r[:8] for r in rows] == [
+        ("-", "agent_bolt", SHOP, "agent_not_allowed", 403, "127.0.0.0", "", 1),  # a registered agent is named
+        ("shop", "agent_shop", SHOP, "created", 201, "127.0.0.0", "Ada's browser", 1),
+        ("-", "-", SHOP, "invalid_json", 400, "127.0.0.0", "", 1),
+        ("-", "-", "-", "origin_not_allowed", 403, "127.0.0.0", "", 200),  # whatever the callers typed is not kept
+    ]
+    assert rows[-1][8] <= stretches  # 200 refusals: a row per 5 seconds, not per request
 
 
 def test_the_usage_page_needs_the_admin_token(proxy_factory, fake_retell):
@@ -258,8 +276,11 @@ def test_no_acknowledged_request_is_lost_when_the_proxy_is_killed(tmp_path, regi
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(attempt, range(60)))
         assert sorted(set(statuses)) == [201, 403]
-    # Killed right after the last answer: every answered request, created or refused, has its row on disk.
-    assert count(tmp_path / "usage.sqlite3") == 60
+    # Killed right after the last answer: every created call has its row on disk. (Refusals are
+    # tallied every 5 seconds; a process killed outright loses the last stretch's counts.)
+    with sqlite3.connect(tmp_path / "usage.sqlite3") as db:
+        created = db.execute("SELECT COUNT(*) FROM usage WHERE outcome = 'created'").fetchone()[0]
+    assert created == statuses.count(201) == 40
 
 
 def test_a_recorder_keeps_writing_when_a_new_event_loop_takes_over(tmp_path):

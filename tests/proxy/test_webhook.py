@@ -122,6 +122,11 @@ def test_an_event_keeps_only_what_billing_needs():
     ({"event": "call_ended", "call": {"call_id": "c", "disconnection_reason": "<b>"}}, "disconnection_reason"),
     ({"event": "call_ended", "call": {"call_id": "c", "call_cost": 3}}, "call_cost"),
     ({"event": "call_ended", "call": {"call_id": "c", "call_cost": {"combined_cost": -1}}}, "combined_cost"),
+    # "$" matched before a final newline: a signed "call_x\n" was stored.
+    ({"event": "call_ended", "call": {"call_id": "call_x\n"}}, "call_id"),
+    ({"event": "call_ended", "call": {"call_id": "c", "disconnection_reason": "user_hangup\n"}}, "disconnection_reason"),
+    ({"event": "call_ended", "call": {"call_id": "c", "call_cost": {"combined_cost": float("inf")}}}, "combined_cost"),
+    ({"event": "call_ended", "call": {"call_id": "c", "duration_ms": float("inf")}}, "duration_ms"),
 ])
 def test_a_malformed_event_is_refused_with_the_field_named(payload, said):
     with pytest.raises(InvalidEvent, match=said):
@@ -294,3 +299,22 @@ def test_no_acknowledged_webhook_is_lost_when_the_proxy_is_killed(tmp_path, regi
     # Killed right after the last 204: every acknowledged event is on disk.
     with sqlite3.connect(tmp_path / "usage.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM call_events").fetchone()[0] == 40
+
+
+@pytest.mark.parametrize("signature", [None, "v=1,d=nope", "stale"])
+def test_an_unsigned_webhook_is_refused_before_its_body_is_read(proxy, tmp_path, signature):
+    """Announced as 4 MiB and never sent: the 401 comes without waiting for a byte of it."""
+    import socket
+
+    if signature == "stale":
+        signature = sign(b"{}", API_KEY, int(time.time() * 1000) - 10 * 60 * 1000)
+    port = int(str(proxy.base_url).rsplit(":", 1)[1].rstrip("/"))
+    head = (f"POST {HOOK} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {4 * 1024 * 1024}\r\n" + (f"X-Retell-Signature: {signature}\r\n" if signature else "") + "\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        answer = b""
+        while b"bad_signature" not in answer and (chunk := sock.recv(4096)):  # the head, then the body
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401") and b"bad_signature" in answer
+    assert stored(tmp_path) == []
