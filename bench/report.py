@@ -104,6 +104,21 @@ def widget(data: dict) -> list[str]:
     return lines
 
 
+def abuse(data: dict) -> list[str]:
+    lines = [f"**Abuse** (`python -m bench.abuse`): one address floods `python -m proxy serve` (documented defaults; "
+             f"the visitors' agent budget raised out of their way) with wrk at the highest rate it reaches, while "
+             f"{data['visitors']} visitor addresses each create a call every {data['visitor_interval_s']:g} s; "
+             f"{data['seconds']:g} s per phase; {_machine(data)}.", "",
+             "| phase | visitors served | visitor p50 | visitor p99 | p99 vs unloaded | flood req/s | siteverify calls | usage rows added |",
+             "| --- | --: | --: | --: | --: | --: | --: | --: |"]
+    for row in data["rows"]:
+        flood = f"{row['flood_rps']:,.0f}" if row.get("flood_rps") else "-"
+        lines.append(f"| {row['phase']} | {row['visitor_success']:.1%} | {row['visitor_p50_ms']:.1f} ms | {row['visitor_p99_ms']:.1f} ms "
+                     f"| {_x(row['p99_vs_unloaded'])} | {flood} | {row['siteverify_calls']} | {row['usage_rows_added']} |")
+    lines += ["", f"Goal ({data['goal']}): {'met' if data['verdict'] else '**not met**'}."]
+    return lines
+
+
 def e2e(data: dict) -> list[str]:
     lines = [f"**End to end** (`python -m bench.e2e`): `{data['command']}`, {len(data['runs'])} runs in all; "
              f"{_machine(data)}.", "",
@@ -132,7 +147,8 @@ def check(data: dict) -> list[str]:
 
 
 def main() -> int:
-    for name, render in (("builder", builder), ("proxy", proxy), ("widget", widget), ("e2e", e2e), ("check", check)):
+    for name, render in (("builder", builder), ("proxy", proxy), ("abuse", abuse), ("widget", widget), ("e2e", e2e),
+                         ("check", check)):
         data = _load(name)
         if data is not None:
             print("\n".join(render(data)), end="\n\n")

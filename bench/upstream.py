@@ -3,11 +3,14 @@
 Both proxies call the same one, so its own cost is the same on both sides. It checks the bearer
 key and the JSON body and answers 201 as Retell does; unlike harness/fake_retell.py it records
 nothing, so it stays fast and flat however long a run lasts. ``python -m bench.upstream --port N``.
+For ``bench.abuse`` it is also a bot check provider that refuses every token (``/siteverify``,
+counted at ``/stats``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 
@@ -30,8 +33,22 @@ def make_app(api_key: str):  # -> aiohttp.web.Application
                                   "call_id": f"call_{n:024x}", "agent_id": agent_id,
                                   "call_status": "registered"}, status=201)
 
+    verifications = itertools.count(1)
+    asked = [0]
+
+    async def siteverify(request: web.Request) -> web.Response:
+        # A bot check provider that finds every token bogus, after a provider's round trip.
+        asked[0] = next(verifications)
+        await asyncio.sleep(0.02)
+        return web.json_response({"success": False, "error-codes": ["invalid-input-response"]})
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response({"siteverify": asked[0]})
+
     app = web.Application()
     app.router.add_post("/v2/create-web-call", create_web_call)
+    app.router.add_post("/siteverify", siteverify)  # for bench.abuse
+    app.router.add_get("/stats", stats)
     return app
 
 

@@ -60,6 +60,21 @@ def test_proxy_smoke(tmp_path: Path) -> None:
     assert (data["verdict"] is None) == (not express)
 
 
+def test_abuse_smoke(tmp_path: Path) -> None:
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (apt-get install wrk)")
+    data = _run("bench.abuse", tmp_path)
+    phases = {row["phase"]: row for row in data["rows"]}
+    assert set(phases) == {"unloaded", "bot flood", "origin flood"}
+    for row in phases.values():
+        assert row["visitor_requests"] > 0 and row["visitor_statuses"] == [201]  # every visitor served
+        assert row["visitor_p99_ms"] >= row["visitor_p50_ms"] > 0 and isinstance(row["meets_goal"], bool)
+    # The flood's bogus tokens reached the provider only while its IP had budget (20 a minute).
+    assert phases["bot flood"]["flood_requests"] > 20 and phases["bot flood"]["siteverify_calls"] <= 20
+    assert phases["origin flood"]["siteverify_calls"] == 0
+    assert phases["bot flood"]["usage_rows_added"] < phases["bot flood"]["flood_requests"]
+
+
 def _browser_missing() -> str | None:
     import importlib.util
     import os
