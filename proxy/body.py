@@ -14,10 +14,14 @@ class BodyRefused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+ARRIVED = "proxy.arrived"  # the scope key: when the request's headers were in (the event loop's clock)
+
+
 async def read_body(request: Request, limit: int, setting: str | None = None, deadline: float = 10.0) -> bytes:
     """The body; ``BodyRefused`` (413) once it exceeds ``limit`` bytes, declared or as it streams,
     naming ``setting`` (the variable that sets the limit) when given; 408 if it has not all arrived
-    ``deadline`` seconds after it was asked for (``PROXY_BODY_TIMEOUT``); 400 if it ends early."""
+    ``deadline`` seconds after the request did (``PROXY_BODY_TIMEOUT``; from ``scope[ARRIVED]``
+    when set, so time spent waiting its turn counts: else from now); 400 if it ends early."""
     too_large = BodyRefused(413, "body_too_large",
                             f"the body must be at most {limit} bytes" + (f" ({setting})" if setting else ""))
     declared = request.headers.get("content-length", "")
@@ -25,7 +29,8 @@ async def read_body(request: Request, limit: int, setting: str | None = None, de
         raise too_large
     body = bytearray()
     try:
-        async with asyncio.timeout(deadline):
+        since = request.scope.get(ARRIVED) or asyncio.get_running_loop().time()
+        async with asyncio.timeout_at(since + deadline):
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > limit:

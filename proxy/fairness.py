@@ -6,6 +6,9 @@ progress at once: every other visitor's create then waits behind all of them. Wi
 ``PROXY_PER_IP_CONCURRENCY`` of an address's creates in progress (its IPv6 network's, as for its
 budget) and the others waiting their turn, a visitor waits behind a few of an attacker's requests,
 not behind all of them.
+
+A waiting request's body deadline runs while it waits (``proxy.body.ARRIVED``): slow bodies
+queued behind each other are all answered 408 at their own deadline, not one after another.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from proxy.body import ARRIVED
 from proxy.ratelimit import client_ip, ip_key
 from proxy.settings import ProxySettings
 
@@ -32,6 +36,7 @@ class PerClientConcurrency:
         if scope["type"] != "http" or scope["path"] != _PATH:
             await self.app(scope, receive, send)
             return
+        scope[ARRIVED] = asyncio.get_running_loop().time()
         forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
         peer = scope["client"][0] if scope.get("client") else None
         key = ip_key(client_ip(peer, forwarded, self._trusted), self._prefix)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from proxy.body import ARRIVED
 from proxy.fairness import PerClientConcurrency
 from tests.proxy.conftest import settings_for
 
@@ -26,12 +27,14 @@ class Inner:
 
     def __init__(self) -> None:
         self.inside: dict[str, int] = {}
+        self.arrived: list[float] = []
         self.most: dict[str, int] = {}
         self.release = asyncio.Event()
         self.entered = asyncio.Condition()
 
     async def __call__(self, scope, receive, send) -> None:
         peer = scope["client"][0]
+        self.arrived.append(scope.get(ARRIVED, 0.0))
         async with self.entered:
             self.inside[peer] = self.inside.get(peer, 0) + 1
             self.most[peer] = max(self.most.get(peer, 0), self.inside[peer])
@@ -52,14 +55,18 @@ def test_one_address_has_at_most_its_share_in_progress_and_others_go_ahead(tmp_p
     async def scenario() -> None:
         inner = Inner()
         gate = _gate(tmp_path, inner, per_ip_concurrency=4)
+        started = asyncio.get_running_loop().time()
         flood = [asyncio.create_task(gate(_scope("203.0.113.9"), _nothing, _ignore)) for _ in range(10)]
         await inner.until("203.0.113.9", 4)
         # A visitor from another address gets in at once, while the flood's six others wait.
         visitor = asyncio.create_task(gate(_scope("198.51.100.7"), _nothing, _ignore))
         await asyncio.wait_for(inner.until("198.51.100.7", 1), 5)
         assert inner.inside["203.0.113.9"] == 4
+        released = asyncio.get_running_loop().time()
         inner.release.set()
         await asyncio.wait_for(asyncio.gather(*flood, visitor), 5)
+        # Each was stamped as it arrived, not as it got its turn: its body's deadline ran meanwhile.
+        assert len(inner.arrived) == 11 and all(started <= at < released for at in inner.arrived)
         assert inner.most == {"203.0.113.9": 4, "198.51.100.7": 1}
         assert gate._gates == {}  # nothing in progress: nothing remembered
 
