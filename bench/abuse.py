@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from bench import common
+from bench.upstream import start as start_upstream
 from bench.gen_site import clients_text
 
 LUA = Path(__file__).resolve().parent / "wrk" / "flood.lua"
@@ -138,10 +139,7 @@ def run(seconds: float, visitors: int, interval: float, connections: int) -> dic
         database = folder / "usage.sqlite3"
         background: list[subprocess.Popen] = []
         try:
-            up_port = common.free_port()
-            background.append(subprocess.Popen([sys.executable, "-m", "bench.upstream", "--port", str(up_port),
-                                                "--key", API_KEY], cwd=common.REPO))
-            common.wait_for_port(up_port, 30, background[-1])
+            up_port = start_upstream(API_KEY, background)
             port = common.free_port()
             env = {**os.environ, "RETELL_API_KEY": API_KEY, "RETELL_BASE_URL": f"http://127.0.0.1:{up_port}",
                    "PROXY_REGISTRY": str(_registry(folder)), "PROXY_USAGE_DB": str(database),

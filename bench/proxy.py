@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import common
+from bench.upstream import start as start_upstream
 from bench.gen_site import clients_text
 
 HERE = Path(__file__).resolve().parent
@@ -151,10 +152,7 @@ def run(runs: int, seconds: float, warmup: float, connections: int, threads: int
         origin, agent = f"https://www.client-{min(CLIENT, clients):04d}.example", f"agent_client_{min(CLIENT, clients):04d}"
         background: list[subprocess.Popen] = []
         try:
-            up_port = common.free_port()
-            background.append(subprocess.Popen([sys.executable, "-m", "bench.upstream", "--port", str(up_port),
-                                                "--key", API_KEY], cwd=common.REPO))
-            common.wait_for_port(up_port, 30, background[-1])
+            up_port = start_upstream(API_KEY, background)
             redis_url = None
             if redis:
                 redis_port = common.free_port()

@@ -52,6 +52,21 @@ def make_app(api_key: str):  # -> aiohttp.web.Application
     return app
 
 
+def start(api_key: str, background: list) -> int:
+    """``python -m bench.upstream`` in its own process, appended to ``background`` (the caller
+    stops it); returns its port once it listens."""
+    import subprocess
+    import sys
+
+    from bench import common
+
+    port = common.free_port()
+    background.append(subprocess.Popen([sys.executable, "-m", "bench.upstream", "--port", str(port), "--key", api_key],
+                                       cwd=common.REPO))
+    common.wait_for_port(port, 30, background[-1])
+    return port
+
+
 def main(argv: list[str] | None = None) -> int:
     from aiohttp import web
 
