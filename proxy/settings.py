@@ -222,7 +222,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_MAX_CONNECTIONS", "max_connections", "1000", _connections,
             "connections and requests in progress at once, per process; beyond it requests are answered 503"),
     Setting("PROXY_PER_IP_CONCURRENCY", "per_ip_concurrency", "4", _per_ip,
-            "creates in progress at once per client IP (IPv6 network); its others wait their turn"),
+            "creates in progress at once per client IP (IPv6 network), per process; its others wait their turn"),
     Setting("PROXY_LOG_LEVEL", "log_level", "INFO", _level, "DEBUG, INFO, WARNING or ERROR"),
 )
 ENVIRONMENT: dict[str, Setting] = {setting.env: setting for setting in SETTINGS}
