@@ -207,7 +207,7 @@ async def _record(state: ProxyState, request: Request, attempt: _Attempt, outcom
     assert state.usage is not None
     origin = str(attempt.origin) if attempt.origin else "-"
     if outcome != "created":
-        # Tallied per minute: storage must not grow with a flood's rate. Only what the registry
+        # Tallied per TALLY_SECONDS: storage must not grow with a flood's rate. Only what the registry
         # knows goes into the key; an agent id or origin a caller made up would make every row new.
         agent = attempt.agent if state.registry().client_for_agent(attempt.agent) is not None else "-"
         state.usage.tally(UsageRow(time.time(), attempt.client, agent, origin, outcome, status, anonymise_ip(attempt.ip_key), ""))

@@ -47,20 +47,22 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
-def _size(text: str) -> int:
-    """a byte count between 256 and 1048576"""
-    value = int(text)
-    if not 256 <= value <= 1_048_576:
-        raise ValueError
-    return value
+def _whole(low: int, high: int, what: str = "a whole number from {low} to {high}") -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError
+        return value
+
+    parse.__doc__ = what.format(low=low, high=high)
+    return parse
 
 
-def _webhook_size(text: str) -> int:
-    """a byte count between 1024 and 16777216"""
-    value = int(text)
-    if not 1024 <= value <= 16_777_216:
-        raise ValueError
-    return value
+_size = _whole(256, 1_048_576, "a byte count between {low} and {high}")
+_webhook_size = _whole(1024, 16_777_216, "a byte count between {low} and {high}")
+_prefix = _whole(32, 128, "a prefix length from {low} to {high}")
+_connections = _whole(10, 100_000)
+_per_ip = _whole(1, 1000)
 
 
 def _rate(text: str) -> str:
@@ -95,28 +97,7 @@ def _path(text: str) -> str:
     return text
 
 
-def _prefix(text: str) -> int:
-    """a prefix length from 32 to 128"""
-    value = int(text)
-    if not 32 <= value <= 128:
-        raise ValueError
-    return value
 
-
-def _connections(text: str) -> int:
-    """a whole number from 10 to 100000"""
-    value = int(text)
-    if not 10 <= value <= 100_000:
-        raise ValueError
-    return value
-
-
-def _per_ip(text: str) -> int:
-    """a whole number from 1 to 1000"""
-    value = int(text)
-    if not 1 <= value <= 1000:
-        raise ValueError
-    return value
 
 
 def _networks(text: str) -> tuple[Network, ...]:

@@ -1,16 +1,16 @@
-"""Usage analytics: one row per created call and per minute of refused attempts, written in
-batches from the event loop; and the table of Retell's call events (``proxy.calls``), which the
-rows' ``call_id`` joins to a client.
+"""Usage analytics: one row per created call and one per 5 seconds of like refused attempts,
+written in batches from the event loop; and the table of Retell's call events (``proxy.calls``),
+which the rows' ``call_id`` joins to a client.
 
 A request hands its row to the recorder and may wait (without blocking the event loop) for the
 batch holding it to commit, so an answered request is on disk even if the process dies next.
 Refused attempts are tallied instead: one row per 5 seconds, client, agent, origin, outcome,
 status and network, with the number of attempts it stands for, written when its 5 seconds are
-over (a process killed outright loses at most those seconds' counts of refusals). Storage then grows with the kinds of
-refusal and the networks they come from, never with an attacker's rate; the counts stay exact
-(sampling would have kept a few attempts' details and lost the totals, which the outcome report
-and the usage page are made of). Fields a caller chooses freely (an unregistered origin or agent,
-the user agent) are not part of a tally's key.
+over (a process killed outright loses at most those seconds' counts of refusals). Storage then
+grows with the kinds of refusal and the networks they come from, never with an attacker's rate;
+the counts stay exact (sampling would have kept a few attempts' details and lost the totals,
+which the outcome report and the usage page are made of). Fields a caller chooses freely (an
+unregistered origin or agent, the user agent) are not part of a tally's key.
 SQLite in WAL mode by default; Postgres when the database is a ``postgresql://`` URL.
 """
 
