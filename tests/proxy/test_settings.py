@@ -79,3 +79,24 @@ def test_bad_values_are_all_reported_and_secrets_not_echoed(tmp_path):
     assert any(e.startswith("PROXY_TRUSTED_PROXIES must be comma-separated") for e in errors)
     assert "PROXY_SERVER_TOKEN must be at least 16 characters, got <hidden>" in errors
     assert "short-secret" not in str(info.value)
+
+
+def test_the_abuse_limits_are_parsed_and_bad_values_named_together(tmp_path):
+    registry = tmp_path / "clients.toml"
+    registry.write_text("")
+    base = {"RETELL_API_KEY": "key_abc", "PROXY_REGISTRY": str(registry)}
+    good = load_settings({**base, "PROXY_IPV6_PREFIX": "56", "PROXY_HEADER_TIMEOUT": "2.5", "PROXY_BODY_TIMEOUT": "3",
+                          "PROXY_KEEP_ALIVE": "7", "PROXY_MAX_CONNECTIONS": "250", "PROXY_PER_IP_CONCURRENCY": "2"})
+    assert (good.ipv6_prefix, good.header_timeout, good.body_timeout, good.keep_alive, good.max_connections,
+            good.per_ip_concurrency) == (56, 2.5, 3, 7, 250, 2)
+    with pytest.raises(SettingsError) as info:
+        load_settings({**base, "PROXY_IPV6_PREFIX": "16", "PROXY_HEADER_TIMEOUT": "0", "PROXY_BODY_TIMEOUT": "never",
+                       "PROXY_KEEP_ALIVE": "301", "PROXY_MAX_CONNECTIONS": "5", "PROXY_PER_IP_CONCURRENCY": "0"})
+    text = str(info.value)
+    assert "PROXY_IPV6_PREFIX must be a prefix length from 32 to 128" in text
+    assert "PROXY_HEADER_TIMEOUT must be seconds between 0.1 and 120" in text
+    assert "PROXY_BODY_TIMEOUT must be seconds between 0.1 and 120" in text
+    assert "PROXY_KEEP_ALIVE must be seconds between 1 and 300" in text
+    assert "PROXY_MAX_CONNECTIONS must be a whole number from 10 to 100000" in text
+    assert "PROXY_PER_IP_CONCURRENCY must be a whole number from 1 to 1000" in text
+    assert len(info.value.errors) == 6
