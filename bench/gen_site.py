@@ -130,7 +130,7 @@ def _releases(src: Path, count: int) -> list[str]:
     (src / "changelog").mkdir()
     for minor, version in enumerate(versions):
         (src / "changelog" / f"{version}.md").write_text(
-            f"version: {version}\ndate: 2026-{1 + minor // 28 % 12:02d}-{1 + minor % 28:02d}\n\n"
+            f"version: {version}\ndate: 2026-{1 + minor // 28 % 12:02d}-{1 + minor % 28:02d}\nlanguages: en\n\n"
             f"Release {version} of the v1 line.\n\n- One change.\n- Another change.\n", encoding="utf-8")
         if version != versions[-1]:
             folder = src / "releases" / version

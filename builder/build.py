@@ -25,7 +25,7 @@ from builder.assets import COMPRESSED, Encoded, encode, encode_precompressed, mi
 from builder.budgets import check_budgets
 from builder.clients import render_clients
 from builder.config import BuildConfig
-from builder.content import Converted, Page, Release, convert, doc_assets, page_from, release_from, sort_releases
+from builder.content import Converted, Page, ChangelogEntry, convert, doc_assets, page_from, release_from, sort_releases
 from builder.docs import pygments_css, render_docs
 from builder.headers import headers_file
 from builder.render import Output, Outputs, digest, environment
@@ -79,7 +79,7 @@ class _Sources:
     """Everything a build is made from, read and validated."""
 
     pages: list[Page]
-    releases: list[Release]
+    releases: list[ChangelogEntry]
     tree: cdn.Tree
     sdk: vendored.Sdk | None
     clients: registry.Registry
@@ -171,7 +171,7 @@ class Builder:
         sdk = self._sdk(errors)
         for release in tree.lines.values():
             vendored.check_pins(sdk, cdn.widget_sources(config.widget / release.line), errors)
-        clients = self._registry({r.version for r in releases}, errors)
+        clients = self._registry({r.version: r.release for r in releases}, errors)
         templates = config.src / "templates"
         template_files = sorted(p for p in templates.rglob("*") if p.is_file()) if templates.is_dir() else []
         if not template_files:
@@ -197,7 +197,7 @@ class Builder:
         return _Rendered(out, encoded, budgets, over)
 
     def _render_cdn(self, out: Outputs, sources: _Sources, encoded: dict[str, Encoded],
-                    sdk_files: dict[str, Encoded]) -> dict:
+                    sdk_files: dict[str, Encoded]) -> registry.Manifest:
         """The CDN tree, Retell's SDK, ``manifest.json`` and ``_headers``; returns the manifest."""
         config, tree, sdk = self.config, sources.tree, sources.sdk
         for path, data in tree.paths().items():
@@ -209,13 +209,13 @@ class Builder:
                      config.site.docs_url, [(p, e.integrity) for p, e in sdk_files.items()])
         if self.memo.manifest is None or self.memo.manifest[0] != key:
             made = cdn.manifest(tree, encoded, config.site.docs_url, sdk, sdk_files)
-            self.memo.manifest = (key, made, json.dumps(made, indent=2).encode())
+            self.memo.manifest = (key, made, json.dumps(made.to_json(), indent=2).encode())
         _, manifest, manifest_bytes = self.memo.manifest
         out.put("cdn/manifest.json", config.src / "changelog", manifest_bytes, key)
         out.put("cdn/_headers", config.src / "site.toml", self._headers([p.removeprefix("cdn/") for p in out.files]))
         return manifest
 
-    def _render_pages(self, out: Outputs, sources: _Sources, manifest: dict) -> None:
+    def _render_pages(self, out: Outputs, sources: _Sources, manifest: registry.Manifest) -> None:
         """The docs site and the client demo pages."""
         config, templates = self.config, sources.templates
         for path in sources.template_files:
@@ -270,7 +270,7 @@ class Builder:
             self.save()
         return written
 
-    def _gather_markdown(self, errors: list[str]) -> tuple[list[Page], list[Release]]:
+    def _gather_markdown(self, errors: list[str]) -> tuple[list[Page], list[ChangelogEntry]]:
         docs, changelog = self.config.src / "docs", self.config.src / "changelog"
         digests: dict[str, str] = {}  # path -> digest of its text
         pending: dict[str, str] = {}
@@ -296,11 +296,11 @@ class Builder:
                 pending[key] = Path(path).read_text(encoding="utf-8")  # known by its stat, not converted yet
         self.state.converted.update(_convert_all(pending, self.jobs))
         self._markdown_dirty = self._markdown_dirty or bool(pending)
-        # Page and Release objects are kept too: rebuilding 1,000 of them is most of an idle rebuild.
+        # Page and ChangelogEntry objects are kept too: rebuilding 1,000 of them is most of an idle rebuild.
         made = self.memo.sources
-        fresh: dict[tuple[str, str], Page | Release | None] = {}
+        fresh: dict[tuple[str, str], Page | ChangelogEntry | None] = {}
         pages: list[Page] = []
-        releases: list[Release] = []
+        releases: list[ChangelogEntry] = []
         docs_prefix = str(docs) + os.sep
         for path, key in digests.items():
             is_page = path.startswith(docs_prefix)
@@ -308,7 +308,8 @@ class Builder:
                 item = made[(path, key)]
             else:
                 converted = self.state.converted[key]
-                item = page_from(Path(path), key, converted, errors) if is_page else release_from(Path(path), converted, errors)
+                item = (page_from(Path(path), key, converted, errors) if is_page
+                        else release_from(Path(path), converted, self.config.site.docs_url, errors))
             fresh[(path, key)] = item
             if item is not None:
                 (pages if is_page else releases).append(item)  # type: ignore[arg-type]
@@ -320,17 +321,17 @@ class Builder:
             self.state.converted = {d: c for d, c in self.state.converted.items() if d in used}
         return pages, sort_releases(releases, changelog, errors)
 
-    def _registry(self, known: set[str], errors: list[str]) -> registry.Registry | None:
+    def _registry(self, releases: dict[str, registry.Release], errors: list[str]) -> registry.Registry | None:
         path = self.config.registry_path
         try:
-            key = digest(path.read_bytes(), sorted(known))
+            key = digest(path.read_bytes(), sorted(releases.items()))
         except FileNotFoundError:
             errors.append(f"{path}:1: the client registry is missing")
             return None
         if self.state.registry is not None and self.state.registry.key == key:
             return self.state.registry.registry
         try:
-            clients = registry.load(path, known, cache=self.memo.tables)
+            clients = registry.load(path, releases, cache=self.memo.tables)
         except registry.RegistryError as exc:
             errors += exc.errors
             return None
@@ -455,6 +456,6 @@ def _template_location(exc: jinja2.TemplateError, templates: Path) -> str:
     return where
 
 
-def _folder_release(tree: cdn.Tree, path: str) -> Release:
+def _folder_release(tree: cdn.Tree, path: str) -> ChangelogEntry:
     name = path.split("/", 1)[0]
     return next(f.release for f in tree.folders if f.name == name)

@@ -14,7 +14,7 @@ import jinja2
 import builder
 import registry
 from builder.assets import Encoded
-from builder.content import Converted, Page, Release
+from builder.content import ChangelogEntry, Converted, Page
 from builder.docs import DocsMemo
 from builder.links import Memo as LinksMemo
 from builder.links import Scan
@@ -56,10 +56,10 @@ class Memo:
     """Rendered and parsed parts reused by later builds of the same ``Builder``; never saved."""
 
     archived: dict = field(default_factory=dict)  # see builder.cdn.gather
-    sources: dict[tuple[str, str], Page | Release | None] = field(default_factory=dict)  # (path, digest) ->
+    sources: dict[tuple[str, str], Page | ChangelogEntry | None] = field(default_factory=dict)  # (path, digest) ->
     tables: registry.TableCache = field(default_factory=registry.TableCache)
     sdk: tuple[tuple, Sdk] | None = None  # (the folder's stats, what was read)
-    manifest: tuple[str, dict, bytes] | None = None  # (key, manifest, its JSON)
+    manifest: tuple[str, registry.Manifest, bytes] | None = None  # (key, manifest, its JSON)
     env: tuple[str, jinja2.Environment] | None = None  # (template fingerprint, environment)
     headers: dict[tuple[str, ...], bytes] = field(default_factory=dict)  # paths -> _headers file
     docs: DocsMemo = field(default_factory=DocsMemo)

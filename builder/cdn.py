@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.assets import Encoded, minify, sri
-from builder.content import Release
+from builder.content import ChangelogEntry
 from builder.sdk import Sdk, manifest_entry
+from registry.manifest import FileEntry, Manifest
 from registry.versions import line_of
 
 # What a widget folder may publish; anything else there (demos, tests, notes) stays private.
@@ -34,15 +35,15 @@ class Folder:
     """One CDN folder ('v1', 'v1.0.0', 'latest') and the release whose files it holds."""
 
     name: str
-    release: Release
+    release: ChangelogEntry
 
 
 @dataclass(frozen=True, slots=True)
 class Tree:
     folders: tuple[Folder, ...]
     files: dict[str, bytes]  # release version -> {file name: bytes}, flattened as "X.Y.Z/name"
-    lines: dict[str, Release]  # 'v1' -> the release 'v1/' serves
-    latest: Release | None
+    lines: dict[str, ChangelogEntry]  # 'v1' -> the release 'v1/' serves
+    latest: ChangelogEntry | None
     unreleased: tuple[str, ...]  # widget folders with sources but no changelog entry yet
 
     def paths(self) -> dict[str, bytes]:
@@ -70,16 +71,16 @@ def widget_sources(folder: Path) -> dict[str, Path]:
     return found
 
 
-def current_releases(releases: list[Release]) -> dict[str, Release]:
+def current_releases(releases: list[ChangelogEntry]) -> dict[str, ChangelogEntry]:
     """What each line's alias serves: its newest stable release, else its newest pre-release."""
-    current: dict[str, Release] = {}
+    current: dict[str, ChangelogEntry] = {}
     for release in releases:  # newest first
         if release.line not in current or (release.stable and not current[release.line].stable):
             current[release.line] = release
     return current
 
 
-def gather(widget_dir: Path, archive: Path, releases: list[Release], errors: list[str],
+def gather(widget_dir: Path, archive: Path, releases: list[ChangelogEntry], errors: list[str],
            minified: Callable[[str, Path], str] = lambda name, path: minify(name, path.read_text(encoding="utf-8")),
            archived: dict | None = None) -> Tree:
     """Every release's files, from the archive or (for a line's current release) from source.
@@ -140,7 +141,7 @@ def source_digests(sources: dict[str, Path]) -> dict[str, str]:
     return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in sources.items()}
 
 
-def _archived(release: Release, record_path: Path, errors: list[str]) -> dict[str, bytes]:
+def _archived(release: ChangelogEntry, record_path: Path, errors: list[str]) -> dict[str, bytes]:
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
         expected: dict[str, str] = record["files"]
@@ -162,7 +163,7 @@ def _archived(release: Release, record_path: Path, errors: list[str]) -> dict[st
     return files
 
 
-def _check_unchanged(release: Release, record_path: Path, sources: dict[str, Path], errors: list[str]) -> None:
+def _check_unchanged(release: ChangelogEntry, record_path: Path, sources: dict[str, Path], errors: list[str]) -> None:
     try:
         recorded = json.loads(record_path.read_text(encoding="utf-8")).get("source", {})
     except ValueError:
@@ -200,38 +201,29 @@ def freeze(tree: Tree, widget_dir: Path, archive: Path) -> list[str]:
 
 
 def manifest(tree: Tree, encoded: dict[str, Encoded], docs_url: str, sdk: Sdk | None = None,
-             sdk_files: dict[str, Encoded] | None = None) -> dict:
-    """The widget-version data: ``latest``, ``lines``, ``releases``, ``changelog``, ``sdk`` and
+             sdk_files: dict[str, Encoded] | None = None) -> Manifest:
+    """What the build published: ``latest``, ``lines``, ``releases``, ``changelog``, ``sdk`` and
     ``files`` (each widget file and the SDK's, with sizes and SRI)."""
     entries = {}
     for path, enc in (sdk_files or {}).items():
         if path.endswith(".js"):  # the licences are named by "sdk", not listed as assets
-            entries[path] = {"version": sdk.version, "bytes": len(enc.data), "gzip": len(enc.gzip),  # type: ignore[union-attr]
-                             "brotli": len(enc.brotli), "integrity": enc.integrity, "module": True}
+            entries[path] = _file_entry(sdk.version, enc, True)  # type: ignore[union-attr]
     for folder in tree.folders:
         prefix = f"{folder.release.version}/"
         for key in sorted(k for k in tree.files if k.startswith(prefix)):
             name = key[len(prefix):]
             enc = encoded[key]
-            entry = {
-                "version": folder.release.version,
-                "bytes": len(enc.data),
-                "gzip": len(enc.gzip),
-                "brotli": len(enc.brotli),
-                "integrity": enc.integrity,
-            }
-            if name.endswith((".js", ".mjs")):
-                entry["module"] = bool(_MODULE.search(enc.data.decode("utf-8", "replace")))
-            entries[f"{folder.name}/{name}"] = entry
-    return {
-        "latest": tree.latest.version if tree.latest else "",
-        "lines": {line: r.version for line, r in sorted(tree.lines.items())},
-        "changelog": f"{docs_url}/changelog/",
-        **({"sdk": manifest_entry(sdk)} if sdk is not None else {}),
-        "releases": {
-            r.version: {"line": r.line, "date": r.date.isoformat(), "stable": r.stable,
-                        "changelog": f"{docs_url}/changelog/{r.version}/"}
-            for r in sorted({f.release for f in tree.folders}, key=lambda r: r.key, reverse=True)
-        },
-        "files": dict(sorted(entries.items())),
-    }
+            module = bool(_MODULE.search(enc.data.decode("utf-8", "replace"))) if name.endswith((".js", ".mjs")) else None
+            entries[f"{folder.name}/{name}"] = _file_entry(folder.release.version, enc, module)
+    return Manifest(
+        latest=tree.latest.version if tree.latest else "",
+        lines={line: r.version for line, r in sorted(tree.lines.items())},
+        changelog=f"{docs_url}/changelog/",
+        sdk=manifest_entry(sdk) if sdk is not None else None,
+        releases={r.version: r.release for r in sorted({f.release for f in tree.folders}, key=lambda r: r.key, reverse=True)},
+        files=dict(sorted(entries.items())),
+    )
+
+
+def _file_entry(version: str, enc: Encoded, module: bool | None) -> FileEntry:
+    return FileEntry(version, len(enc.data), len(enc.gzip), len(enc.brotli), enc.integrity, module)

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from registry import Version
+from registry import Release, Version
+from registry.releases import parse_features, parse_languages
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Docs pages get these extra files copied beside them (images and downloads they link to).
@@ -48,24 +49,33 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
-class Release:
-    version: str
-    date: dt.date
+class ChangelogEntry:
+    """One changelog file: the release it announces, and its notes."""
+
+    release: Release
     html: str
     source: Path
 
     @property
+    def version(self) -> str:
+        return self.release.version
+
+    @property
+    def date(self) -> dt.date:
+        return self.release.date
+
+    @property
     def key(self) -> Version:
         """For ordering: SemVer's (a pre-release sorts before its release)."""
-        return Version.parse(self.version)
+        return self.release.key
 
     @property
     def line(self) -> str:
-        return self.key.line
+        return self.release.line
 
     @property
     def stable(self) -> bool:
-        return self.key.stable
+        return self.release.stable
 
 
 _META = re.compile(r"^([A-Za-z][\w-]*):[ \t]*(.*)$")
@@ -165,9 +175,12 @@ def doc_assets(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in _DOC_ASSETS) if folder.is_dir() else []
 
 
-def release_from(path: Path, converted: Converted, errors: list[str]) -> Release | None:
-    version = converted.meta.get("version", "")
-    date_text = converted.meta.get("date", "")
+def release_from(path: Path, converted: Converted, docs_url: str, errors: list[str]) -> ChangelogEntry | None:
+    """The changelog file's meta lines: ``version:``, ``date:``, ``features:`` (optional, some of
+    ``registry.FEATURES``) and ``languages:`` (the codes its strings know)."""
+    meta = converted.meta
+    version = meta.get("version", "")
+    date_text = meta.get("date", "")
     if not Version.is_valid(version):
         errors.append(f"{path}:{_meta_line(path, 'version')}: 'version:' must be MAJOR.MINOR.PATCH, got {version!r}")
         return None
@@ -179,10 +192,20 @@ def release_from(path: Path, converted: Converted, errors: list[str]) -> Release
     except ValueError:
         errors.append(f"{path}:{_meta_line(path, 'date')}: 'date:' must be YYYY-MM-DD, got {date_text!r}")
         return None
-    return Release(version, date, converted.html, path)
+    features, problems = parse_features(meta.get("features", ""))
+    found = [f"{path}:{_meta_line(path, 'features')}: 'features:' {problem}" for problem in problems]
+    if "languages" not in meta:
+        found.append(f"{path}:1: 'languages:' is missing: list the languages the release's strings know, e.g. 'languages: en'")
+    languages, problems = parse_languages(meta.get("languages", "en"))
+    found += [f"{path}:{_meta_line(path, 'languages')}: 'languages:' {problem}" for problem in problems]
+    errors += found
+    if found:
+        return None
+    release = Release(version, date, f"{docs_url}/changelog/{version}/", features, languages)
+    return ChangelogEntry(release, converted.html, path)
 
 
-def sort_releases(releases: list[Release], folder: Path, errors: list[str]) -> list[Release]:
+def sort_releases(releases: list[ChangelogEntry], folder: Path, errors: list[str]) -> list[ChangelogEntry]:
     """Newest first. The changelog is the only place a version number is written."""
     if not releases:
         errors.append(f"{folder}: no releases found; add a changelog entry with 'version:' and 'date:'")

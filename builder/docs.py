@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from builder.content import Page, Release
+from builder.content import Page, ChangelogEntry
 from builder.render import Outputs, digest
 
 # Markdown links name the source file ("proxy.md#rate-limits") so they also work on GitHub;
@@ -107,7 +107,7 @@ class _Site:
     env: jinja2.Environment
     templates: Path
     pages: list[Page]
-    releases: list[Release]
+    releases: list[ChangelogEntry]
     fingerprint: str
     pages_key: str
     release_key: str
@@ -118,7 +118,7 @@ class _Site:
         return self.navs[root].markup(current)
 
 
-def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releases: list[Release],
+def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releases: list[ChangelogEntry],
                 fingerprint: str, templates: Path, assets: list[Path], memo: DocsMemo | None = None) -> None:
     memo = DocsMemo() if memo is None else memo
     for path in assets:
@@ -138,7 +138,7 @@ def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releas
     out.groups["docs"] = (pages_key + release_key, tuple(list(out.files)[emitted:]))
 
 
-def _navigation(env: jinja2.Environment, pages: list[Page], releases: list[Release], fingerprint: str, templates: Path,
+def _navigation(env: jinja2.Environment, pages: list[Page], releases: list[ChangelogEntry], fingerprint: str, templates: Path,
                 pages_key: str, release_key: str, memo: DocsMemo) -> _Site:
     # Rendered once per depth; each page only marks its own entry as current.
     items = _nav_items(pages)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import brotli
 
+from registry.manifest import SdkEntry
 from registry.versions import PATTERN, Version
 
 FILE = "retell-web-client.js"
@@ -108,6 +109,5 @@ def check_pins(sdk: Sdk | None, sources: dict[str, Path], errors: list[str]) -> 
                                   f"point it at {sdk.path}")
 
 
-def manifest_entry(sdk: Sdk) -> dict:
-    return {"version": sdk.version, "livekit_client": sdk.livekit_client, "path": sdk.path, "alias": sdk.alias,
-            "licenses": f"{FOLDER}/{sdk.version}/{PUBLISHED_LICENSES}"}
+def manifest_entry(sdk: Sdk) -> SdkEntry:
+    return SdkEntry(sdk.version, sdk.livekit_client, sdk.path, sdk.alias, f"{FOLDER}/{sdk.version}/{PUBLISHED_LICENSES}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from builder.config import SiteConfig
-from registry import Client
+from registry import Client, Manifest
+from registry.manifest import FileEntry
 
 WIDGET_JS = "retell-widget.js"
 WIDGET_CSS = "retell-widget.css"
@@ -33,7 +34,7 @@ def options(client: Client, site: SiteConfig) -> dict[str, str]:
     return chosen
 
 
-def snippet(client: Client, site: SiteConfig, manifest: dict, folder: str | None = None) -> str:
+def snippet(client: Client, site: SiteConfig, manifest: Manifest, folder: str | None = None) -> str:
     """The snippet for ``folder`` (default: the client's exact version, with SRI).
 
     A moving folder ('v1', 'latest') gets no ``integrity``: its bytes change on every release,
@@ -41,14 +42,14 @@ def snippet(client: Client, site: SiteConfig, manifest: dict, folder: str | None
     """
     exact = folder is None
     folder = folder or f"v{client.widget_version}"
-    files = manifest["files"]
+    files = manifest.files
     js = files[f"{folder}/{WIDGET_JS}"]
     css = files.get(f"{folder}/{WIDGET_CSS}")
     # An ES-module build must load as one, and the constructor call must wait for it.
-    script_type = ' type="module"' if js.get("module") else ""
+    script_type = ' type="module"' if js.module else ""
 
-    def attributes(entry: dict, indent: str) -> str:
-        return f'\n{indent}integrity="{entry["integrity"]}" crossorigin="anonymous"' if exact else ' crossorigin="anonymous"'
+    def attributes(entry: FileEntry, indent: str) -> str:
+        return f'\n{indent}integrity="{entry.integrity}" crossorigin="anonymous"' if exact else ' crossorigin="anonymous"'
 
     lines = []
     if css is not None:

@@ -121,7 +121,7 @@ class _Failed(Exception):
 
 def prepare(config: CheckConfig) -> registry.Registry:
     """The registry and a build of the site, validated before any browser starts."""
-    from builder.build import Builder
+    from builder.build import Builder, BuildError
     from builder.config import ConfigError, load_config
 
     try:
@@ -133,12 +133,12 @@ def prepare(config: CheckConfig) -> registry.Registry:
         raise CheckError([f"--client {c}: no such client in {config.src / 'clients.toml'}" for c in unknown])
     try:
         with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
-            errors = Builder(load_config(config.src, config.widget, Path(tmp) / "dist"), cache=False).check()
-    except ConfigError as exc:
+            dist = Path(tmp) / "dist"
+            Builder(load_config(config.src, config.widget, dist), cache=False).build()
+            # Read again as the sandbox's proxy reads it: against the manifest's releases.
+            return registry.load(config.src / "clients.toml", registry.Manifest.read(dist / "cdn" / "manifest.json").releases)
+    except (ConfigError, BuildError, registry.RegistryError) as exc:
         raise CheckError(exc.errors) from None
-    if errors:
-        raise CheckError(errors)
-    return clients
 
 
 def run(config: CheckConfig, on_ready: Callable[[dict], None] | None = None,

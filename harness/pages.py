@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from builder.sdk import MEDIA_ORIGINS
 from harness.bots import SITE_KEY
-from registry import Client
+from registry import Client, Manifest
 from registry.versions import EXACT_FOLDER, line_of
 
 
@@ -59,7 +59,7 @@ def _attribute(option: str) -> str:
 
 
 def render(settings: PageSettings, client: Client, folder: str, query: dict[str, str], nonce: str) -> str:
-    files = json.loads(settings.manifest_path.read_text()).get("files", {})
+    files = Manifest.read(settings.manifest_path).files
     exact = bool(EXACT_FOLDER.fullmatch(folder))
     agent = query.get("agent", client.agents[0])
     proxy_endpoint = settings.proxy_endpoint
@@ -79,8 +79,8 @@ def render(settings: PageSettings, client: Client, folder: str, query: dict[str,
 
     def asset(name: str) -> str:
         # Exact versions get SRI; moving aliases cannot have it.
-        entry = files.get(f"{folder}/{name}", {})
-        sri = f' integrity="{entry["integrity"]}"' if exact and "integrity" in entry else ""
+        entry = files.get(f"{folder}/{name}")
+        sri = f' integrity="{entry.integrity}"' if exact and entry is not None else ""
         return f'{settings.cdn_url}/{folder}/{name}"{sri} crossorigin="anonymous'
 
     head = []

@@ -8,7 +8,6 @@ microphone permissions behave as they do between real domains.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import secrets
 import shutil
@@ -226,7 +225,7 @@ def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
         if "bot_check" in fields:
             # The sandbox's site key, on the newest release of the client's line (the first to
             # send a bot token): the demo page is not rebuilt, the proxy's copy is.
-            latest = json.loads((dist / "cdn" / "manifest.json").read_text())["lines"][f"v{client.version.major}"]
+            latest = registry.Manifest.read(dist / "cdn" / "manifest.json").lines[f"v{client.version.major}"]
             fields |= {"bot_site_key": bots.SITE_KEY, "widget_version": latest}
         return replace(client, **fields)
 
@@ -237,7 +236,7 @@ def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
     def rebuild(changed: set[Path]) -> list[str]:
         summary = rebuilder(changed)
         # The build has validated the registry; the proxy picks up the rewritten copy itself.
-        fresh = registry.load(config.src / "clients.toml")
+        fresh = registry.load(config.src / "clients.toml", registry.Manifest.read(dist / "cdn" / "manifest.json").releases)
         for client in fresh.clients:
             if client.id not in allowed:
                 print(f"note: client '{client.id}' is new; restart the sandbox to give it an origin", flush=True)
@@ -246,7 +245,7 @@ def _build(config: SandboxConfig, clients: registry.Registry, addresses: _Addres
 
     def relist(leave_out: tuple[str, ...], fields: dict[str, dict[str, object]]) -> None:
         unlisted[0], changes[0] = leave_out, fields
-        copy(registry.load(config.src / "clients.toml"))
+        copy(registry.load(config.src / "clients.toml", registry.Manifest.read(dist / "cdn" / "manifest.json").releases))
 
     return _Site(dist, registry_path, allowed, rebuild, relist)
 

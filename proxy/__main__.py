@@ -49,7 +49,11 @@ def _preflight(settings) -> bool:  # settings: ProxySettings
     from proxy.usage import open_store
 
     try:
-        registry.load(settings.registry_path)
+        releases = registry.Manifest.read(settings.manifest_path).releases
+    except registry.ManifestError:
+        releases = None  # the app warns that versions are checked for their form only
+    try:
+        registry.load(settings.registry_path, releases)
     except registry.RegistryError as exc:
         for line in exc.errors:
             print(f"error: {line}", file=sys.stderr)

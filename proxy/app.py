@@ -23,7 +23,7 @@ from proxy.metrics import Metrics
 from proxy.quota import MinutesLedger
 from proxy.ratelimit import RateLimits, counters_for
 from proxy.settings import ProxySettings
-from proxy.state import ProxyState, load_manifest, released_versions
+from proxy.state import ProxyState, releases_of
 from proxy.upstream import ReadyProbe, default_tls, open_retell
 from proxy.usage import UsageRecorder
 from proxy.watched import WatchedFile
@@ -49,13 +49,14 @@ async def _create_or_preflight(request: Request) -> Response:
 def create_app(settings: ProxySettings, transport: httpx.AsyncBaseTransport | None = None) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        manifest_file = WatchedFile(settings.manifest_path, load_manifest, settings.reload_interval)
+        manifest_file = WatchedFile(settings.manifest_path, registry.Manifest.read, settings.reload_interval)
         # The registry is read as the builder reads it: a widget_version must be one the CDN has
-        # published, so the proxy refuses what the build refuses, with the same message.
+        # published, and a bot check needs a release that sends its token, so the proxy refuses
+        # what the build refuses, with the same message.
         registry_file = WatchedFile(
-            settings.registry_path, lambda path: registry.load(path, released_versions(manifest_file.current())),
-            settings.reload_interval, depends_on=lambda: released_versions(manifest_file.current()))
-        if released_versions(manifest_file.current()) is None:
+            settings.registry_path, lambda path: registry.load(path, releases_of(manifest_file.current())),
+            settings.reload_interval, depends_on=lambda: releases_of(manifest_file.current()))
+        if releases_of(manifest_file.current()) is None:
             log.warning("no widget manifest at %s: the registry's widget_version values are checked for their form "
                         "only, not against the published releases (set PROXY_MANIFEST)", settings.manifest_path)
         if registry_file.current() is None:

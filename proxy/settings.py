@@ -191,7 +191,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_USAGE_COMMIT_WAIT", "usage_commit_wait", "1", _seconds(0, 10),
             "seconds a create waits for its usage row to be committed"),
     Setting("PROXY_MANIFEST", "manifest_path", "dist/cdn/manifest.json", Path,
-            "the build's CDN manifest: the published releases a client may pin, and /api/widget-version"),
+            "the build's CDN manifest: the published releases a client may pin and what each can do, and /api/widget-version"),
     Setting("PROXY_RELOAD_INTERVAL", "reload_interval", "1", _seconds(0, 3600),
             "seconds between checks of the registry and manifest files"),
     Setting("PROXY_HEADER_TIMEOUT", "header_timeout", "10", _seconds(0.1, 120),

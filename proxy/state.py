@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from proxy.botcheck import BotChecker
 from proxy.calls import EventLog
@@ -16,14 +14,14 @@ from proxy.settings import ProxySettings
 from proxy.upstream import ReadyProbe, Retell
 from proxy.usage import UsageRecorder
 from proxy.watched import WatchedFile
-from registry import Registry
+from registry import Manifest, Registry, Release
 
 
 @dataclass(slots=True)
 class ProxyState:
     settings: ProxySettings
     registry_file: WatchedFile[Registry]
-    manifest_file: WatchedFile[dict[str, Any]]
+    manifest_file: WatchedFile[Manifest]
     upstream: Retell
     ready: ReadyProbe  # whether Retell answers, asked at most every few seconds
     limits: RateLimits
@@ -40,14 +38,7 @@ class ProxyState:
         return current
 
 
-def load_manifest(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("latest"), str) or not isinstance(data.get("lines"), dict):
-        raise ValueError("the manifest needs 'latest' and 'lines'")
-    return data
-
-
-def released_versions(manifest: dict[str, Any] | None) -> frozenset[str] | None:
-    """The widget versions the CDN has published (what a client may pin), or None if unknown."""
-    releases = manifest.get("releases") if manifest is not None else None
-    return frozenset(releases) if isinstance(releases, dict) else None
+def releases_of(manifest: Manifest | None) -> Mapping[str, Release] | None:
+    """The widget releases the CDN has published (what a client may pin, and what each can do),
+    or None while no manifest could be read."""
+    return manifest.releases if manifest is not None else None

@@ -42,10 +42,10 @@ async def widget_version(request: Request) -> Response:
     if manifest is None:
         return JSONResponse({"error": "manifest_unavailable", "message": "the widget build manifest is not available"},
                             status_code=503, headers=headers | {"Cache-Control": "no-store"})
-    body = {"latest": manifest["latest"], "lines": manifest["lines"]}
+    body: dict[str, object] = {"latest": manifest.latest, "lines": dict(manifest.lines)}
     client = registry.client_for_origin(origin) if origin is not None else None
     if client is not None:
-        newest = manifest["lines"].get(client.version.line, client.widget_version)
+        newest = manifest.lines.get(client.version.line, client.widget_version)
         body["client"] = {"id": client.id, "widget_version": client.widget_version, "line_latest": newest,
                           "update_available": _newer(newest, client.version)}
     return JSONResponse(body, headers=headers)

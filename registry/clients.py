@@ -18,6 +18,7 @@ from pathlib import Path
 from registry.index import OriginIndex
 from registry.looks import FONTS, POSITIONS, THEMES
 from registry.origin import Origin, OriginPattern
+from registry.releases import BOT_TOKEN, Release
 from registry.tables import TableCache, parse_tables
 from registry.versions import Version
 
@@ -34,7 +35,6 @@ _QUOTA_MAX = 10_000_000
 BOT_CHECKS = ("turnstile", "recaptcha")
 _BOT = ("bot_check", "bot_site_key", "bot_min_score")
 _SITE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
-_BOT_SINCE = {1: "1.2.0", 2: "2.2.0"}  # the first release of each line that sends a bot token
 _OPTIONAL = _LOOKS + _QUOTAS + _BOT
 _TAGLINE_MAX = 120
 _LOGO_TEXT_MAX = 24
@@ -107,13 +107,14 @@ class Registry:
         ))
 
 
-def load(path: Path, known_versions: Iterable[str] | None = None, cache: TableCache | None = None) -> Registry:
+def load(path: Path, releases: Mapping[str, Release] | None = None, cache: TableCache | None = None) -> Registry:
     """Read and validate a registry file; raise ``RegistryError`` listing every problem.
 
-    ``known_versions`` are the released widget versions (from the changelog, or the CDN's
-    manifest); without them a ``widget_version`` is checked only for its form. ``cache`` keeps
-    each client's parsed table between calls, so a reload after one client's edit parses that
-    client only."""
+    ``releases`` are the released widget versions with what each can do (the builder passes the
+    changelog's, the proxy and the sandbox the CDN manifest's): a ``widget_version`` must be one of
+    them, and a ``bot_check`` needs a release with the ``bot-token`` feature. Without them only the
+    form is checked. ``cache`` keeps each client's parsed table between calls, so a reload after one
+    client's edit parses that client only."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -124,10 +125,10 @@ def load(path: Path, known_versions: Iterable[str] | None = None, cache: TableCa
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         raise RegistryError([f"{path}:{line[1] if line else 1}: invalid TOML: {exc}"]) from None
-    return _validate(data, where, None if known_versions is None else set(known_versions))
+    return _validate(data, where, releases)
 
 
-def _validate(data: dict, where: _Locator, known_versions: set[str] | None) -> Registry:
+def _validate(data: dict, where: _Locator, releases: Mapping[str, Release] | None) -> Registry:
     errors: list[str] = []
     entries = data.get("client")
     if not isinstance(entries, list) or not entries:
@@ -142,7 +143,7 @@ def _validate(data: dict, where: _Locator, known_versions: set[str] | None) -> R
             break
         problems: list[tuple[str | None, str]] = []
         label = f"client '{entry.get('id')}'" if isinstance(entry.get("id"), str) else f"client #{index + 1}"
-        client = _parse_client(entry, problems, known_versions)
+        client = _parse_client(entry, problems, releases)
         # Checks across clients run on the raw values, so they are reported even when the
         # entry has other problems.
         raw_id, raw_agents = entry.get("id"), entry.get("agents")
@@ -173,7 +174,7 @@ def _validate(data: dict, where: _Locator, known_versions: set[str] | None) -> R
     return Registry(tuple(clients))
 
 
-def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_versions: set[str] | None) -> Client | None:
+def _parse_client(entry: dict, problems: list[tuple[str | None, str]], releases: Mapping[str, Release] | None) -> Client | None:
     for key in sorted(set(entry) - set(_FIELDS) - set(_OPTIONAL)):
         expected = ", ".join(sorted(_FIELDS + _OPTIONAL))
         problems.append((key, f"unknown field '{key}' (expected one of: {expected})"))
@@ -216,7 +217,7 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
     version = Version.parse(version_text) if Version.is_valid(version_text) else None
     if version_text and version is None and not any(k == "widget_version" for k, _ in problems):
         problems.append(("widget_version", f"'widget_version' value '{version_text}' is malformed"))
-    if version is not None and known_versions is not None and version_text not in known_versions:
+    if version is not None and releases is not None and version_text not in releases:
         problems.append(("widget_version", f"widget_version '{version_text}' is not a released version"))
     since = THEMES.get(theme, 1)
     if version is not None and version.major < since:
@@ -249,9 +250,11 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]], known_ver
                          "'bot_site_key' and 'bot_min_score' need 'bot_check'"))
     if "bot_site_key" in entry and not (isinstance(bot["bot_site_key"], str) and _SITE_KEY.fullmatch(bot["bot_site_key"])):
         problems.append(("bot_site_key", "'bot_site_key' must be 1 to 128 letters, digits, '_' or '-'"))
-    since = _BOT_SINCE.get(version.major) if version is not None else None
-    if bot["bot_check"] in BOT_CHECKS and version is not None and (since is None or version < Version.parse(since)):
-        problems.append(("bot_check", f"bot_check needs widget_version {since or '1.2.0'} or later, not '{version_text}'"))
+    # What a release can do is recorded with it (its changelog's "features:"), not here.
+    release = releases.get(version_text) if version is not None and releases is not None else None
+    if bot["bot_check"] in BOT_CHECKS and release is not None and not release.supports(BOT_TOKEN):
+        problems.append(("bot_check", f"bot_check needs a widget release with the '{BOT_TOKEN}' feature; "
+                                      f"release {version_text} does not have it"))
     score = bot["bot_min_score"]
     if "bot_min_score" in entry:
         if bot["bot_check"] != "recaptcha":

@@ -84,8 +84,9 @@ def write_sdk(folder: Path, code: str = TINY_SDK, version: str = "2.0.8") -> Non
     (folder / "THIRD_PARTY_LICENSES").write_text("retell-client-js-sdk 2.0.8\nLicense: ISC\n")
 
 
-def release(version: str, date: str = "2026-11-26", body: str = "Changes.") -> str:
-    return f"version: {version}\ndate: {date}\n\n{body}\n"
+def release(version: str, date: str = "2026-11-26", body: str = "Changes.", features: str = "", languages: str = "en") -> str:
+    meta = f"features: {features}\n" if features else ""
+    return f"version: {version}\ndate: {date}\n{meta}languages: {languages}\n\n{body}\n"
 
 
 @pytest.fixture

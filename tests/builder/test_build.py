@@ -8,6 +8,7 @@ from pathlib import Path
 import brotli
 import pytest
 
+import registry
 from builder.__main__ import main
 from builder.build import Builder, BuildError
 from builder.config import load_config
@@ -53,7 +54,11 @@ def test_manifest_lists_every_file_with_sizes_and_sri(make_site):
     assert manifest["latest"] == "1.0.0" and manifest["lines"] == {"v1": "1.0.0"}
     assert manifest["changelog"] == "http://docs.test:9/changelog/"
     assert manifest["releases"]["1.0.0"] == {"line": "v1", "date": "2026-11-26", "stable": True,
-                                             "changelog": "http://docs.test:9/changelog/1.0.0/"}
+                                             "changelog": "http://docs.test:9/changelog/1.0.0/",
+                                             "features": [], "languages": ["en"]}
+    # The type the readers use reads it back to the same JSON, key order included.
+    text = (root / "dist/cdn/manifest.json").read_text()
+    assert json.dumps(registry.Manifest.from_json(manifest).to_json(), indent=2) == text
     widget_files = {f"{folder}/retell-widget.{ext}" for folder in ("v1", "v1.0.0", "latest") for ext in ("js", "css")}
     assert set(manifest["files"]) == widget_files | {"sdk/2.0.8/retell-web-client.js", "sdk/retell-web-client.js"}
     for path, entry in manifest["files"].items():

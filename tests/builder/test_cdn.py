@@ -110,3 +110,16 @@ def test_a_widget_file_that_cannot_be_minified_is_an_error(make_site, capsys):
     root = make_site(widget={"v1/retell-widget.js": "function ( {\n"})
     assert run("build", root) == 1
     assert re.search(r"widget/v1/retell-widget\.js:1: cannot minify: ", capsys.readouterr().err)
+
+
+def test_the_real_sites_manifest_reads_back_byte_for_byte(tmp_path):
+    from registry import Manifest
+    from tests.conftest import REPO
+
+    assert main(["build", "--src", str(REPO / "site_src"), "--widget", str(REPO / "widget"), "--out", str(tmp_path / "dist")]) == 0
+    path = tmp_path / "dist/cdn/manifest.json"
+    manifest = Manifest.read(path)
+    assert json.dumps(manifest.to_json(), indent=2) == path.read_text()
+    # What each release can do is the changelog's: the first of each line to send a bot token.
+    assert {v for v, r in manifest.releases.items() if r.supports("bot-token") and r.key.minor == 2} == {"1.2.0", "2.2.0"}
+    assert not manifest.releases["2.1.0"].supports("bot-token")

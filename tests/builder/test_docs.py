@@ -1,7 +1,11 @@
 import json
 import re
 
+import pytest
+
+import registry
 from builder.__main__ import main
+from tests.builder.conftest import release
 
 
 def build(root, *extra):
@@ -94,11 +98,35 @@ def test_release_file_must_be_named_after_its_version(make_site, capsys):
     assert "1.0.3.md:2: 'date:' must be YYYY-MM-DD, got '27 Nov'" in err
 
 
+def test_a_release_records_its_features_and_languages_in_the_manifest(make_site):
+    root = make_site(releases={"1.0.0.md": release("1.0.0", features="consent, bot-token", languages="en, pt-BR")})
+    assert build(root) == 0
+    manifest = registry.Manifest.read(root / "dist/cdn/manifest.json")
+    first = manifest.releases["1.0.0"]
+    assert first.features == ("bot-token", "consent") and first.languages == ("en", "pt-BR")
+    assert first.supports("bot-token") and first.changelog == "https://docs.test/changelog/1.0.0/"
+
+
+@pytest.mark.parametrize("meta, line, message", [
+    ("features: bot-token, captcha\nlanguages: en", 3, "'features:' unknown feature 'captcha' (expected some of: bot-token, consent)"),
+    ("features: bot-token, bot-token\nlanguages: en", 3, "'features:' feature 'bot-token' is listed twice"),
+    ("languages: en, English", 3, "'languages:' language 'English' is malformed (a code such as 'en' or 'pt-BR')"),
+    ("languages: en, en", 3, "'languages:' language 'en' is listed twice"),
+    ("languages:", 3, "'languages:' no language listed (e.g. 'languages: en')"),
+    ("features: consent", 1, "'languages:' is missing: list the languages the release's strings know, e.g. 'languages: en'"),
+])
+def test_a_release_with_unknown_features_or_languages_is_refused_at_its_line(make_site, capsys, meta, line, message):
+    root = make_site()
+    (root / "site_src/changelog/1.0.1.md").write_text(f"version: 1.0.1\ndate: 2026-11-27\n{meta}\n\nx\n")
+    assert build(root) == 1
+    assert f"1.0.1.md:{line}: {message}" in capsys.readouterr().err
+
+
 def test_the_real_docs_match_the_code(tmp_path):
     # Examples in the builder's own docs pages, compared with what the code does.
-    import registry
     from builder.headers import IMMUTABLE, MOVING, REVALIDATE
     from tests.conftest import REPO
+    from tests.releases import released
 
     docs = REPO / "site_src/docs"
     deployment = (docs / "deployment.md").read_text()
@@ -106,13 +134,12 @@ def test_the_real_docs_match_the_code(tmp_path):
         assert f"`{policy}`" in deployment
     versioning = (docs / "versioning.md").read_text()
     example = json.loads(re.search(r"```json\n(.*?)```", versioning, re.S)[1])
-    assert set(example) == {"latest", "lines", "changelog", "releases", "files"}
-    assert set(next(iter(example["files"].values()))) == {"version", "bytes", "gzip", "brotli", "integrity", "module"}
-    assert set(next(iter(example["releases"].values()))) == {"line", "date", "stable", "changelog"}
+    assert registry.Manifest.from_json(example).to_json() == example  # every key, each as the build writes it
+    assert next(iter(example["files"].values()))["module"] is False
     # The registry example is valid, and the field table names every field a client has.
     integration = (docs / "client-integration.md").read_text()
     (tmp_path / "clients.toml").write_text(re.search(r"```toml\n(.*?)```", integration, re.S)[1])
-    registry.load(tmp_path / "clients.toml", known_versions=["1.0.0"])
+    registry.load(tmp_path / "clients.toml", released("1.0.0"))
     for field in registry.Client.__dataclass_fields__:
         assert f"| `{field}` |" in integration, field
 

@@ -14,6 +14,7 @@ from harness.fake_retell import FakeRetell
 from proxy.app import create_app
 from proxy.settings import ProxySettings, Secret
 from tests.conftest import running
+from tests.releases import manifest_json
 
 API_KEY = "key_test_4f1c9a_do_not_leak"
 REGISTRY = '''
@@ -59,7 +60,8 @@ def fake_retell() -> Iterator[tuple[FakeRetell, str]]:
         yield fake, f"http://127.0.0.1:{port}"
 
 
-MANIFEST = {"latest": "1.2.0", "lines": {"v1": "1.2.0"}, "files": {}}
+# A build that published 1.0.0 and 1.2.0, the first to send a bot token.
+MANIFEST = manifest_json("1.0.0", "1.2.0", bot_token=("1.2.0",))
 
 
 @pytest.fixture

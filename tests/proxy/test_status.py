@@ -2,6 +2,7 @@ import json
 
 from builder.server import bind
 from tests.proxy.test_watched import rewrite
+from tests.releases import manifest_json
 
 SHOP = "https://shop.example"
 ENDPOINT = "/api/create-web-call"
@@ -38,7 +39,7 @@ def test_widget_version_comes_from_the_manifest(proxy, manifest_file):
     assert mine.headers["access-control-allow-origin"] == SHOP
     assert mine.json()["client"] == {"id": "shop", "widget_version": "1.0.0", "line_latest": "1.2.0", "update_available": True}
     # A new build is picked up without a restart.
-    rewrite(manifest_file, json.dumps({"latest": "2.0.0", "lines": {"v1": "1.2.1", "v2": "2.0.0"}, "files": {}}))
+    rewrite(manifest_file, json.dumps(manifest_json("1.0.0", "1.2.1", "2.0.0")))
     assert proxy.get("/api/widget-version").json()["latest"] == "2.0.0"
 
 

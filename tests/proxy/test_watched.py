@@ -3,6 +3,7 @@ import os
 
 from proxy.watched import WatchedFile
 from tests.proxy.conftest import REGISTRY
+from tests.releases import manifest_json, released
 
 SHOP = "https://shop.example"
 ENDPOINT = "/api/create-web-call"
@@ -79,8 +80,7 @@ def test_the_proxy_refuses_what_the_builder_refuses_with_the_same_message(proxy,
 
     import registry
 
-    manifest_file.write_text(json.dumps({"latest": "1.2.0", "lines": {"v1": "1.2.0"}, "files": {},
-                                         "releases": {"1.0.0": {}, "1.2.0": {}}}))
+    manifest_file.write_text(json.dumps(manifest_json("1.0.0", "1.2.0")))
     bad = REGISTRY.replace('widget_version = "1.0.0"', 'widget_version = "9.9.9"', 1)
     with caplog.at_level(logging.ERROR):
         rewrite(registry_file, bad)
@@ -88,14 +88,29 @@ def test_the_proxy_refuses_what_the_builder_refuses_with_the_same_message(proxy,
         assert proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP}).status_code == 201
         assert proxy.get("/api/ready").json()["checks"]["registry"] == "stale"
     try:
-        registry.load(registry_file, known_versions={"1.0.0", "1.2.0"})  # the builder's read
+        registry.load(registry_file, released("1.0.0", "1.2.0"))  # the builder's read, of the changelog's releases
     except registry.RegistryError as exc:
         expected = exc.errors
     assert expected == [f"{registry_file}:9: client 'shop': widget_version '9.9.9' is not a released version"]
     assert any(getattr(r, "problem", None) == expected[0] for r in caplog.records)  # the log line's field
     # A release that adds 9.9.9 to the manifest makes the same registry good, without a restart.
-    manifest_file.write_text(json.dumps({"latest": "9.9.9", "lines": {"v1": "1.2.0", "v9": "9.9.9"}, "files": {},
-                                         "releases": {"1.0.0": {}, "1.2.0": {}, "9.9.9": {}}}))
+    manifest_file.write_text(json.dumps(manifest_json("1.0.0", "1.2.0", "9.9.9")))
     rewrite(manifest_file, manifest_file.read_text())
     assert proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP}).status_code == 201
+    assert proxy.get("/api/ready").json()["checks"]["registry"] == "ok"
+
+
+def test_a_bot_check_is_refused_when_the_manifests_release_lacks_the_feature(proxy, registry_file, caplog):
+    # The same check as the builder's: what the pinned release can do, read from the manifest
+    # (the fixture's: 1.2.0 sends a bot token, 1.0.0 does not).
+    guarded = REGISTRY.replace('name = "Shop"', 'name = "Shop"\nbot_check = "turnstile"\nbot_site_key = "k"', 1)
+    with caplog.at_level(logging.ERROR):
+        rewrite(registry_file, guarded)
+        assert proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP}).status_code == 201
+        assert proxy.get("/api/ready").json()["checks"]["registry"] == "stale"
+    problems = [getattr(r, "problem", "") for r in caplog.records]
+    assert any(p.endswith("bot_check needs a widget release with the 'bot-token' feature; release 1.0.0 does not have it")
+               for p in problems)
+    rewrite(registry_file, guarded.replace('widget_version = "1.0.0"', 'widget_version = "1.2.0"', 1))
+    proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP})
     assert proxy.get("/api/ready").json()["checks"]["registry"] == "ok"

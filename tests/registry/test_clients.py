@@ -4,6 +4,7 @@ import pytest
 
 import registry
 from registry import parse_origin
+from tests.releases import released
 
 GOOD = '''
 [[client]]
@@ -35,7 +36,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_loads_clients_and_binds_agents(tmp_path):
-    reg = registry.load(write(tmp_path, GOOD), known_versions=["1.0.0"])
+    reg = registry.load(write(tmp_path, GOOD), releases=released("1.0.0"))
     assert [c.id for c in reg.clients] == ["client-a", "client-b"]
     assert reg.client_for_agent("agent_b2").id == "client-b"
     assert reg.client_for_agent("agent_nobody") is None
@@ -55,7 +56,7 @@ def test_reports_every_error_at_once_with_file_and_line(tmp_path):
         '"agent_b1"', '"agent_a"').replace('widget_version = "1.0.0"\nbrand_color = "#b91c1c"', 'widget_version = "9.9.9"')
     path = write(tmp_path, text)
     with pytest.raises(registry.RegistryError) as info:
-        registry.load(path, known_versions=["1.0.0"])
+        registry.load(path, releases=released("1.0.0"))
     errors = info.value.errors
     lines = text.splitlines()
 
@@ -181,16 +182,26 @@ def test_rejects_a_bot_check_that_cannot_work(tmp_path, extra, message):
     assert [e.split(": ", 2)[2] for e in info.value.errors] == [message]
 
 
-@pytest.mark.parametrize("version, ok", [("1.1.0", False), ("1.2.0", True), ("2.1.0", False), ("2.2.0", True)])
+@pytest.mark.parametrize("version, ok", [("1.1.0", False), ("1.2.0", True), ("2.1.0", False), ("2.2.0", True),
+                                         ("3.0.0", True), ("3.1.0", False)])
 def test_a_bot_check_needs_a_widget_release_that_sends_the_token(tmp_path, version, ok):
-    text = GOOD.replace('widget_version = "1.0.0"', f'widget_version = "{version}"', 1)
+    # What a release can do comes with the releases: 3.0.0 lists bot-token, 3.1.0 does not.
+    releases = released("1.1.0", "1.2.0", "2.1.0", "2.2.0", "3.0.0", "3.1.0", bot_token=("1.2.0", "2.2.0", "3.0.0"))
+    text = GOOD.replace('widget_version = "1.0.0"', f'widget_version = "{version}"', 1).replace('widget_version = "1.0.0"', 'widget_version = "1.1.0"')
     path = write(tmp_path, text.replace('name = "Acme"', 'name = "Acme"\nbot_check = "turnstile"\nbot_site_key = "k"'))
     if ok:
-        assert registry.load(path).clients[0].bot_check == "turnstile"
+        assert registry.load(path, releases).clients[0].bot_check == "turnstile"
         return
     with pytest.raises(registry.RegistryError) as info:
-        registry.load(path)
-    assert info.value.errors[0].endswith(f"bot_check needs widget_version {version[0]}.2.0 or later, not '{version}'")
+        registry.load(path, releases)
+    line = text.splitlines().index('name = "Acme"') + 2
+    assert info.value.errors == [f"{path}:{line}: client 'client-a': bot_check needs a widget release with the 'bot-token' "
+                                 f"feature; release {version} does not have it"]
+
+
+def test_without_releases_a_bot_check_is_checked_for_its_form_only(tmp_path):
+    text = GOOD.replace('name = "Acme"', 'name = "Acme"\nbot_check = "turnstile"\nbot_site_key = "k"')
+    assert registry.load(write(tmp_path, text)).clients[0].bot_check == "turnstile"
 
 
 @pytest.mark.parametrize("second_origin, first", [
@@ -212,6 +223,6 @@ def test_two_clients_may_not_share_an_origin_and_the_message_names_both(tmp_path
 
 def test_versions_follow_semver_with_pre_releases(tmp_path):
     text = GOOD.replace('widget_version = "1.0.0"\nbrand_color = "#b91c1c"', 'widget_version = "2.0.0-beta.1"\nbrand_color = "#b91c1c"')
-    assert registry.load(write(tmp_path, text), known_versions=["1.0.0", "2.0.0-beta.1"]).clients[1].version.line == "v2"
+    assert registry.load(write(tmp_path, text), releases=released("1.0.0", "2.0.0-beta.1")).clients[1].version.line == "v2"
     with pytest.raises(registry.RegistryError, match="'widget_version' value '2.0' is malformed"):
         registry.load(write(tmp_path, GOOD.replace('widget_version = "1.0.0"', 'widget_version = "2.0"', 1)))
