@@ -174,98 +174,138 @@ def _validate(data: dict, where: _Locator, releases: Mapping[str, Release] | Non
     return Registry(tuple(clients))
 
 
-def _parse_client(entry: dict, problems: list[tuple[str | None, str]], releases: Mapping[str, Release] | None) -> Client | None:
+def _parse_client(entry: dict, problems: list[tuple[str | None, str]],
+                  releases: Mapping[str, Release] | None) -> Client | None:
+    # Each group of fields appends its problems in the file's documented order.
+    _check_keys(entry, problems)
+    client_id = _text(entry, problems, "id", _CLIENT_ID)
+    name = _text(entry, problems, "name")
+    theme = _text(entry, problems, "theme", allowed=tuple(THEMES))
+    position = _text(entry, problems, "position", allowed=POSITIONS)
+    version_text = _text(entry, problems, "widget_version")
+    color = _text(entry, problems, "brand_color", _COLOR)
+    looks = _looks(entry, problems)
+    release = _widget_version(version_text, theme, problems, releases)
+    origins = _origins(entry, problems)
+    agents = _agents(entry, problems)
+    quotas = _quotas(entry, problems)
+    bot = _bot_check(entry, problems, version_text, release)
+    if problems:
+        return None
+    return Client(client_id, name, origins, agents, theme, position, version_text, color.lower(), **looks, **quotas, **bot)
+
+
+def _check_keys(entry: dict, problems: list[tuple[str | None, str]]) -> None:
     for key in sorted(set(entry) - set(_FIELDS) - set(_OPTIONAL)):
         expected = ", ".join(sorted(_FIELDS + _OPTIONAL))
         problems.append((key, f"unknown field '{key}' (expected one of: {expected})"))
     for key in sorted(set(_FIELDS) - set(entry)):
         problems.append((None, f"missing field '{key}'"))
 
-    def text(key: str, pattern: re.Pattern[str] | None = None, allowed: tuple[str, ...] = ()) -> str:
-        value = entry.get(key)
-        if key not in entry:
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            problems.append((key, f"'{key}' must be a non-empty string"))
-        elif pattern is not None and not pattern.fullmatch(value):
-            problems.append((key, f"'{key}' value '{value}' is malformed"))
-        elif allowed and value not in allowed:
-            problems.append((key, f"'{key}' must be one of {', '.join(allowed)}, not '{value}'"))
-        return value if isinstance(value, str) else ""
 
-    def strings(key: str) -> list[str]:
-        value = entry.get(key)
-        if key not in entry:
-            return []
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            problems.append((key, f"'{key}' must be a non-empty list of strings"))
-            return []
-        return value
+def _text(entry: dict, problems: list[tuple[str | None, str]], key: str, pattern: re.Pattern[str] | None = None,
+          allowed: tuple[str, ...] = ()) -> str:
+    value = entry.get(key)
+    if key not in entry:
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        problems.append((key, f"'{key}' must be a non-empty string"))
+    elif pattern is not None and not pattern.fullmatch(value):
+        problems.append((key, f"'{key}' value '{value}' is malformed"))
+    elif allowed and value not in allowed:
+        problems.append((key, f"'{key}' must be one of {', '.join(allowed)}, not '{value}'"))
+    return value if isinstance(value, str) else ""
 
-    client_id = text("id", _CLIENT_ID)
-    name = text("name")
-    theme = text("theme", allowed=tuple(THEMES))
-    position = text("position", allowed=POSITIONS)
-    version_text = text("widget_version")
-    color = text("brand_color", _COLOR)
-    tagline = text("tagline") if "tagline" in entry else ""
-    font = text("font", allowed=FONTS) if "font" in entry else "sans"
-    logo_text = text("logo_text") if "logo_text" in entry else ""
-    for key, value, limit in (("tagline", tagline, _TAGLINE_MAX), ("logo_text", logo_text, _LOGO_TEXT_MAX)):
-        if len(value) > limit:
-            problems.append((key, f"'{key}' is {len(value)} characters long; at most {limit} fit the demo page"))
-    version = Version.parse(version_text) if Version.is_valid(version_text) else None
-    if version_text and version is None and not any(k == "widget_version" for k, _ in problems):
-        problems.append(("widget_version", f"'widget_version' value '{version_text}' is malformed"))
-    if version is not None and releases is not None and version_text not in releases:
-        problems.append(("widget_version", f"widget_version '{version_text}' is not a released version"))
+
+def _strings(entry: dict, problems: list[tuple[str | None, str]], key: str) -> list[str]:
+    value = entry.get(key)
+    if key not in entry:
+        return []
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        problems.append((key, f"'{key}' must be a non-empty list of strings"))
+        return []
+    return value
+
+
+def _looks(entry: dict, problems: list[tuple[str | None, str]]) -> dict[str, str]:
+    looks = {
+        "tagline": _text(entry, problems, "tagline") if "tagline" in entry else "",
+        "font": _text(entry, problems, "font", allowed=FONTS) if "font" in entry else "sans",
+        "logo_text": _text(entry, problems, "logo_text") if "logo_text" in entry else "",
+    }
+    for key, limit in (("tagline", _TAGLINE_MAX), ("logo_text", _LOGO_TEXT_MAX)):
+        if len(looks[key]) > limit:
+            problems.append((key, f"'{key}' is {len(looks[key])} characters long; at most {limit} fit the demo page"))
+    return looks
+
+
+def _widget_version(text: str, theme: str, problems: list[tuple[str | None, str]],
+                    releases: Mapping[str, Release] | None) -> Release | None:
+    """Check the pinned version; return its release when the releases are known and it is one."""
+    version = Version.parse(text) if Version.is_valid(text) else None
+    if text and version is None and not any(k == "widget_version" for k, _ in problems):
+        problems.append(("widget_version", f"'widget_version' value '{text}' is malformed"))
+    if version is not None and releases is not None and text not in releases:
+        problems.append(("widget_version", f"widget_version '{text}' is not a released version"))
     since = THEMES.get(theme, 1)
     if version is not None and version.major < since:
-        problems.append(("theme", f"theme '{theme}' needs widget_version {since}.0.0 or later, not '{version_text}'"))
+        problems.append(("theme", f"theme '{theme}' needs widget_version {since}.0.0 or later, not '{text}'"))
+    return releases.get(text) if version is not None and releases is not None else None
+
+
+def _origins(entry: dict, problems: list[tuple[str | None, str]]) -> tuple[OriginPattern, ...]:
     patterns: list[OriginPattern] = []
-    for raw in strings("origins"):
+    for raw in _strings(entry, problems, "origins"):
         try:
             patterns.append(OriginPattern.parse(raw))
         except ValueError as exc:
             problems.append(("origins", f"origin '{raw}' is malformed: {exc}"))
-    agents = strings("agents")
+    return tuple(patterns)
+
+
+def _agents(entry: dict, problems: list[tuple[str | None, str]]) -> tuple[str, ...]:
+    agents = _strings(entry, problems, "agents")
     for agent in agents:
         if not AGENT_ID.fullmatch(agent):
             problems.append(("agents", f"agent id '{agent}' is malformed (letters, digits, '_' and '-' only)"))
     if len(set(agents)) != len(agents):
         problems.append(("agents", "an agent id is listed twice"))
+    return tuple(agents)
+
+
+def _quotas(entry: dict, problems: list[tuple[str | None, str]]) -> dict[str, int | None]:
     quotas: dict[str, int | None] = {}
     for key in _QUOTAS:
         value = entry.get(key)
         if key in entry and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _QUOTA_MAX):
             problems.append((key, f"'{key}' must be a whole number from 1 to {_QUOTA_MAX}, not {value!r}"))
         quotas[key] = value if isinstance(value, int) else None
-    bot = {key: entry.get(key) for key in _BOT}
-    if bot["bot_check"] is not None and bot["bot_check"] not in BOT_CHECKS:
-        problems.append(("bot_check", f"'bot_check' must be one of {', '.join(BOT_CHECKS)}, not {bot['bot_check']!r}"))
-    if bot["bot_check"] is not None and "bot_site_key" not in entry:
+    return quotas
+
+
+def _bot_check(entry: dict, problems: list[tuple[str | None, str]], version_text: str,
+               release: Release | None) -> dict[str, object]:
+    check, key, score = (entry.get(k) for k in _BOT)
+    if check is not None and check not in BOT_CHECKS:
+        problems.append(("bot_check", f"'bot_check' must be one of {', '.join(BOT_CHECKS)}, not {check!r}"))
+    if check is not None and "bot_site_key" not in entry:
         problems.append(("bot_check", "'bot_check' needs 'bot_site_key', the provider's public site key"))
-    if bot["bot_check"] is None and ("bot_site_key" in entry or "bot_min_score" in entry):
+    if check is None and ("bot_site_key" in entry or "bot_min_score" in entry):
         problems.append(("bot_site_key" if "bot_site_key" in entry else "bot_min_score",
                          "'bot_site_key' and 'bot_min_score' need 'bot_check'"))
-    if "bot_site_key" in entry and not (isinstance(bot["bot_site_key"], str) and _SITE_KEY.fullmatch(bot["bot_site_key"])):
+    if "bot_site_key" in entry and not (isinstance(key, str) and _SITE_KEY.fullmatch(key)):
         problems.append(("bot_site_key", "'bot_site_key' must be 1 to 128 letters, digits, '_' or '-'"))
     # What a release can do is recorded with it (its changelog's "features:"), not here.
-    release = releases.get(version_text) if version is not None and releases is not None else None
-    if bot["bot_check"] in BOT_CHECKS and release is not None and not release.supports(BOT_TOKEN):
+    if check in BOT_CHECKS and release is not None and not release.supports(BOT_TOKEN):
         problems.append(("bot_check", f"bot_check needs a widget release with the '{BOT_TOKEN}' feature; "
                                       f"release {version_text} does not have it"))
-    score = bot["bot_min_score"]
     if "bot_min_score" in entry:
-        if bot["bot_check"] != "recaptcha":
+        if check != "recaptcha":
             problems.append(("bot_min_score", "'bot_min_score' applies to bot_check = \"recaptcha\" only"))
         elif isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1:
             problems.append(("bot_min_score", f"'bot_min_score' must be a number from 0.0 to 1.0, not {score!r}"))
-    if problems:
-        return None
-    return Client(client_id, name, tuple(patterns), tuple(agents), theme, position, version_text, color.lower(),
-                  tagline, font, logo_text, **quotas, bot_check=bot["bot_check"], bot_site_key=bot["bot_site_key"],
-                  bot_min_score=float(score) if isinstance(score, int | float) else None)
+    return {"bot_check": check, "bot_site_key": key,
+            "bot_min_score": float(score) if isinstance(score, int | float) else None}
 
 
 class _Locator:
