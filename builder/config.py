@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from registry.errors import ErrorList
+
 _URL_KEYS = ("cdn_url", "docs_url", "proxy_url", "sdk_url")
 # sdk_url may be left out: the widget then loads the SDK the build publishes under cdn/sdk/.
 _OPTIONAL = {"sdk_url"}
 
 
-class ConfigError(Exception):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+class ConfigError(ErrorList):
+    """Every problem found in ``site.toml``, one message per entry."""
 
 
 @dataclass(frozen=True, slots=True)

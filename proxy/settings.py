@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from registry.errors import ErrorList
 
-class SettingsError(Exception):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+
+class SettingsError(ErrorList):
+    """Every problem found in the proxy's settings, one message per entry, naming the variable."""
 
 
 class Secret:

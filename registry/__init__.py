@@ -1,10 +1,11 @@
 """The client registry, and the product's nouns every part shares: origins, versions, looks."""
 
 from registry.clients import AGENT_ID, Client, Registry, RegistryError, dump, load
+from registry.errors import ErrorList
 from registry.looks import FONTS, POSITIONS, THEMES, themes_of_line
 from registry.origin import Origin, OriginPattern, parse_origin
 from registry.tables import TableCache
 from registry.versions import Version, VersionError
 
-__all__ = ["AGENT_ID", "FONTS", "POSITIONS", "THEMES", "Client", "Origin", "OriginPattern", "Registry", "RegistryError", "TableCache",
+__all__ = ["AGENT_ID", "FONTS", "POSITIONS", "THEMES", "Client", "ErrorList", "Origin", "OriginPattern", "Registry", "RegistryError", "TableCache",
            "Version", "VersionError", "dump", "load", "parse_origin", "themes_of_line"]
