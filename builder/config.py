@@ -7,9 +7,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from registry.errors import ErrorList
+from registry.origin import is_http_url
 
 _URL_KEYS = ("cdn_url", "docs_url", "proxy_url", "sdk_url")
 # sdk_url may be left out: the widget then loads the SDK the build publishes under cdn/sdk/.
@@ -87,8 +87,7 @@ def load_config(src: Path, widget: Path, out: Path, overrides: Mapping[str, str]
         value = values.get(key)
         if key in _OPTIONAL and value in (None, ""):
             continue
-        parts = urlsplit(value) if isinstance(value, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        if not is_http_url(value):
             errors.append(f"{path}: [site] {key} must be an absolute http(s) URL, got {value!r}")
     budgets = _budgets(document.get("budgets", {}), path, text, errors)
     for key in sorted(set(document) - {"site", "budgets"}):

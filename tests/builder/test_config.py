@@ -37,3 +37,12 @@ def test_rejects_bad_budgets(tmp_path, extra, message):
     with pytest.raises(ConfigError) as info:
         load(tmp_path, SITE + "\n" + extra if not extra.startswith("budgets") else SITE.replace("[site]", extra + "[site]"))
     assert any(re.search(message, e) for e in info.value.errors), info.value.errors
+
+
+@pytest.mark.parametrize("key, toml, value", [("cdn_url", '"cdn.example"', "cdn.example"),
+                                              ("docs_url", '"ftp://docs.example"', "ftp://docs.example"),
+                                              ("proxy_url", "5", 5), ("sdk_url", '"/sdk/retell-web-client.js"', "/sdk/retell-web-client.js")])
+def test_rejects_urls_that_are_not_absolute_http(tmp_path, key, toml, value):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, re.sub(rf"^{key} = .*$", f"{key} = {toml}", SITE, flags=re.M))
+    assert info.value.errors == [f"{tmp_path / 'src' / 'site.toml'}: [site] {key} must be an absolute http(s) URL, got {value!r}"]
