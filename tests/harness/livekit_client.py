@@ -21,10 +21,10 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from livekit.protocol import models, rtc
 from websockets.asyncio.client import ClientConnection, connect
 
+from builder.sdk import MEDIA_HOST
 from harness import livekit_wire as wire
 from harness import loopback
 from harness.speech import Speech, Voices, level_dbfs, tone
-from harness.media_server import HOST
 from harness.voice import AgentVoice
 
 LOUD_DBFS = -40.0
@@ -132,7 +132,7 @@ async def joined(port: int, token: str, ca_file: str, *, extra_sdp: str = "") ->
     microphone = Microphone()
     await pc.setLocalDescription(await pc.createOffer())
     ws = await connect(f"wss://127.0.0.1:{port}/rtc/v1?{join_query(token, pc.localDescription.sdp + extra_sdp)}",
-                       ssl=client_ssl(ca_file), server_hostname=HOST, open_timeout=10)
+                       ssl=client_ssl(ca_file), server_hostname=MEDIA_HOST, open_timeout=10)
     first = rtc.SignalResponse.FromString(await ws.recv())
     assert first.WhichOneof("message") == "join", first
     session = Session(ws, pc, microphone, first.join, reliable)
