@@ -31,7 +31,7 @@ from harness.fake_retell import FakeRetell, Refusal
 from harness.script import Scripts
 from harness.speech import Voices
 
-log = logging.getLogger("harness.media")
+log = logging.getLogger(__name__)
 
 _CORS = {
     "Access-Control-Allow-Origin": "*",

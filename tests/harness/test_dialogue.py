@@ -121,7 +121,7 @@ def test_unscripted_turns_get_the_default_answer(call_with):
 
 
 def test_garbage_on_the_data_channel_ends_only_that_call(call_with, caplog):
-    caplog.set_level(logging.WARNING, logger="harness.media")
+    caplog.set_level(logging.WARNING, logger="harness")
 
     async def visitor(session) -> None:  # noqa: ANN001
         await session.until(lambda: stops(session) == 1)

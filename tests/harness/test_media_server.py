@@ -217,7 +217,7 @@ def test_a_fresh_token_validates(media):
 
 def test_a_malformed_join_a_malformed_frame_and_a_vanished_client_each_end_only_their_call(media, caplog):
     fake, port, ca, _ = media
-    caplog.set_level(logging.INFO, logger="harness.media")
+    caplog.set_level(logging.INFO, logger="harness")
     bad_join, bad_join_token = token(fake)
 
     async def malformed_join():
@@ -265,7 +265,7 @@ def test_a_malformed_join_a_malformed_frame_and_a_vanished_client_each_end_only_
 
 def test_regions_answer_cross_origin_and_the_old_rtc_path_is_refused_with_a_log_line(media, caplog):
     _, port, ca, _ = media
-    caplog.set_level(logging.WARNING, logger="harness.media")
+    caplog.set_level(logging.WARNING, logger="harness")
     base = f"https://127.0.0.1:{port}"
     regions = httpx.get(base + "/settings/regions", headers={"Authorization": "Bearer x", "Origin": "http://a.localhost"},
                         verify=client_ssl(ca))
