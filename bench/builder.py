@@ -17,9 +17,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import common
 from bench.gen_site import SMOKE, SiteSize, generate, touch_client, touch_page
+
+if TYPE_CHECKING:
+    from builder.build import Builder  # imported by run, not by the CLI's --help
 
 VENV = Path(__file__).resolve().parent / ".venv-mkdocs"
 REQUIREMENTS = Path(__file__).resolve().parent / "requirements-mkdocs.txt"
@@ -74,11 +78,38 @@ def run(size: SiteSize, runs: int, cold_runs: int, work: Path, mkdocs: bool) -> 
     generate(work, size)
     out = work / "dist"
     mkdocs_exe = mkdocs_executable() if mkdocs else None
+    times = _cold_times(work, out, cold_runs, mkdocs_exe)
+
+    # The same command again, with the cache the cold build left.
+    times["cli_unchanged"] = common.repeat(lambda: _ours_cold(work, out), runs)
+
+    # Incremental builds in one process, as the dev server does them.
+    builder = Builder(load_config(work / "site_src", work / "widget", out))
+    times |= _incremental_times(builder, work, runs)
+
+    report = builder.rebuild()
+    medians = {name: round(common.median(values), 4) for name, values in times.items() if values}
+    peer = medians.get("mkdocs_cold")
+    return {
+        "size": {"pages": size.pages, "clients": size.clients, "releases": size.releases, "words": size.words},
+        "output": {"files": len(report.files), "bytes": sum(report.files.values())},
+        "mkdocs_version": _mkdocs_version(mkdocs_exe),
+        "runs": runs, "cold_runs": cold_runs,
+        "rows": _rows(times, medians),
+        "targets": TARGETS,
+        "verdicts": {
+            "cold_vs_mkdocs": (peer / medians["cold"] >= 10) if peer else None,
+            "unchanged": medians["unchanged"] <= 0.3,
+            "one_change": max(medians["one_page"], medians["one_client"]) <= 0.1,
+        },
+    }
+
+
+def _cold_times(work: Path, out: Path, cold_runs: int, mkdocs_exe: Path | None) -> dict[str, list[float]]:
+    """Cold builds, alternating ours and MkDocs's."""
     mkdocs_yml = _mkdocs_config(work)
     site = work / "mkdocs-site"
     times: dict[str, list[float]] = {"cold": [], "mkdocs_cold": []}
-
-    # Cold builds, alternating ours and MkDocs's.
     for _ in range(cold_runs):
         times["cold"] += common.repeat(lambda: _ours_cold(work, out), 1, lambda: _clean(out))
         if mkdocs_exe is not None:
@@ -86,25 +117,23 @@ def run(size: SiteSize, runs: int, cold_runs: int, work: Path, mkdocs: bool) -> 
             times["mkdocs_cold"].append(common.timed(lambda: subprocess.run(
                 [str(mkdocs_exe), "build", "--quiet", "--config-file", str(mkdocs_yml), "--site-dir", str(site)],
                 check=True, cwd=work)))
+    return times
 
-    # The same command again, with the cache the cold build left.
-    times["cli_unchanged"] = common.repeat(lambda: _ours_cold(work, out), runs)
 
-    # Incremental builds in one process, as the dev server does them.
-    builder = Builder(load_config(work / "site_src", work / "widget", out))
+def _incremental_times(builder: Builder, work: Path, runs: int) -> dict[str, list[float]]:
     builder.rebuild()  # warm: the in-memory state now matches the output folder
-    times["unchanged"] = common.repeat(lambda: builder.rebuild(), runs)
+    times = {"unchanged": common.repeat(lambda: builder.rebuild(), runs), "one_page": [], "one_client": []}
     edits = iter(range(1, 10_000))
-    times["one_page"] = []
-    times["one_client"] = []
     for _ in range(runs):
         touch_page(work, 1, next(edits))
         times["one_page"].append(common.timed(lambda: builder.rebuild()))
         touch_client(work, 1, next(edits))
         times["one_client"].append(common.timed(lambda: builder.rebuild()))
+    return times
 
-    report = builder.rebuild()
-    medians = {name: round(common.median(values), 4) for name, values in times.items() if values}
+
+def _rows(times: dict[str, list[float]], medians: dict[str, float]) -> list[dict]:
+    """One row per case, each against MkDocs's cold build (its only build: it has no incremental one)."""
     peer = medians.get("mkdocs_cold")
     rows = []
     for name, label in (("cold", "cold build (process)"), ("cli_unchanged", "unchanged rebuild (process, cached)"),
@@ -116,19 +145,7 @@ def run(size: SiteSize, runs: int, cold_runs: int, work: Path, mkdocs: bool) -> 
     if peer:
         rows.append({"case": "mkdocs_cold", "label": "MkDocs cold build (process)", "median_s": peer,
                      "runs_s": [round(t, 4) for t in times["mkdocs_cold"]], "mkdocs_s": peer, "mkdocs_over_ours": 1.0})
-    return {
-        "size": {"pages": size.pages, "clients": size.clients, "releases": size.releases, "words": size.words},
-        "output": {"files": len(report.files), "bytes": sum(report.files.values())},
-        "mkdocs_version": _mkdocs_version(mkdocs_exe),
-        "runs": runs, "cold_runs": cold_runs,
-        "rows": rows,
-        "targets": TARGETS,
-        "verdicts": {
-            "cold_vs_mkdocs": (peer / medians["cold"] >= 10) if peer else None,
-            "unchanged": medians["unchanged"] <= 0.3,
-            "one_change": max(medians["one_page"], medians["one_client"]) <= 0.1,
-        },
-    }
+    return rows
 
 
 def _mkdocs_version(exe: Path | None) -> str | None:

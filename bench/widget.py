@@ -209,48 +209,56 @@ def run(runs: int, smoke: bool = False, conversations: int = 3) -> dict:
                     talks.append(talk.conversation(playwright, state, chromium_executable(), control, Path(tmp)))
                     print(f"conversation {n + 1} of {conversations}: turns {talks[-1]['browser_turn_ms']} ms in the browser",
                           flush=True)
-    rows = []
-    for folder in folders:
-        first = visits[folder][0]
-        rows.append({
-            "case": folder, "label": f"ours, cdn/{folder}/ ({manifest['lines'].get(folder, manifest.get('latest'))})",
-            "version": manifest["lines"].get(folder, manifest.get("latest")),
-            "requests": first["requests"], "files": [f["path"] for f in first["files"]],
-            "gzip_bytes": first["gzip_bytes"], "raw_bytes": first["raw_bytes"],
-            "transferred_bytes": int(common.median([v["transferred_bytes"] for v in visits[folder]])),
-            "script_to_button_ms": round(common.median([v["script_to_button_ms"] for v in visits[folder]
-                                                        if v["script_to_button_ms"] is not None]), 1),
-            "navigation_to_button_ms": round(common.median([v["navigation_to_button_ms"] for v in visits[folder]]), 1),
-            # Tasks of 50 ms or more in any visit, while the page and the widget load.
-            "long_tasks_ms": sorted(t for v in visits[folder] for t in v["long_tasks_ms"]),
-            # The call: what intent fetched (the SDK), and the click's two moments.
-            "after_intent_files": first["after_intent_files"],
-            "after_intent_gzip_bytes": first["after_intent_gzip_bytes"],
-            "sdk_gzip_bytes": first["sdk_gzip_bytes"],
-            "after_intent_transferred_bytes": int(common.median([v["after_intent_transferred_bytes"] for v in visits[folder]])),
-            "click_to_in_call_ms": round(common.median([v["click_to_in_call_ms"] for v in visits[folder]]), 1),
-            "click_to_agent_audio_ms": round(common.median([v["click_to_agent_audio_ms"] for v in visits[folder]]), 1),
-            "cold_click_to_in_call_ms": round(common.median([v["click_to_in_call_ms"] for v in cold[folder]]), 1),
-            "cold_click_to_agent_audio_ms": round(common.median([v["click_to_agent_audio_ms"] for v in cold[folder]]), 1),
-            # Before intent nothing of the SDK may load.
-            "sdk_before_intent": any(f.startswith("sdk/") for v in visits[folder] for f in (x["path"] for x in v["files"])),
-            "runs": visits[folder],
-            "cold_runs": cold[folder],
-        })
-    for row in rows:
-        row["meets_target"] = row["gzip_bytes"] <= TARGET_GZIP
-        row["meets_call_target"] = row["click_to_in_call_ms"] <= TARGET_IN_CALL_MS
+    rows = [_row(folder, manifest, visits[folder], cold[folder]) for folder in folders]
+    return {"runs": runs, "client": client, "rows": rows, "peers": _peers(rows), "target": TARGET,
+            "update": update, "conversations": talks, "conversation": talk.summary(talks) if talks else None,
+            "call_target": f"click -> in call <= {TARGET_IN_CALL_MS} ms",
+            "verdict": all(r["meets_target"] for r in rows) if rows else None,
+            "call_verdict": all(r["meets_call_target"] and not r["sdk_before_intent"] for r in rows) if rows else None}
+
+
+def _row(folder: str, manifest: dict, visits: list[dict], cold: list[dict]) -> dict:
+    """A CDN folder's row: the first visit's files, the medians of every visit, warm and cold."""
+    first = visits[0]
+    row = {
+        "case": folder, "label": f"ours, cdn/{folder}/ ({manifest['lines'].get(folder, manifest.get('latest'))})",
+        "version": manifest["lines"].get(folder, manifest.get("latest")),
+        "requests": first["requests"], "files": [f["path"] for f in first["files"]],
+        "gzip_bytes": first["gzip_bytes"], "raw_bytes": first["raw_bytes"],
+        "transferred_bytes": int(common.median([v["transferred_bytes"] for v in visits])),
+        "script_to_button_ms": round(common.median([v["script_to_button_ms"] for v in visits
+                                                    if v["script_to_button_ms"] is not None]), 1),
+        "navigation_to_button_ms": round(common.median([v["navigation_to_button_ms"] for v in visits]), 1),
+        # Tasks of 50 ms or more in any visit, while the page and the widget load.
+        "long_tasks_ms": sorted(t for v in visits for t in v["long_tasks_ms"]),
+        # The call: what intent fetched (the SDK), and the click's two moments.
+        "after_intent_files": first["after_intent_files"],
+        "after_intent_gzip_bytes": first["after_intent_gzip_bytes"],
+        "sdk_gzip_bytes": first["sdk_gzip_bytes"],
+        "after_intent_transferred_bytes": int(common.median([v["after_intent_transferred_bytes"] for v in visits])),
+        "click_to_in_call_ms": round(common.median([v["click_to_in_call_ms"] for v in visits]), 1),
+        "click_to_agent_audio_ms": round(common.median([v["click_to_agent_audio_ms"] for v in visits]), 1),
+        "cold_click_to_in_call_ms": round(common.median([v["click_to_in_call_ms"] for v in cold]), 1),
+        "cold_click_to_agent_audio_ms": round(common.median([v["click_to_agent_audio_ms"] for v in cold]), 1),
+        # Before intent nothing of the SDK may load.
+        "sdk_before_intent": any(f.startswith("sdk/") for v in visits for f in (x["path"] for x in v["files"])),
+        "runs": visits,
+        "cold_runs": cold,
+    }
+    row["meets_target"] = row["gzip_bytes"] <= TARGET_GZIP
+    row["meets_call_target"] = row["click_to_in_call_ms"] <= TARGET_IN_CALL_MS
+    return row
+
+
+def _peers(rows: list[dict]) -> list[dict]:
+    """The published peers, each with its size over ours for every row (``times_<case>``)."""
     peers = [dict(p) for p in PEERS]
     for peer in peers:
         for row in rows:
             size = peer["gzip_bytes"] or peer["raw_bytes"]
             ours = row["gzip_bytes"] if peer["gzip_bytes"] else row["raw_bytes"]
             peer[f"times_{row['case']}"] = common.ratio(size, ours)
-    return {"runs": runs, "client": client, "rows": rows, "peers": peers, "target": TARGET,
-            "update": update, "conversations": talks, "conversation": talk.summary(talks) if talks else None,
-            "call_target": f"click -> in call <= {TARGET_IN_CALL_MS} ms",
-            "verdict": all(r["meets_target"] for r in rows) if rows else None,
-            "call_verdict": all(r["meets_call_target"] and not r["sdk_before_intent"] for r in rows) if rows else None}
+    return peers
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from builder.docs import pygments_css, render_docs
 from builder.headers import headers_file
 from builder.render import Output, Outputs, digest, environment
 from builder.write import write as write_files
+from registry.errors import ErrorList
 
 # Markdown converts in a second process only past this many pages. With cmark-gfm a page takes
 # about 0.35 ms, so forking and shipping results back eat much of the gain below a few hundred
@@ -38,12 +39,11 @@ from builder.write import write as write_files
 _PARALLEL_FROM = 400
 
 
-class BuildError(Exception):
+class BuildError(ErrorList):
     """Every problem found, one ``file:line: message`` per entry, reported together."""
 
     def __init__(self, errors: list[str], notes: list[str] | None = None) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+        super().__init__(errors)
         self.notes = notes or []  # context printed with the errors (e.g. every size vs budget)
 
 

@@ -7,17 +7,17 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from registry.errors import ErrorList
+from registry.origin import is_http_url
 
 _URL_KEYS = ("cdn_url", "docs_url", "proxy_url", "sdk_url")
 # sdk_url may be left out: the widget then loads the SDK the build publishes under cdn/sdk/.
 _OPTIONAL = {"sdk_url"}
 
 
-class ConfigError(Exception):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+class ConfigError(ErrorList):
+    """Every problem found in ``site.toml``, one message per entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,23 +73,29 @@ def load_config(src: Path, widget: Path, out: Path, overrides: Mapping[str, str]
     except FileNotFoundError:
         raise ConfigError([f"{path}: missing; it needs a [site] table"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: invalid TOML: {exc}"]) from None
+        line = re.search(r"line (\d+)", str(exc))
+        raise ConfigError([f"{path}:{line[1] if line else 1}: invalid TOML: {exc}"]) from None
     if not isinstance(table, dict):
-        raise ConfigError([f"{path}: needs a [site] table"])
+        line = _line_of(text, r"site\s*=")  # a [site] that is not a table; else the top of the file
+        raise ConfigError([f"{path}:{line}: needs a [site] table"])
     values = {**table, **(overrides or {})}
+
+    def where(key: str) -> str:
+        # A value the caller passed (--set, the sandbox's URLs) has no line in site.toml.
+        return f"override '{key}'" if key in (overrides or {}) else f"{path}:{_site_line(text, key)}: [site] {key}"
+
     for key in sorted(set(overrides or {}) - {"name", *_URL_KEYS}):
         errors.append(f"override '{key}' is not a site setting")
     for key in sorted(set(table) - {"name", *_URL_KEYS}):
-        errors.append(f"{path}: [site] has unknown key '{key}'")
+        errors.append(f"{path}:{_site_line(text, key)}: [site] has unknown key '{key}'")
     if not isinstance(values.get("name"), str) or not values["name"].strip():
-        errors.append(f"{path}: [site] name must be a non-empty string")
+        errors.append(f"{where('name')} must be a non-empty string")
     for key in _URL_KEYS:
         value = values.get(key)
         if key in _OPTIONAL and value in (None, ""):
             continue
-        parts = urlsplit(value) if isinstance(value, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            errors.append(f"{path}: [site] {key} must be an absolute http(s) URL, got {value!r}")
+        if not is_http_url(value):
+            errors.append(f"{where(key)} must be an absolute http(s) URL, got {value!r}")
     budgets = _budgets(document.get("budgets", {}), path, text, errors)
     for key in sorted(set(document) - {"site", "budgets"}):
         line = _line_of(text, r"\[" + re.escape(key) + r"\]")
@@ -120,6 +126,21 @@ def _budgets(table: object, path: Path, text: str, errors: list[str]) -> tuple[B
         else:
             budgets.append(Budget(key, value, line))
     return tuple(budgets)
+
+
+def _site_line(text: str, key: str) -> int:
+    """The line of ``key`` in the [site] table; the table's own line when the key is missing."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if re.match(r"\s*\[\s*site\s*\]", line)), None)
+    if start is None:
+        return 1
+    assignment = re.compile(rf"\s*\"?{re.escape(key)}\"?\s*=")
+    for number in range(start + 1, len(lines)):
+        if lines[number].lstrip().startswith("["):
+            break  # the next table
+        if assignment.match(lines[number]):
+            return number + 1
+    return start + 1
 
 
 def _line_of(text: str, pattern: str) -> int:

@@ -47,6 +47,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from builder.headers import EXACT_PATH
+from registry.errors import ErrorList
 
 _POINTERS = (".html", ".xml", ".json")  # pages, feeds, manifest and search index name other files: last
 _KEEP_SNAPSHOTS = 3
@@ -54,12 +55,11 @@ _STATE = ".publish-state.json"  # on S3: the metadata each file was last uploade
 _UPLOAD_THREADS = 8
 
 
-class PublishError(Exception):
+class PublishError(ErrorList):
     """A refusal or failure, with every reason; ``status`` is the exit status (2: bad input)."""
 
     def __init__(self, errors: list[str], status: int = 1) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+        super().__init__(errors)
         self.status = status
 
 

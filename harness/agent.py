@@ -35,7 +35,7 @@ from harness.script import Script
 from harness.speech import Voices
 from harness.voice import AgentVoice, MicrophoneMeter
 
-log = logging.getLogger("harness.media")
+log = logging.getLogger(__name__)
 
 AGENT_IDENTITY = "server"  # Retell's SDK only listens to data from this identity
 # If the caller's media is not connected this long after it joined, the call failed.

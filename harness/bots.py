@@ -33,7 +33,6 @@ TURNSTILE_HOST = "challenges.cloudflare.com"
 RECAPTCHA_HOST = "www.google.com"
 HOSTS = (TURNSTILE_HOST, RECAPTCHA_HOST)
 SLOW_SECONDS = 2.0  # how late siteverify answers under the "timeout" fault (the sandbox proxy waits 1 s)
-FAULTS = ("fail", "low-score", "timeout", "reused")
 SITE_KEY = "sandbox-site-key"  # the public site key of every sandbox client with a bot check
 
 # Each script gets its token from a hidden frame on the provider's own origin, as the real ones

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.transcript import Transcript
 
-log = logging.getLogger("harness.media")
+log = logging.getLogger(__name__)
 
 CENTS_PER_MINUTE = 7.0  # the fake's price; Retell reports costs in cents
 # What a call's end is called in Retell's call object; an error_... reason (or a token never

@@ -35,6 +35,7 @@ from playwright.async_api import TimeoutError as BrowserTimeout
 
 import registry
 from harness.browser import PEER_CONNECTIONS
+from registry.errors import ErrorList
 
 CHECKS = ("page", "a11y", "calls", "hostile", "csp", "bot")
 PASS, FAIL, NOT_APPLICABLE, SKIPPED = "pass", "FAIL", "n/a", "skip"
@@ -62,12 +63,8 @@ _AGENT_HEARD = """async () => {
 }"""
 
 
-class CheckError(Exception):
+class CheckError(ErrorList):
     """The check could not run at all (bad registry, failed build); ``errors`` says why."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True, slots=True)

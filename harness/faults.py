@@ -8,7 +8,7 @@ from dataclasses import dataclass
 _CREATE_KEYS = {"status", "retry_after", "delay"}
 _KEYS = {"create", "token", "call", "sdk", "proxy", "cdn", "rate_limit", "agent", "media", "agents", "registry", "webhooks", "quota",
          "bot", "bot_check"}
-_BOT_FAULTS = ("fail", "low-score", "timeout", "reused")  # harness.bots
+_BOT_FAULTS = ("fail", "low-score", "timeout", "reused")  # what harness.bots fakes (the one list of them)
 _BOT_CHECKS = ("turnstile", "recaptcha")
 _QUOTA_FIELDS = ("max_calls_per_day", "max_minutes_per_month")
 _WEBHOOK_MODES = ("forged", "stale", "duplicate", "reorder", "off")  # harness.webhooks

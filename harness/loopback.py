@@ -17,7 +17,7 @@ import re
 import aioice.ice
 from aiortc import RTCConfiguration
 
-log = logging.getLogger("harness.media")
+log = logging.getLogger(__name__)
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 _CANDIDATE = re.compile(r"^(?:a=)?candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ ", re.I)

@@ -24,7 +24,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from builder.sdk import MEDIA_HOST
 from harness import livekit_wire as wire
 from harness import loopback
 from harness.agent import AgentSession
@@ -32,9 +31,8 @@ from harness.fake_retell import FakeRetell, Refusal
 from harness.script import Scripts
 from harness.speech import Voices
 
-log = logging.getLogger("harness.media")
+log = logging.getLogger(__name__)
 
-HOST = MEDIA_HOST
 _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Headers": "authorization, content-type",

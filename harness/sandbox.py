@@ -29,7 +29,7 @@ from harness.certificates import Certificates, issue
 from harness.control import control_app
 from harness import bots
 from harness.fake_retell import FakeRetell
-from harness.media_server import HOST as MEDIA_HOST
+from builder.sdk import MEDIA_HOST
 from harness.media_server import MediaServer
 from harness.script import Scripts, load_scripts
 from harness.speech import Voices

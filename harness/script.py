@@ -31,6 +31,7 @@ from pathlib import Path
 
 from harness.speech import TEXT as DEFAULT_GREETING
 from registry import AGENT_ID
+from registry.errors import ErrorList
 
 DEFAULT_REPLY = "I hear you. Is there anything else?"
 SILENCE_MS = 600_000  # Retell's end_call_after_silence_ms default
@@ -43,12 +44,8 @@ _AGENT_KEYS = ("greeting", "end_call_after_silence_ms", "max_call_duration_ms", 
 _TURN_KEYS = ("user", "agent", "hang_up")
 
 
-class ScriptError(Exception):
+class ScriptError(ErrorList):
     """Every problem found in agent scripts, one message per entry."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True, slots=True)

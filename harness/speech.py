@@ -22,7 +22,7 @@ from pathlib import Path
 
 import av
 
-log = logging.getLogger("harness.media")
+log = logging.getLogger(__name__)
 
 RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms, Opus's usual packet

@@ -8,8 +8,9 @@ import binascii
 import hmac
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 
+from proxy.refusal import NO_STORE, Refusal
 from proxy.report import html_page, parse_span, summarise, summarise_calls
 from proxy.state import ProxyState
 from proxy.usage import open_store
@@ -35,18 +36,17 @@ def _authorised(request: Request, state: ProxyState) -> bool:
 
 async def usage_page(request: Request) -> Response:
     state: ProxyState = request.app.state.proxy
-    no_store = {"Cache-Control": "no-store"}
     if state.settings.admin_token is None or state.settings.usage_database is None:
-        return JSONResponse({"error": "not_found", "message": "the usage page is not enabled"}, 404, no_store)
+        raise Refusal(404, "not_found", "the usage page is not enabled")
     if not _authorised(request, state):
         # Basic lets a browser ask for the password; the user name is ignored.
-        return JSONResponse({"error": "unauthorised", "message": "the usage page needs the admin token"}, 401,
-                            no_store | {"WWW-Authenticate": 'Basic realm="proxy usage", charset="UTF-8"'})
+        raise Refusal(401, "unauthorised", "the usage page needs the admin token",
+                      {"WWW-Authenticate": 'Basic realm="proxy usage", charset="UTF-8"'})
     span_text = request.query_params.get("since", "7d")
     try:
         span = parse_span(span_text)
     except ValueError as exc:
-        return JSONResponse({"error": "invalid_since", "message": str(exc)}, 400, no_store)
+        raise Refusal(400, "invalid_since", str(exc)) from None
     database = state.settings.usage_database
 
     def read() -> str:
@@ -57,4 +57,4 @@ async def usage_page(request: Request) -> Response:
             store.close()
 
     page = await asyncio.to_thread(read)
-    return HTMLResponse(page, headers=no_store | {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff"})
+    return HTMLResponse(page, headers=NO_STORE | {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff"})

@@ -7,11 +7,11 @@ import asyncio
 
 from starlette.requests import ClientDisconnect, Request
 
+from proxy.refusal import Refusal
 
-class BodyRefused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+
+class BodyRefused(Refusal):
+    """A body too large (413), too slow (408) or cut short (400)."""
 
 
 ARRIVED = "proxy.arrived"  # the scope key: when the request's headers were in (the event loop's clock)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from proxy.refusal import Refusal
 from proxy.settings import Secret
 from registry import Origin
 
@@ -31,12 +32,8 @@ SEEN_MAX = 100_000
 _ENV = {"turnstile": "PROXY_TURNSTILE_SECRET", "recaptcha": "PROXY_RECAPTCHA_SECRET"}
 
 
-class BotRefused(Exception):
+class BotRefused(Refusal):
     """The request may not go on: ``status`` 403 for a failed check, 503 for a provider away."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers
 
+from proxy.refusal import Refusal
 from registry import Origin, Registry, parse_origin
 
 ALLOWED_METHOD = "POST"
@@ -13,8 +14,11 @@ MAX_AGE_SECONDS = 600
 EXPOSED_HEADERS = "Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, X-Request-Id"
 
 
-class OriginRefused(Exception):
-    """Why a request's origin is not allowed; the message is safe to send to the caller."""
+class OriginRefused(Refusal):
+    """Why a request's origin is not allowed (403); the message is safe to send to the caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(403, "origin_not_allowed", message)
 
 
 def allowed_origin(headers: Headers, registry: Registry) -> Origin | None:

@@ -1,4 +1,4 @@
-"""``POST /api/create-web-call``: every check in order, each refusal with its own status and code.
+"""``POST /api/create-web-call``: every check in order, each refusal (a ``Refusal``) with its own status and code.
 
 Order: origin (cheap, in memory), media type and body, agent binding, the client's bot check (a
 Turnstile or reCAPTCHA token, verified at the provider), the client's minutes this month, then
@@ -23,15 +23,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from proxy import cors
-from proxy.body import BodyRefused, read_body
-from proxy.botcheck import BotRefused
+from proxy.body import read_body
 from proxy.logs import annotate
 from proxy.quota import seconds_to_next_month
 from proxy.ratelimit import Decision, client_ip, ip_key
+from proxy.refusal import Refusal
 from proxy.state import ProxyState
 from proxy.upstream import UpstreamError, create_web_call
 from proxy.usage import UsageRow, anonymise_ip
-from proxy.validation import CreateRequest, InvalidBody, parse_create
+from proxy.validation import CreateRequest, parse_create
 from registry import Client, Origin, Registry
 
 log = logging.getLogger("proxy.create")
@@ -39,12 +39,6 @@ log = logging.getLogger("proxy.create")
 AGENT_REFUSED = "this agent is not available on this website"
 NO_ORIGIN = "requests must come from a browser page on a registered origin"
 QUOTA_REFUSED = "this website's assistant has used its calls for now; it will be available again later"
-
-
-class _Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
 class _Attempt:
@@ -64,12 +58,12 @@ async def preflight(request: Request) -> Response:
     state: ProxyState = request.app.state.proxy
     try:
         origin = cors.allowed_origin(request.headers, state.registry())
-    except cors.OriginRefused as exc:
-        return _error(403, "origin_not_allowed", str(exc), {})
+    except cors.OriginRefused as refusal:
+        return refusal.response()
     if origin is None:
-        return _error(403, "origin_not_allowed", NO_ORIGIN, {})
+        return Refusal(403, "origin_not_allowed", NO_ORIGIN).response()
     if problem := cors.preflight_problem(request.headers):
-        return _error(403, "preflight_refused", problem, cors.response_headers(origin))
+        return Refusal(403, "preflight_refused", problem).response(cors.response_headers(origin))
     return Response(status_code=204, headers=cors.preflight_headers(origin))
 
 
@@ -79,8 +73,8 @@ async def create(request: Request) -> Response:
     try:
         response = await _create(request, state, attempt)
         outcome = "created"
-    except _Refusal as refusal:
-        response = _error(refusal.status, refusal.code, refusal.message, attempt.headers | refusal.headers)
+    except Refusal as refusal:
+        response = refusal.response(attempt.headers)
         outcome = refusal.code
     state.metrics.requests.labels(outcome, attempt.client).inc()
     annotate(outcome=outcome, client=attempt.client, agent=attempt.agent, ip=attempt.ip_key)
@@ -96,12 +90,12 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
     attempt.ip_key = ip_key(attempt.ip, state.settings.ipv6_prefix)
     try:
         attempt.origin = cors.allowed_origin(request.headers, registry)
-    except cors.OriginRefused as exc:
+    except cors.OriginRefused:
         # No CORS headers: the browser must not let a refused page read anything.
         await _charge_ip(state, attempt)
-        raise _Refusal(403, "origin_not_allowed", str(exc)) from None
+        raise
     if attempt.origin is None and not await _server_credential(request, state, attempt):
-        raise _Refusal(403, "origin_not_allowed", NO_ORIGIN)
+        raise Refusal(403, "origin_not_allowed", NO_ORIGIN)
     # Browsers are budgeted per IP. A server holding the credential calls for many visitors
     # from one address, so only the client's budgets apply to it.
     ip = attempt.ip_key if attempt.origin is not None else None
@@ -109,7 +103,7 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
         attempt.headers |= cors.response_headers(attempt.origin)
     try:
         client, agent_id, wanted = await _bound_request(request, state, registry, attempt)
-    except _Refusal:
+    except Refusal:
         # Refused before its budgets were known, a browser's attempt still costs its IP's budget
         # (one round trip, as for any request): a flood of junk is limited like anything else.
         if ip is not None:
@@ -122,16 +116,13 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
         # credential is not a browser, and has no token to show.)
         await _charge_ip(state, attempt)
         ip = None  # charged
-        try:
-            await state.bots.check(client.bot_check, wanted.bot_token, attempt.origin, client.bot_min_score,
-                                   client.id, attempt.ip)
-        except BotRefused as exc:
-            raise _Refusal(exc.status, exc.code, exc.message) from None
+        await state.bots.check(client.bot_check, wanted.bot_token, attempt.origin, client.bot_min_score,
+                               client.id, attempt.ip)
     if client.max_minutes_per_month is not None and state.minutes is not None:
         used = await state.minutes.minutes(client.id)
         if used is not None and used >= client.max_minutes_per_month:
             wait = seconds_to_next_month(time.time())
-            raise _Refusal(429, "quota_exceeded", QUOTA_REFUSED, {"Retry-After": str(wait)})
+            raise Refusal(429, "quota_exceeded", QUOTA_REFUSED, {"Retry-After": str(wait)})
     # Every budget of the create, decided and charged together: one Redis round trip.
     calls_per_day = client.max_calls_per_day
     budgets = state.limits.budgets(ip=ip, client_agent=(client.id, agent_id), calls_per_day=calls_per_day)
@@ -140,11 +131,11 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
     try:
         call = await create_web_call(state.upstream, wanted.upstream_body(), state.settings.upstream_timeout,
                                      lambda result, seconds: state.metrics.upstream.labels(result).observe(seconds))
-    except UpstreamError as exc:
+    except UpstreamError:
         if calls_per_day is not None:
             # Retell made no call, so the day's count gives it back (only on this failure path).
             await state.limits.refund(budgets[-1])
-        raise _Refusal(exc.status, exc.code, exc.message, {"Retry-After": exc.retry_after} if exc.retry_after else {}) from None
+        raise
     attempt.call_id = call.call_id
     return JSONResponse({"access_token": call.access_token, "call_id": call.call_id}, status_code=201, headers=attempt.headers)
 
@@ -159,19 +150,14 @@ async def _bound_request(request: Request, state: ProxyState, registry: Registry
     origin's)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
-        raise _Refusal(415, "unsupported_media_type", "send the body as application/json")
-    try:
-        body = await read_body(request, state.settings.max_body_bytes, deadline=state.settings.body_timeout)
-    except BodyRefused as exc:
-        raise _Refusal(exc.status, exc.code, exc.message) from None
-    try:
-        wanted = parse_create(body)
-    except InvalidBody as exc:
-        raise _Refusal(400, exc.code, exc.message) from None
+        raise Refusal(415, "unsupported_media_type", "send the body as application/json")
+    # A body too large or too slow (BodyRefused) or one breaking a rule (InvalidBody) is a Refusal too.
+    body = await read_body(request, state.settings.max_body_bytes, deadline=state.settings.body_timeout)
+    wanted = parse_create(body)
     attempt.agent = wanted.agent_id
     client = registry.client_for_agent(wanted.agent_id)
     if client is None or (attempt.origin is not None and not client.allows(attempt.origin)):
-        raise _Refusal(403, "agent_not_allowed", AGENT_REFUSED)
+        raise Refusal(403, "agent_not_allowed", AGENT_REFUSED)
     return client, wanted.agent_id, wanted
 
 
@@ -184,8 +170,8 @@ def _apply(attempt: _Attempt, decision: Decision | None) -> None:
     if verdict.allowed:
         return
     if verdict.kind == "calls_per_day":
-        raise _Refusal(429, "quota_exceeded", QUOTA_REFUSED)
-    raise _Refusal(429, "rate_limited", f"too many requests; try again in {max(1, verdict.reset)} seconds")
+        raise Refusal(429, "quota_exceeded", QUOTA_REFUSED)
+    raise Refusal(429, "rate_limited", f"too many requests; try again in {max(1, verdict.reset)} seconds")
 
 
 async def _server_credential(request: Request, state: ProxyState, attempt: _Attempt) -> bool:
@@ -220,7 +206,3 @@ async def _record(state: ProxyState, request: Request, attempt: _Attempt, outcom
     committed = state.usage.record(row, wait or None)
     if wait and await committed is False:
         log.warning("usage commit is slow; answering before it", extra={"backlog": state.usage.backlog})
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str]) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)

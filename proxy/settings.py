@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from registry.errors import ErrorList
+from registry.origin import is_http_url
 
-class SettingsError(Exception):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
+
+class SettingsError(ErrorList):
+    """Every problem found in the proxy's settings, one message per entry, naming the variable."""
 
 
 class Secret:
@@ -84,8 +85,7 @@ def _storage(text: str) -> str:
 
 def _url(text: str) -> str:
     """an absolute http(s) URL"""
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not is_http_url(text):
         raise ValueError
     return text
 
@@ -291,8 +291,7 @@ def load_settings(environ: Mapping[str, str]) -> ProxySettings:
     if not environ.get("RETELL_API_KEY", "").strip():
         errors.append("RETELL_API_KEY is not set: the proxy needs your Retell secret key")
     base_url = values.get("retell_base_url", "").rstrip("/")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not is_http_url(base_url):
         errors.append(f"RETELL_BASE_URL must be an absolute http(s) URL, got {base_url!r}")
     values["retell_base_url"] = base_url
     registry_path = values["registry_path"]

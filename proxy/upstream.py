@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from proxy.refusal import Refusal
+
 log = logging.getLogger("proxy.upstream")
 CREATE_PATH = "/v2/create-web-call"
 # The readiness probe needs no key: a bare GET of the base URL shows that Retell answers.
@@ -32,12 +34,12 @@ class WebCall:
     call_id: str
 
 
-class UpstreamError(Exception):
-    """A failure to show the caller: status, a stable error code and a human message."""
+class UpstreamError(Refusal):
+    """A failure to show the caller: status, a stable error code and a human message (and, when
+    Retell is busy, its ``Retry-After``)."""
 
     def __init__(self, status: int, code: str, message: str, retry_after: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
+        super().__init__(status, code, message, {"Retry-After": retry_after} if retry_after else None)
 
 
 # The most of an answer from Retell the proxy reads (a create's is a few hundred bytes).

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.refusal import Refusal
 from registry import AGENT_ID
 
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -20,10 +21,11 @@ MAX_DEPTH = 4
 MAX_BOT_TOKEN = 4096  # Turnstile tokens are at most 2048 characters; reCAPTCHA's are shorter
 
 
-class InvalidBody(Exception):
+class InvalidBody(Refusal):
+    """A create body the proxy will not pass on (400), with the rule's code."""
+
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+        super().__init__(400, code, message)
 
 
 @dataclass(frozen=True, slots=True)

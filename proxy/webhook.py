@@ -5,6 +5,7 @@ costs no reading), the body's size, the signature itself (nothing unsigned is pa
 then the store.
 Retell waits 10 s for an answer and retries otherwise, so a delivery is answered as soon as its
 row is committed; a database that is away answers ``503`` and Retell delivers again later.
+Each refusal is raised as a ``Refusal``; the app answers it (``no-store``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import re
 import time
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from proxy.body import BodyRefused, read_body
+from proxy.body import read_body
 from proxy.calls import InvalidEvent, parse_event
+from proxy.refusal import Refusal
 from proxy.state import ProxyState
 
 log = logging.getLogger("proxy.webhook")
@@ -63,45 +65,37 @@ def header_problem(header: str | None, now_ms: int | None = None) -> str | None:
 async def receive(request: Request) -> Response:
     state: ProxyState = request.app.state.proxy
     if state.calls is None:
-        return _error(404, "not_found", "webhooks are stored in the usage database, and PROXY_USAGE_DB is off")
+        raise Refusal(404, "not_found", "webhooks are stored in the usage database, and PROXY_USAGE_DB is off")
     header = request.headers.get("x-retell-signature")
     if (early := header_problem(header)) is not None:
         log.warning("webhook refused: %s", early, extra={"outcome": "bad_signature"})
-        return _error(401, "bad_signature", early)
-    try:
-        body = await read_body(request, state.settings.webhook_max_bytes, "PROXY_WEBHOOK_MAX_BYTES",
-                               state.settings.body_timeout)
-    except BodyRefused as exc:
-        return _error(exc.status, exc.code, exc.message)
+        raise Refusal(401, "bad_signature", early)
+    body = await read_body(request, state.settings.webhook_max_bytes, "PROXY_WEBHOOK_MAX_BYTES",
+                           state.settings.body_timeout)
     key = state.settings.webhook_key or state.settings.retell_api_key
     problem = signature_problem(body, key.reveal(), header)
     if problem is not None:
         # Worth an operator's eye: a wrong key in the settings looks exactly like a forger.
         log.warning("webhook refused: %s", problem, extra={"outcome": "bad_signature"})
-        return _error(401, "bad_signature", problem)
+        raise Refusal(401, "bad_signature", problem)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ("", "application/json"):
-        return _error(415, "unsupported_media_type", "send the body as application/json")
+        raise Refusal(415, "unsupported_media_type", "send the body as application/json")
     try:
         event = parse_event(json.loads(body))
     except (ValueError, RecursionError) as exc:
         message = str(exc) if isinstance(exc, InvalidEvent) else "the body is not valid JSON"
-        return _error(400, "invalid_event", message)
+        raise Refusal(400, "invalid_event", message) from None
     if event is None:
         return Response(status_code=204)  # an event type we do not keep; Retell need not retry it
     try:
         new = await state.calls.add(event)
     except Exception as exc:  # sqlite3, psycopg: any failure means "not stored", and Retell retries
         log.error("webhook not stored: %s", type(exc).__name__, extra={"outcome": "store_unavailable"})
-        return _error(503, "store_unavailable", "the event could not be stored; deliver it again later",
-                      {"Retry-After": "5"})
+        raise Refusal(503, "store_unavailable", "the event could not be stored; deliver it again later",
+                      {"Retry-After": "5"}) from None
     if new and event.duration_ms and state.minutes is not None:
         state.minutes.forget()  # a minutes quota sees this call at the next create
     log.info("webhook %s for %s%s", event.event, event.call_id, "" if new else " (a repeated delivery, kept once)",
              extra={"outcome": "stored" if new else "duplicate"})
     return Response(status_code=204)
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status,
-                        headers={"Cache-Control": "no-store", **(headers or {})})

@@ -2,6 +2,7 @@
 the CDN's manifest, looks."""
 
 from registry.clients import AGENT_ID, Client, Registry, RegistryError, dump, load
+from registry.errors import ErrorList
 from registry.looks import FONTS, POSITIONS, THEMES, themes_of_line
 from registry.manifest import Manifest, ManifestError
 from registry.origin import Origin, OriginPattern, parse_origin
@@ -9,6 +10,6 @@ from registry.releases import FEATURES, Release
 from registry.tables import TableCache
 from registry.versions import Version, VersionError
 
-__all__ = ["AGENT_ID", "FEATURES", "FONTS", "POSITIONS", "THEMES", "Client", "Manifest", "ManifestError", "Origin",
-           "OriginPattern", "Registry", "RegistryError", "Release", "TableCache", "Version", "VersionError", "dump", "load",
-           "parse_origin", "themes_of_line"]
+__all__ = ["AGENT_ID", "FEATURES", "FONTS", "POSITIONS", "THEMES", "Client", "ErrorList", "Manifest", "ManifestError",
+           "Origin", "OriginPattern", "Registry", "RegistryError", "Release", "TableCache", "Version", "VersionError", "dump",
+           "load", "parse_origin", "themes_of_line"]

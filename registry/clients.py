@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from registry.errors import ErrorList
 from registry.index import OriginIndex
 from registry.looks import FONTS, POSITIONS, THEMES
 from registry.origin import Origin, OriginPattern
@@ -40,12 +41,8 @@ _TAGLINE_MAX = 120
 _LOGO_TEXT_MAX = 24
 
 
-class RegistryError(Exception):
+class RegistryError(ErrorList):
     """Every problem found in a registry file, one ``file:line: message`` per entry."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,15 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from registry.errors import ErrorList
 from registry.releases import Release
 
 
-class ManifestError(ValueError):
+class ManifestError(ErrorList, ValueError):
     """Every problem found in a manifest, one ``where: message`` per entry."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True, slots=True)

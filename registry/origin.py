@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # One DNS label: letters, digits and inner hyphens (IDNs must arrive in their punycode form).
@@ -52,6 +53,20 @@ def parse_origin(text: str) -> Origin:
         # Browsers never send a default port, so a registry entry spelling it out is a typo.
         raise ValueError(f"port {port} is the default for {scheme}; leave it out")
     return Origin(scheme, host, port)
+
+
+def is_http_url(value: object) -> bool:
+    """Whether ``value`` is an absolute http(s) URL: a string with that scheme and a host part.
+
+    What the builder's site URLs and the proxy's upstream URLs must be; a path or query may follow.
+    """
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unclosed IPv6 bracket, say
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 @dataclass(frozen=True, slots=True)

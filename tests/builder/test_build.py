@@ -231,7 +231,7 @@ def test_template_errors_name_the_template(make_site):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--set", "cdn_url=ftp://x"], "cdn_url must be an absolute http(s) URL"),
+    (["--set", "cdn_url=ftp://x"], "override 'cdn_url' must be an absolute http(s) URL, got 'ftp://x'"),
     (["--set", "colour=red"], "override 'colour' is not a site setting"),
     (["--set", "novalue"], "--set takes KEY=VALUE"),
 ])

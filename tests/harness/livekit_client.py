@@ -21,10 +21,10 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from livekit.protocol import models, rtc
 from websockets.asyncio.client import ClientConnection, connect
 
+from builder.sdk import MEDIA_HOST
 from harness import livekit_wire as wire
 from harness import loopback
 from harness.speech import Speech, Voices, level_dbfs, tone
-from harness.media_server import HOST
 from harness.voice import AgentVoice
 
 LOUD_DBFS = -40.0
@@ -132,19 +132,36 @@ async def joined(port: int, token: str, ca_file: str, *, extra_sdp: str = "") ->
     microphone = Microphone()
     await pc.setLocalDescription(await pc.createOffer())
     ws = await connect(f"wss://127.0.0.1:{port}/rtc/v1?{join_query(token, pc.localDescription.sdp + extra_sdp)}",
-                       ssl=client_ssl(ca_file), server_hostname=HOST, open_timeout=10)
+                       ssl=client_ssl(ca_file), server_hostname=MEDIA_HOST, open_timeout=10)
     first = rtc.SignalResponse.FromString(await ws.recv())
     assert first.WhichOneof("message") == "join", first
     session = Session(ws, pc, microphone, first.join, reliable)
-    offer_ids = iter(range(2, 1000))
+    _record_packets(session)
+    _record_agent_audio(session)
+    reader = asyncio.ensure_future(_read_signals(session))
+    await session.until(lambda: "answer" in session.kinds())
+    await session.send(rtc.SignalRequest(add_track=rtc.AddTrackRequest(
+        cid="mic-1", type=models.AUDIO, source=models.TrackSource.MICROPHONE)))
+    try:
+        yield session
+    finally:
+        reader.cancel()
+        await ws.close()
+        await pc.close()
 
-    @reliable.on("message")
+
+def _record_packets(session: Session) -> None:
+    """Keep every data packet the agent sends on ``_reliable``."""
+    @session.reliable.on("message")
     def _packet(raw: bytes) -> None:
         packet = models.DataPacket.FromString(raw)
         session.packets.append((packet.participant_identity, json.loads(packet.user.payload)))
         asyncio.ensure_future(session.notify())
 
-    @pc.on("track")
+
+def _record_agent_audio(session: Session) -> None:
+    """Count the agent's audio frames, and those loud enough to be speech."""
+    @session.pc.on("track")
     def _track(track: MediaStreamTrack) -> None:
         async def consume() -> None:
             while True:
@@ -158,35 +175,28 @@ async def joined(port: int, token: str, ca_file: str, *, extra_sdp: str = "") ->
                 await session.notify()
         asyncio.ensure_future(consume())
 
-    async def read() -> None:
-        try:
-            async for frame in ws:
-                response = rtc.SignalResponse.FromString(frame)
-                session.responses.append(response)
-                kind = response.WhichOneof("message")
-                if kind == "answer":
-                    session.answer_sdp = response.answer.sdp
-                    await pc.setRemoteDescription(RTCSessionDescription(response.answer.sdp, "answer"))
-                elif kind == "track_published":
-                    # As livekit-client does: the microphone goes on a new sendonly section.
-                    pc.addTransceiver(microphone, direction="sendonly")
-                    await pc.setLocalDescription(await pc.createOffer())
-                    await session.send(rtc.SignalRequest(offer=rtc.SessionDescription(
-                        type="offer", sdp=pc.localDescription.sdp, id=next(offer_ids))))
-                await session.notify()
-        except Exception:  # the server closed the socket: the session is over
-            pass
-        finally:
-            session.closed.set()
-            await session.notify()
 
-    reader = asyncio.ensure_future(read())
-    await session.until(lambda: "answer" in session.kinds())
-    await session.send(rtc.SignalRequest(add_track=rtc.AddTrackRequest(
-        cid="mic-1", type=models.AUDIO, source=models.TrackSource.MICROPHONE)))
+async def _read_signals(session: Session) -> None:
+    """Keep every signalling response; take the server's answer, and publish the microphone once
+    the server has accepted its track, until the socket closes."""
+    pc, offer_ids = session.pc, iter(range(2, 1000))
     try:
-        yield session
+        async for frame in session.ws:
+            response = rtc.SignalResponse.FromString(frame)
+            session.responses.append(response)
+            kind = response.WhichOneof("message")
+            if kind == "answer":
+                session.answer_sdp = response.answer.sdp
+                await pc.setRemoteDescription(RTCSessionDescription(response.answer.sdp, "answer"))
+            elif kind == "track_published":
+                # As livekit-client does: the microphone goes on a new sendonly section.
+                pc.addTransceiver(session.microphone, direction="sendonly")
+                await pc.setLocalDescription(await pc.createOffer())
+                await session.send(rtc.SignalRequest(offer=rtc.SessionDescription(
+                    type="offer", sdp=pc.localDescription.sdp, id=next(offer_ids))))
+            await session.notify()
+    except Exception:  # the server closed the socket: the session is over
+        pass
     finally:
-        reader.cancel()
-        await ws.close()
-        await pc.close()
+        session.closed.set()
+        await session.notify()

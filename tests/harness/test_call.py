@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from builder.sdk import MEDIA_HOST
 from harness.call import Call, call_object
 from harness.certificates import issue
 from harness.fake_retell import FakeRetell
-from harness.media_server import HOST, MediaServer
+from harness.media_server import MediaServer
 from harness.script import Script, Scripts
 from harness.transcript import Transcript
 from harness.webhooks import payload
@@ -115,7 +116,7 @@ def stack(tmp_path: Path):
     registry.write_text(REGISTRY)
     fake = FakeRetell.for_agents(API_KEY, ["agent_shop"])
     media = MediaServer(fake, Scripts({"agent_shop": Script("Hello!")}), ToneVoices())
-    certificates = issue(tmp_path, [HOST])
+    certificates = issue(tmp_path, [MEDIA_HOST])
     with running(fake.app()) as retell_port, \
             running(create_app(settings_for(f"http://127.0.0.1:{retell_port}", registry, tmp_path)), proxy_headers=False) as proxy, \
             running(media.app(), **certificates.uvicorn_options()) as media_port:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from builder.sdk import MEDIA_HOST
 from harness.certificates import issue
 from harness.fake_retell import FakeRetell
 from harness.hearing import END_MS
-from harness.media_server import HOST, MediaServer
+from harness.media_server import MediaServer
 from harness.script import DEFAULT_REPLY, Script, Scripts, Turn
 from harness.transcript import WINDOW
 from tests.conftest import run_async, running
@@ -27,7 +28,7 @@ def call_with(tmp_path: Path):
     fake = FakeRetell(KEY, frozenset({"agent_one"}))
     scripts = Scripts()
     media = MediaServer(fake, scripts, ToneVoices())
-    certificates = issue(tmp_path, [HOST])
+    certificates = issue(tmp_path, [MEDIA_HOST])
     with running(media.app(), **certificates.uvicorn_options()) as port:
 
         def call(script: Script, visitor):  # noqa: ANN001, ANN202
@@ -120,7 +121,7 @@ def test_unscripted_turns_get_the_default_answer(call_with):
 
 
 def test_garbage_on_the_data_channel_ends_only_that_call(call_with, caplog):
-    caplog.set_level(logging.WARNING, logger="harness.media")
+    caplog.set_level(logging.WARNING, logger="harness")
 
     async def visitor(session) -> None:  # noqa: ANN001
         await session.until(lambda: stops(session) == 1)

@@ -14,11 +14,12 @@ from starlette.routing import Mount
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from builder.sdk import MEDIA_HOST
 from harness.certificates import issue
 from harness.control import control_app
 from harness.fake_retell import TOKEN_TTL_SECONDS, FakeRetell
 from harness.faults import Faults
-from harness.media_server import HOST, MediaServer
+from harness.media_server import MediaServer
 from harness.script import Script, Scripts
 from tests.conftest import run_async, running
 from tests.harness.livekit_client import ToneVoices, client_ssl, join_query, joined
@@ -46,7 +47,7 @@ def media(tmp_path: Path):
     clock = Clock()
     fake = FakeRetell(KEY, frozenset({"agent_one"}), clock=clock)
     server = MediaServer(fake, Scripts({"agent_one": Script(GREETING)}), ToneVoices())
-    certificates = issue(tmp_path, [HOST])
+    certificates = issue(tmp_path, [MEDIA_HOST])
     app = Starlette(routes=[*server.app().routes, Mount("/__control", control_app(fake, _NoProxy(), server))])
     with running(app, **certificates.uvicorn_options()) as port:
         yield fake, port, str(certificates.ca_file), clock
@@ -171,7 +172,7 @@ def _refusal(port: int, ca: str, access_token: str) -> tuple[int, str]:
     async def attempt():
         with pytest.raises(InvalidStatus) as refused:
             await connect(f"wss://127.0.0.1:{port}/rtc/v1?{join_query(access_token, 'v=0')}", ssl=client_ssl(ca),
-                          server_hostname=HOST)
+                          server_hostname=MEDIA_HOST)
         async with httpx.AsyncClient(verify=client_ssl(ca)) as http:
             validate = await http.get(f"https://127.0.0.1:{port}/rtc/v1/validate", params={"access_token": access_token})
         return refused.value.response.status_code, validate
@@ -216,13 +217,13 @@ def test_a_fresh_token_validates(media):
 
 def test_a_malformed_join_a_malformed_frame_and_a_vanished_client_each_end_only_their_call(media, caplog):
     fake, port, ca, _ = media
-    caplog.set_level(logging.INFO, logger="harness.media")
+    caplog.set_level(logging.INFO, logger="harness")
     bad_join, bad_join_token = token(fake)
 
     async def malformed_join():
         with pytest.raises(InvalidStatus) as refused:
             await connect(f"wss://127.0.0.1:{port}/rtc/v1?access_token={bad_join_token}&join_request=%%%",
-                          ssl=client_ssl(ca), server_hostname=HOST)
+                          ssl=client_ssl(ca), server_hostname=MEDIA_HOST)
         return refused.value.response.status_code
 
     assert run_async(malformed_join()) == 400
@@ -264,7 +265,7 @@ def test_a_malformed_join_a_malformed_frame_and_a_vanished_client_each_end_only_
 
 def test_regions_answer_cross_origin_and_the_old_rtc_path_is_refused_with_a_log_line(media, caplog):
     _, port, ca, _ = media
-    caplog.set_level(logging.WARNING, logger="harness.media")
+    caplog.set_level(logging.WARNING, logger="harness")
     base = f"https://127.0.0.1:{port}"
     regions = httpx.get(base + "/settings/regions", headers={"Authorization": "Bearer x", "Origin": "http://a.localhost"},
                         verify=client_ssl(ca))
@@ -275,7 +276,7 @@ def test_regions_answer_cross_origin_and_the_old_rtc_path_is_refused_with_a_log_
 
     async def old_path():
         with pytest.raises(InvalidStatus) as refused:
-            await connect(f"wss://127.0.0.1:{port}/rtc?access_token=x", ssl=client_ssl(ca), server_hostname=HOST)
+            await connect(f"wss://127.0.0.1:{port}/rtc?access_token=x", ssl=client_ssl(ca), server_hostname=MEDIA_HOST)
         return refused.value.response.status_code
 
     assert run_async(old_path()) == 404

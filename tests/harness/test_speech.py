@@ -22,7 +22,7 @@ def test_the_greeting_is_speech_at_48_khz_loud_enough_to_hear():
 
 def test_without_espeak_ng_the_agent_plays_a_tone_and_says_why(monkeypatch, caplog):
     monkeypatch.setattr(greeting.shutil, "which", lambda name: None)
-    with caplog.at_level(logging.WARNING, logger="harness.media"):
+    with caplog.at_level(logging.WARNING, logger="harness"):
         speech = greeting.speak("Hello there")
     assert speech.source == "tone" and speech.seconds > 1.0
     assert "espeak-ng is not installed" in caplog.text

@@ -100,3 +100,13 @@ def test_the_abuse_limits_are_parsed_and_bad_values_named_together(tmp_path):
     assert "PROXY_MAX_CONNECTIONS must be a whole number from 10 to 100000" in text
     assert "PROXY_PER_IP_CONCURRENCY must be a whole number from 1 to 1000" in text
     assert len(info.value.errors) == 6
+
+
+def test_a_bot_check_verify_url_must_be_absolute_http(tmp_path):
+    registry = tmp_path / "clients.toml"
+    registry.write_text("")
+    with pytest.raises(SettingsError) as info:
+        load_settings({"RETELL_API_KEY": "key_abc", "PROXY_REGISTRY": str(registry),
+                       "PROXY_TURNSTILE_VERIFY_URL": "challenges.cloudflare.com/siteverify"})
+    assert info.value.errors == ["PROXY_TURNSTILE_VERIFY_URL must be an absolute http(s) URL, "
+                                 "got 'challenges.cloudflare.com/siteverify'"]

@@ -1,6 +1,7 @@
 import pytest
 
 from registry import Origin, OriginPattern, parse_origin
+from registry.origin import is_http_url
 
 
 def test_parses_browser_origins():
@@ -47,3 +48,15 @@ def test_wildcard_matches_subdomains_only_on_a_label_boundary():
 def test_wildcard_needs_a_real_domain():
     with pytest.raises(ValueError, match="two labels"):
         OriginPattern.parse("https://*.example")
+
+
+@pytest.mark.parametrize("value", ["https://cdn.example", "http://127.0.0.1:8000/", "https://api.retellai.com/v2?x=1",
+                                   "http://localhost:8080/api/create-web-call"])
+def test_absolute_http_urls(value):
+    assert is_http_url(value)
+
+
+@pytest.mark.parametrize("value", [None, 42, "", "cdn.example", "/v2/create-web-call", "ftp://cdn.example", "https://",
+                                   "https:///path", "javascript:alert(1)", "//cdn.example", "http://[::1"])
+def test_anything_else_is_not_an_absolute_http_url(value):
+    assert not is_http_url(value)
