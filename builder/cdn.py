@@ -1,6 +1,7 @@
 """The versioned CDN tree: each major line, each exact version and ``latest/``, as real copies.
 
-A line's newest release is built from its source folder, ``widget/vN/``. Every older exact
+A line's newest release is built from its source folder, ``widget/vN/``, with the shared call core
+``widget/core/`` under ``core/`` (see ``widget_sources``). Every older exact
 version keeps the bytes it was released with: ``python -m builder freeze`` copies a release's
 built files into ``site_src/releases/X.Y.Z/`` (with ``release.json`` recording their hashes), and
 the build serves an archived release from there, verifying each file against its recorded
@@ -28,6 +29,8 @@ _PUBLISHED = (".js", ".mjs", ".css", ".d.ts")
 _PRIVATE_DIRS = {"test", "tests", "demo", "demos", "node_modules"}
 _MODULE = re.compile(r"(?:^|[;}\n])\s*(?:export\s*[{*\w]|import\s*[{*\w\"'])")
 RECORD = "release.json"
+# Modules written once for every line (the call flow); published inside each line's release folder.
+SHARED = "core"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,16 @@ class Tree:
 
 
 def widget_sources(folder: Path) -> dict[str, Path]:
-    """Publishable files of one widget folder, by their path inside it."""
+    """Publishable files of one line's widget folder, by their path inside it, and the shared
+    ``widget/core/`` files under ``core/``: every release built from source carries the copy of
+    the call core it was tested with, so an archived release never depends on another's files."""
+    found = _publishable(folder)
+    if found:  # a line without sources of its own stays unbuilt, core or not
+        found |= {f"{SHARED}/{name}": path for name, path in _publishable(folder.parent / SHARED).items()}
+    return found
+
+
+def _publishable(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
         return {}
     found = {}

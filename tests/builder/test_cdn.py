@@ -123,3 +123,40 @@ def test_the_real_sites_manifest_reads_back_byte_for_byte(tmp_path):
     # What each release can do is the changelog's: the first of each line to send a bot token.
     assert {v for v, r in manifest.releases.items() if r.supports("bot-token") and r.key.minor == 2} == {"1.2.0", "2.2.0"}
     assert not manifest.releases["2.1.0"].supports("bot-token")
+
+
+CORE = "// The shared call core.\nexport const core = 'one';\n"
+
+
+def test_the_shared_core_is_published_in_each_lines_release_and_frozen_with_it(make_site, capsys):
+    root = make_site(widget={"v1/retell-widget.js": V1_JS, "v2/retell-widget.js": V1_JS, "core/call.js": CORE,
+                             "core/tests/x.js": "x"},
+                     releases={"1.0.0.md": release("1.0.0"), "2.0.0.md": release("2.0.0")})
+    assert run("build", root) == 0
+    for folder in ("v1.0.0", "v2.0.0", "v1", "v2", "latest"):
+        assert "core" in (root / f"dist/cdn/{folder}/core/call.js").read_text()
+    assert not (root / "dist/cdn/core").exists() and not (root / "dist/cdn/v1.0.0/core/tests").exists()
+    files = json.loads((root / "dist/cdn/manifest.json").read_text())["files"]
+    assert files["v1.0.0/core/call.js"]["module"] is True
+
+    # Frozen with each release: a later change to the core needs new releases, and the archived
+    # ones keep the bytes they were released with.
+    assert run("freeze", root) == 0
+    assert (root / "site_src/releases/1.0.0/core/call.js").is_file()
+    released = (root / "dist/cdn/v1.0.0/core/call.js").read_bytes()
+    (root / "widget/core/call.js").write_text(CORE.replace("one", "two"))
+    assert run("build", root) == 1
+    err = capsys.readouterr().err
+    assert "has changed since 1.0.0 was released" in err and "has changed since 2.0.0 was released" in err
+    (root / "site_src/changelog/1.0.1.md").write_text(release("1.0.1", "2026-11-27"))
+    (root / "site_src/changelog/2.0.1.md").write_text(release("2.0.1", "2026-11-27"))
+    assert run("build", root) == 0
+    assert (root / "dist/cdn/v1.0.0/core/call.js").read_bytes() == released
+    assert "two" in (root / "dist/cdn/v1.0.1/core/call.js").read_text()
+
+
+def test_a_line_without_its_own_sources_is_not_built_from_the_core_alone(make_site, capsys):
+    root = make_site(widget={"v1/retell-widget.js": V1_JS, "core/call.js": CORE, "v2/notes.txt": "x"},
+                     releases={"1.0.0.md": release("1.0.0"), "2.0.0.md": release("2.0.0")})
+    assert run("build", root) == 1
+    assert "release 2.0.0 needs widget sources in" in capsys.readouterr().err

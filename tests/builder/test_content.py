@@ -11,10 +11,11 @@ CHANGELOG = sorted((REPO / "site_src/changelog").glob("*.md"))
 
 
 def _files(version: str, line: str) -> str:
-    """Every published script of a release: its archive, or its line's source if not frozen yet."""
+    """Every published script of a release: its archive, or its line's source and the shared call
+    core if not frozen yet."""
     archive = REPO / "site_src/releases" / version
-    folder = archive if archive.is_dir() else REPO / "widget" / line
-    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.js")))
+    folders = [archive] if archive.is_dir() else [REPO / "widget" / line, REPO / "widget/core"]
+    return "\n".join(p.read_text(encoding="utf-8") for folder in folders for p in sorted(folder.rglob("*.js")))
 
 
 @pytest.mark.parametrize("path", CHANGELOG, ids=[p.stem for p in CHANGELOG])

@@ -73,3 +73,30 @@ def fail_then_retry(page: Page, sandbox, faults, folder: str, name: str) -> None
     until_state(root, "in-call")
     root.locator(line.hang_up).click()
     until_state(root, "ended")
+
+
+@pytest.mark.parametrize("folder", ["v1", "v2"])
+def test_a_failed_sdk_import_is_retried_under_a_new_url(page: Page, sandbox, faults, folder):
+    """A browser may keep a failed module load in its module map for good (Chromium forgets it),
+    so after a failure the call core imports the SDK under a new URL: a retry works everywhere."""
+    line = LINES[folder]
+    sandbox.clear_faults()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "retell-web-client.js" in request.url else None)
+    instrument(page)
+    page.goto(f"{sandbox.client('client-a')['origin']}/sandbox/{folder}/")
+    root = page.locator(line.root)
+    until_state(root, "idle")
+    faults({"sdk": "fail"})
+    root.locator(line.start).click()
+    until_state(root, "error")
+    failed = list(asked)
+    assert failed, "the SDK was never asked for"
+
+    sandbox.clear_faults()
+    root.locator(line.retry).click()
+    until_state(root, "in-call")
+    assert len(set(asked)) == len(asked), f"an SDK URL was asked for twice: {asked}"
+    assert "retry=" in asked[-1] and len(asked) > len(failed)
+    root.locator(line.hang_up).click()
+    until_state(root, "ended")

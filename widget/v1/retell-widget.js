@@ -6,64 +6,55 @@
 (function () {
   'use strict';
 
-  // currentScript is only set while this file is first executing, so read it now.
+  // currentScript is only set while this file is first executing, so read it now. The call flow
+  // (microphone, Retell's SDK, bot check, token, the call) is the call core, core/call.js beside
+  // this file, imported on intent (hover, focus, touch) or a click, as v2 imports its chunks.
   // By default the SDK (Retell's retell-client-js-sdk) is the CDN's copy of the exact version this
   // release was tested with: <cdn>/sdk/2.0.8/retell-web-client.js (the build checks it).
-  // Null when there is no usable base (inline script on a data: or about:blank page);
-  // then the page must pass sdkUrl, and a click without one reports a load failure.
+  // Null when there is no usable base (inline script on a data: or about:blank page).
   const script = document.currentScript;
-  const DEFAULT_SDK_URL = (() => {
+  const BASE = (script && script.src) || location.href;
+  const resolve = (path) => {
     try {
-      return new URL('../sdk/2.0.8/retell-web-client.js', (script && script.src) || location.href).href;
+      return new URL(path, BASE).href;
     } catch (err) {
       return null;
     }
-  })();
+  };
+  const DEFAULT_SDK_URL = resolve('../sdk/2.0.8/retell-web-client.js');
+  const CORE_URL = resolve('core/call.js');
 
   const POSITIONS = ['bottom-right', 'bottom-left', 'top-right', 'top-left'];
   const THEMES = ['purple', 'blue', 'green', 'dark'];
   const DEFAULT_LABEL = 'Talk to our assistant';
 
   const STATUS = { idle: '', connecting: 'Connecting…', 'in-call': 'In call', ended: 'Call ended' };
+  // The call core's failure codes (v2's data-error codes), in v1's words.
+  const NETWORK = "We couldn't reach the assistant. Check your connection and try again.";
   const MSG = {
-    network: "We couldn't reach the assistant. Check your connection and try again.",
+    network: NETWORK,
+    offline: NETWORK,
     forbidden: "This website isn't allowed to use this assistant.",
     busy: 'Too many calls right now. Please try again in a moment.',
     refused: "The assistant couldn't start a call.",
     unavailable: 'The assistant is unavailable right now. Please try again later.',
-    botCheck: "The security check didn't pass. Please try again.",
+    'bot-check': "The security check didn't pass. Please try again.",
     sdk: 'The call service failed to load. Please try again.',
-    interrupted: 'The call was interrupted.',
-    micDenied: 'Microphone access was denied. Allow it in your browser to talk to the assistant.',
-    noMic: 'No microphone was found.',
-    startFailed: "The call couldn't be started.",
+    dropped: 'The call was interrupted.',
+    'mic-denied': 'Microphone access was denied. Allow it in your browser to talk to the assistant.',
+    'no-mic': 'No microphone was found.',
+    'start-failed': "The call couldn't be started.",
   };
-
-  // If the call SDK hasn't reported call_ended this long after a hang-up, end the call in the UI anyway.
-  const HANGUP_GRACE_MS = 3000;
-  // livekit gives up on a connection after 15 s; past this the widget does too, so it never hangs.
-  const START_TIMEOUT_MS = 20000;
+  const BOT_CHECKS = ['turnstile', 'recaptcha'];
   const INTENT = ['pointerenter', 'focus', 'touchstart'];
 
-  // The SDK is imported on intent (hover, focus, touch) or a click, and then only once per page
-  // (per URL). A failed import is forgotten so that "try again" really tries again.
-  const sdkCache = new Map();
-  function loadSdk(url) {
-    if (!url) return Promise.reject(new TypeError('RetellWidget: no sdkUrl given and no default is known'));
-    let promise = sdkCache.get(url);
-    if (!promise) {
-      promise = import(url).then((mod) => {
-        if (typeof mod.RetellWebClient !== 'function') {
-          throw new TypeError('RetellWebClient is not exported by ' + url);
-        }
-        return mod.RetellWebClient;
-      });
-      promise.catch(() => {
-        if (sdkCache.get(url) === promise) sdkCache.delete(url);
-      });
-      sdkCache.set(url, promise);
-    }
-    return promise;
+  // v1 words two refusals of the token request its own way: a rate limit of Retell's (the proxy's
+  // 503 with Retry-After) is "unavailable", and a 4xx other than 403 or 429 "refused".
+  function message({ code, seconds, status }) {
+    if (code === 'rate-limited' && status !== 429) return MSG.unavailable;
+    if (code === 'rate-limited') return `Too many calls right now. Please try again in ${seconds} second${seconds === 1 ? '' : 's'}.`;
+    if (code === 'start-failed' && status) return MSG.refused;
+    return MSG[code] || MSG['start-failed'];
   }
 
   // Describe a bad option value without calling its toString().
@@ -120,113 +111,6 @@
     };
   }
 
-  // The bot check a website may require (Cloudflare Turnstile or reCAPTCHA v3): the provider's
-  // script loads on intent, and each call gets a fresh token, without a visible challenge where
-  // the provider allows it. The proxy verifies it.
-  const BOT_CHECKS = ['turnstile', 'recaptcha'];
-  const botLoads = new Map();
-  function loadBotCheck(provider, key) {
-    const src = provider === 'recaptcha'
-      ? 'https://www.google.com/recaptcha/api.js?render=' + encodeURIComponent(key)
-      : 'https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit';
-    const name = provider === 'recaptcha' ? 'grecaptcha' : 'turnstile';
-    let load = botLoads.get(src);
-    if (!load) {
-      load = new Promise((resolve, reject) => {
-        if (window[name]) return resolve(window[name]);
-        const tag = document.createElement('script');
-        tag.src = src;
-        tag.async = true;
-        tag.onload = () => (window[name] ? resolve(window[name]) : reject(new Error(src + ' defined no ' + name)));
-        tag.onerror = () => reject(new Error('could not load ' + src));
-        document.head.append(tag);
-      });
-      load.catch(() => botLoads.delete(src));
-      botLoads.set(src, load);
-    }
-    return load;
-  }
-
-  async function botToken(provider, key) {
-    const api = await loadBotCheck(provider, key);
-    let timer;
-    const token = provider === 'recaptcha'
-      ? new Promise((resolve, reject) => api.ready(() => api.execute(key, { action: 'start_call' }).then(resolve, reject)))
-      : new Promise((resolve, reject) => {
-          const box = document.createElement('div'); // Turnstile's frame shows only if the visitor must interact
-          box.style.cssText = 'position:fixed;bottom:0;left:0;z-index:2147483647';
-          document.body.append(box);
-          const done = (fn) => (value) => { box.remove(); fn(value); };
-          api.execute(api.render(box, {
-            sitekey: key, action: 'start_call', execution: 'execute', appearance: 'interaction-only',
-            callback: done(resolve), 'error-callback': done((code) => reject(new Error('the bot check failed: ' + code))),
-          }));
-        });
-    try {
-      return await Promise.race([token, new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('the bot check did not answer')), 15000);
-      })]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  function httpErrorMessage(res, code) {
-    // The website's quota is used up until the next day or month: no countdown to wait out.
-    if (code === 'quota_exceeded') return MSG.unavailable;
-    if (code === 'bot_check_failed') return MSG.botCheck;
-    if (res.status === 403) return MSG.forbidden;
-    if (res.status === 429) {
-      const seconds = retryAfterSeconds(res);
-      return seconds
-        ? `Too many calls right now. Please try again in ${seconds} second${seconds === 1 ? '' : 's'}.`
-        : MSG.busy;
-    }
-    if (res.status >= 400 && res.status < 500) return MSG.refused;
-    return MSG.unavailable;
-  }
-
-  // The proxy's error code ({"error": "...", "message": "..."}), or '' for any other answer.
-  async function errorCode(res) {
-    try {
-      const body = await res.json();
-      return body && typeof body.error === 'string' ? body.error : '';
-    } catch {
-      return '';
-    }
-  }
-
-  // Cross-origin, Retry-After is only readable if the proxy lists it in Access-Control-Expose-Headers.
-  function retryAfterSeconds(res) {
-    const value = (res.headers.get('Retry-After') || '').trim();
-    if (!value) return 0;
-    const seconds = /^\d+$/.test(value)
-      ? Number(value)
-      : Math.ceil((Date.parse(value) - Date.now()) / 1000); // HTTP-date form
-    return Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
-  }
-
-  // A dropped connection and the agent hanging up both end in call_ended. livekit's Room (the
-  // SDK's undocumented `room`) tells them apart: it tries to reconnect only after losing it.
-  function watchConnection(client, onLost) {
-    const room = client.room;
-    if (room && typeof room.on === 'function') {
-      room.on('reconnecting', onLost);
-      room.on('signalReconnecting', onLost);
-    }
-  }
-
-  function stopTracks(stream) {
-    for (const track of stream ? stream.getTracks() : []) track.stop();
-  }
-
-  function startErrorMessage(err) {
-    const name = err && err.name;
-    if (name === 'NotAllowedError') return MSG.micDenied;
-    if (name === 'NotFoundError') return MSG.noMic;
-    return MSG.startFailed;
-  }
-
   function el(tag, className, text) {
     const node = document.createElement(tag);
     node.className = className;
@@ -241,17 +125,10 @@
     #button;
     #hangup;
     #state = 'idle';
-    #attempt = 0; // bumped whenever an attempt's late callbacks must be ignored
-    #abort = null; // AbortController of the in-flight token request
-    #client = null;
-    #hangupTimer = 0;
-    #startTimer = 0;
-    #stream = null; // our microphone check, held until the SDK's call has started
+    #call = null; // the call core's Call, once imported
+    #loading = null; // the call core's import, in flight or done
     #destroyed = false;
-    #onIntent = () => {
-      loadSdk(this.#opts.sdkUrl).catch(() => {});
-      if (this.#opts.botCheck) loadBotCheck(this.#opts.botCheck, this.#opts.botSiteKey).catch(() => {});
-    };
+    #onIntent = () => this.#core().catch(() => {});
     #onClick = () => this.start();
     #onHangup = () => this.stop();
     #onReady = () => document.body.appendChild(this.#root);
@@ -296,149 +173,25 @@
     /** Starts a call. Outcomes are reported through `state`, never by rejecting. */
     async start() {
       if (this.#destroyed || this.#state === 'connecting' || this.#state === 'in-call') return;
-      const attempt = ++this.#attempt;
-      const current = () => attempt === this.#attempt;
-      this.#setState('connecting');
-
-      // 1. The microphone first: no token is spent on a visitor who can't or won't talk (the
-      // SDK would start the call without one). The SDK downloads meanwhile, if not already.
-      const sdk = loadSdk(this.#opts.sdkUrl);
-      sdk.catch(() => {});
-      let mic;
+      let call;
       try {
-        mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+        call = await this.#core();
       } catch (err) {
-        if (current()) this.#fail(startErrorMessage(err), err);
+        if (!this.#destroyed) this.#show('error', { code: 'sdk', cause: err, seconds: 0, status: 0 });
         return;
       }
-      if (!current()) return stopTracks(mic);
-      this.#stream = mic;
-
-      // 2. The call SDK, before the token, so that a token never waits on a download.
-      let RetellWebClient;
-      try {
-        RetellWebClient = await sdk;
-      } catch (err) {
-        if (current()) this.#fail(MSG.sdk, err);
-        return;
-      }
-      if (!current()) return;
-
-      // 3. A fresh token on every attempt: tokens expire 30 s after creation, so never reuse one.
-      // A website with a bot check sends a fresh provider token with the request.
-      let bot = null;
-      if (this.#opts.botCheck) {
-        try {
-          bot = await botToken(this.#opts.botCheck, this.#opts.botSiteKey);
-        } catch (err) {
-          if (current()) this.#fail(MSG.botCheck, err);
-          return;
-        }
-        if (!current()) return;
-      }
-      const abort = (this.#abort = new AbortController());
-      let res;
-      try {
-        res = await fetch(this.#opts.proxyEndpoint, {
-          method: 'POST',
-          mode: 'cors',
-          credentials: 'omit',
-          cache: 'no-store',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify(bot ? { agent_id: this.#opts.agentId, bot_token: bot } : { agent_id: this.#opts.agentId }),
-          signal: abort.signal,
-        });
-      } catch (err) {
-        // A network failure and a CORS refusal look identical to page script.
-        if (current()) this.#fail(MSG.network, err);
-        return;
-      }
-      if (!current()) return;
-      if (!res.ok) {
-        const code = await errorCode(res);
-        if (!current()) return;
-        return this.#fail(httpErrorMessage(res, code), `token request failed: HTTP ${res.status}${code ? ` (${code})` : ''}`);
-      }
-      let token;
-      try {
-        token = (await res.json()).access_token;
-      } catch (err) {
-        // Not JSON (or aborted mid-body): handled just below.
-      }
-      if (!current()) return;
-      if (typeof token !== 'string' || !token) {
-        return this.#fail(MSG.unavailable, 'token response has no string access_token');
-      }
-      this.#abort = null;
-
-      // 4. The call on Retell's SDK: call_ready, then call_started once connected; a start that
-      // fails emits only 'error' (never call_ended) while startCall() resolves. A stand-in SDK
-      // may reject instead. Decide once it settles.
-      const client = (this.#client = new RetellWebClient());
-      let settled = false;
-      let startError = null;
-      let lost = false;
-      client.on('call_started', () => {
-        if (!current() || this.#state !== 'connecting') return;
-        clearTimeout(this.#startTimer);
-        stopTracks(this.#stream); // the SDK holds its own microphone track now
-        this.#stream = null;
-        this.#setState('in-call');
-      });
-      client.on('call_ended', () => {
-        if (!current()) return;
-        if (this.#state === 'in-call' && !lost) this.#finish('ended');
-        else this.#finish('error', this.#state === 'in-call' ? MSG.interrupted : MSG.startFailed, 'call ended');
-      });
-      client.on('error', (err) => {
-        if (!current()) return;
-        if (!settled) startError = startError || err || new Error('error event');
-        else this.#finish('error', this.#state === 'in-call' ? MSG.interrupted : MSG.startFailed, err);
-      });
-      this.#startTimer = setTimeout(() => {
-        if (current() && this.#state === 'connecting') this.#finish('error', MSG.startFailed, 'the call did not connect in time');
-      }, START_TIMEOUT_MS);
-      let starting;
-      try {
-        starting = client.startCall({ accessToken: token }); // creates the SDK's room at once
-      } catch (err) {
-        starting = Promise.reject(err);
-      }
-      watchConnection(client, () => {
-        lost = true;
-      });
-      // Still within the click's user activation: let the agent be heard where autoplay needs it.
-      if (typeof client.startAudioPlayback === 'function') {
-        Promise.resolve().then(() => client.startAudioPlayback()).catch(() => {});
-      }
-      try {
-        await starting;
-      } catch (err) {
-        startError = err; // a rejection carries the most specific error (e.g. NotAllowedError)
-      }
-      settled = true;
-      if (!current()) return;
-      if (startError) this.#finish('error', startErrorMessage(startError), startError);
+      if (!this.#destroyed) call.start();
     }
 
     /** Hangs up. The state becomes `ended` once the SDK confirms, or at once if no call started yet. */
     stop() {
-      if (this.#state === 'connecting') {
-        this.#finish('ended');
-      } else if (this.#state === 'in-call' && this.#client && !this.#hangupTimer) {
-        const attempt = this.#attempt;
-        // Don't leave the UI stuck "In call" if call_ended never comes back.
-        this.#hangupTimer = setTimeout(() => {
-          if (attempt === this.#attempt) this.#finish('ended');
-        }, HANGUP_GRACE_MS);
-        this.#stopClient(this.#client);
-      }
+      if (this.#call) this.#call.stop();
     }
 
     /** Ends any call and removes the widget from the page. */
     destroy() {
       if (this.#destroyed) return;
-      if (this.#state === 'connecting' || this.#state === 'in-call') this.#finish('ended');
+      if (this.#call) this.#call.halt();
       this.#destroyed = true;
       document.removeEventListener('DOMContentLoaded', this.#onReady);
       this.#button.removeEventListener('click', this.#onClick);
@@ -447,39 +200,33 @@
       this.#root.remove();
     }
 
-    // Moves to a final state (ended/error) and releases everything the attempt held,
-    // bumping the attempt so its late callbacks are ignored.
-    #finish(state, message, cause) {
-      this.#attempt++;
-      clearTimeout(this.#startTimer);
-      clearTimeout(this.#hangupTimer);
-      stopTracks(this.#stream);
-      this.#stream = null;
-      this.#hangupTimer = 0;
-      if (this.#abort) this.#abort.abort();
-      this.#abort = null;
-      const client = this.#client;
-      this.#client = null;
-      if (client) {
-        client.removeAllListeners();
-        this.#stopClient(client); // harmless if the call already ended; releases the mic if not
+    // The call core, imported once per widget on intent or a click, as v2 imports its controller;
+    // a failed import is forgotten, so that "try again" really tries again.
+    #core() {
+      if (!this.#loading) {
+        const imported = CORE_URL ? import(CORE_URL) : Promise.reject(new TypeError('RetellWidget: no base URL for core/call.js'));
+        const load = (this.#loading = imported.then((core) => {
+          if (!this.#call) {
+            this.#call = new core.Call(this.#opts, { state: (next, failure) => this.#show(next, failure) });
+            this.#call.warm(); // on intent (or a click): fetch the SDK now, off the click's path
+          }
+          return this.#call;
+        }));
+        load.catch(() => {
+          if (this.#loading === load) this.#loading = null;
+        });
       }
-      if (state === 'error' && cause && startErrorMessage(cause) !== MSG.micDenied) {
-        console.error('RetellWidget:', message, cause); // a user's "Block" on the mic prompt isn't a fault
-      }
-      this.#setState(state, message);
+      return this.#loading;
     }
 
-    #fail(message, cause) {
-      this.#finish('error', message, cause);
-    }
-
-    #stopClient(client) {
-      try {
-        client.stopCall();
-      } catch (err) {
-        console.error('RetellWidget: stopCall failed', err);
-      }
+    // The call core's states, v1's way: asking for the microphone is part of connecting.
+    #show(next, failure) {
+      const state = next === 'requesting-microphone' ? 'connecting' : next;
+      if (state === 'connecting' && this.#state === 'connecting') return;
+      const text = failure ? message(failure) : STATUS[state];
+      // A visitor's "Block" on the microphone prompt isn't a fault.
+      if (failure && failure.code !== 'mic-denied') console.error('RetellWidget:', text, failure.cause);
+      this.#setState(state, text);
     }
 
     #setState(state, message = STATUS[state]) {

@@ -81,6 +81,37 @@ function countdown(primary, t, wait) {
   return timer;
 }
 
+// Which parts a state shows, and their words. From the click to the hang-up the panel keeps one
+// size: the talking line, the transcript (a fixed height that scrolls) and mute are laid out while
+// connecting and shown in the call, so nothing on the page moves when they fill in (no layout shift).
+function layout({ panel, status, talking, log, primary, mute, hangup }, t, state, message) {
+  const busy = state === 'requesting-microphone' || state === 'connecting' || state === 'in-call';
+  status.textContent = message;
+  panel.classList.toggle('busy', busy);
+  panel.classList.toggle('live', state === 'in-call');
+  talking.hidden = !busy;
+  log.hidden = !busy && !log.children.length;
+  primary.hidden = busy;
+  primary.textContent = t(state === 'idle' ? 'start' : state === 'ended' ? 'again' : 'retry');
+  mute.hidden = !busy;
+  hangup.hidden = !busy;
+  hangup.textContent = t(state === 'in-call' ? 'hangup' : 'cancel');
+}
+
+// Shows the utterances of `items` at the indices `changed`; no other line is touched.
+function utterances({ panel, log }, t, items, changed) {
+  const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+  for (const i of changed) {
+    while (log.children.length <= i) log.append(h('p', {}, h('b'), h('span')));
+    const p = log.children[i];
+    const who = t(items[i].role === 'agent' ? 'agent' : 'you') + ':';
+    if (p.firstChild.textContent !== who) p.firstChild.textContent = who;
+    p.lastChild.textContent = items[i].content;
+  }
+  log.hidden = items.length === 0 && !panel.classList.contains('busy');
+  if (atEnd) log.scrollTop = log.scrollHeight; // follow the conversation unless the user scrolled up
+}
+
 /**
  * Adds the panel to `root` (the widget's shadow root). `t` looks strings up; `on` has the
  * handlers primary(), hangup(), mute() and minimize().
@@ -91,7 +122,8 @@ export function createPanel(root, t, on) {
     sheet.replaceSync(CSS);
   }
   root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
-  const { panel, status, talking, log, primary, mute, hangup } = build(t, on);
+  const parts = build(t, on);
+  const { panel, talking, log, primary, mute, hangup } = parts;
   const onKey = (e) => {
     if (e.key === 'Escape') {
       e.stopPropagation();
@@ -130,20 +162,7 @@ export function createPanel(root, t, on) {
     /** Shows a state: its message, and which buttons apply. `wait` is a Retry-After countdown. */
     show(state, message, wait = 0) {
       keepFocus(() => {
-        const busy = state === 'requesting-microphone' || state === 'connecting' || state === 'in-call';
-        status.textContent = message;
-        // From the click to the hang-up the panel keeps one size: the talking line, the transcript
-        // (a fixed height that scrolls) and mute are laid out while connecting and shown in the
-        // call, so nothing on the page moves when they fill in (no layout shift).
-        panel.classList.toggle('busy', busy);
-        panel.classList.toggle('live', state === 'in-call');
-        talking.hidden = !busy;
-        log.hidden = !busy && !log.children.length;
-        primary.hidden = busy;
-        primary.textContent = t(state === 'idle' ? 'start' : state === 'ended' ? 'again' : 'retry');
-        mute.hidden = !busy;
-        hangup.hidden = !busy;
-        hangup.textContent = t(state === 'in-call' ? 'hangup' : 'cancel');
+        layout(parts, t, state, message);
         clearInterval(timer);
         primary.removeAttribute('aria-disabled');
         if (wait > 0) timer = countdown(primary, t, wait);
@@ -164,16 +183,7 @@ export function createPanel(root, t, on) {
     },
     /** Shows the utterances of `items` at the indices `changed`; no other line is touched. */
     showUtterances(items, changed) {
-      const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
-      for (const i of changed) {
-        while (log.children.length <= i) log.append(h('p', {}, h('b'), h('span')));
-        const p = log.children[i];
-        const who = t(items[i].role === 'agent' ? 'agent' : 'you') + ':';
-        if (p.firstChild.textContent !== who) p.firstChild.textContent = who;
-        p.lastChild.textContent = items[i].content;
-      }
-      log.hidden = items.length === 0 && !panel.classList.contains('busy');
-      if (atEnd) log.scrollTop = log.scrollHeight; // follow the conversation unless the user scrolled up
+      utterances(parts, t, items, changed);
     },
     destroy() {
       clearInterval(timer);
