@@ -20,6 +20,8 @@ def test_prints_as_it_was_written(text):
 @pytest.mark.parametrize("text", [
     "", "1", "1.0", "v1.0.0", "1.0.0.0", " 1.0.0", "1.0.0 ", "01.0.0", "1.00.0", "1.0.01", "1.0.0-", "1.0.0-beta.",
     "1.0.0-beta..1", "1.0.0-beta.01", "1.0.0-beta_1", "1.0.0+build.5", "1.0.0-beta+exp", "latest", "-1.0.0", "1.0.0\n",
+    # Only ASCII digits: Python's \\d would read "1\u0660" (an Arabic-Indic zero) as 10.
+    "1\u0660.0.0", "1.0.0-beta.\u0661",
 ])
 def test_refuses_anything_but_semver_without_build_metadata(text):
     with pytest.raises(VersionError) as info:
@@ -75,7 +77,7 @@ def test_line_of_reads_a_line_folder(folder, major):
     assert line_of(folder) == major
 
 
-@pytest.mark.parametrize("folder", ["", "v", "1", "V1", "v01", "v1.0.0", "v2.1", "latest", "sdk", "v1/", " v1", "v-1"])
+@pytest.mark.parametrize("folder", ["", "v", "1", "V1", "v01", "v1.0.0", "v2.1", "latest", "sdk", "v1/", " v1", "v-1", "v1\u0660"])
 def test_line_of_is_none_for_anything_else(folder):
     assert line_of(folder) is None
 
