@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import re
 import shlex
-import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from serving import Shutdown
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,16 +63,12 @@ def _print_ready(state: dict, state_file: Path | None) -> None:
     print("sandbox ready; press Ctrl-C to stop", flush=True)
 
 
-async def _main(args: argparse.Namespace) -> None:
+async def _main(args: argparse.Namespace, shutdown: Shutdown) -> None:
     from harness.sandbox import SandboxConfig, run_sandbox
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     config = SandboxConfig(src=args.src, widget=args.widget, port_base=args.port_base, domain=args.domain, https=args.https,
                            watch=args.watch, agents=args.agents)
-    await run_sandbox(config, stop, lambda state: _print_ready(state, args.state))
+    await run_sandbox(config, shutdown.requested, lambda state: _print_ready(state, args.state))
 
 
 def _check_parser() -> argparse.ArgumentParser:
@@ -118,13 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     from harness.sandbox import SandboxError
     from harness.script import ScriptError
     from registry import RegistryError
+    from serving import ServerFailed, run
 
     try:
-        asyncio.run(_main(args))
+        run(lambda shutdown: _main(args, shutdown))
     except (BuildError, ConfigError, RegistryError, ScriptError) as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
-    except SandboxError as exc:
+    except (SandboxError, ServerFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print("sandbox stopped")

@@ -22,7 +22,7 @@ import registry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from builder.livereload import LiveChannel, LiveState, Rebuilder, live_reload, watch
-from builder.server import Server, bind
+from serving import Server, bind
 from harness import pages, sites
 from harness.browser import chromium_args
 from harness.cdn import cdn_app
@@ -74,29 +74,23 @@ class _Origin:
         self._make_app = make_app
         self._options = options
         self._server: Server | None = None
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         if self._server is not None:
             return
+        # uvicorn closed the sockets when it last stopped; the ports are bound again.
         socks, self._socks = self._socks or [bind(port) for port in self.ports], None
-        self._server = Server(self._make_app(), socks, **self._options)
-        self._task = asyncio.create_task(self._server.run_until_exit())
-        ready = asyncio.create_task(self._server.ready.wait())
-        await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if not self._server.ready.is_set():
-            ready.cancel()
-            self._server = None
-            raise RuntimeError(f"the server on port {self.port} stopped while starting; see the log above")
+        server = Server(self._make_app(), socks, **self._options)
+        await server.start()
+        self._server = server
 
     async def stop(self) -> None:
         if self._server is None:
             return
-        self._server.should_exit = True
-        await asyncio.gather(self._task, return_exceptions=True)  # type: ignore[arg-type]
+        await self._server.stop()
         for sock in self._server.sockets:
             sock.close()
-        self._server = self._task = None
+        self._server = None
 
 
 def write_registry(clients: registry.Registry, origins: dict[str, list[str]], path: Path) -> None:

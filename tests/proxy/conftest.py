@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 from harness.fake_retell import FakeRetell
 from proxy.app import create_app
 from proxy.settings import ProxySettings, Secret
-from tests.conftest import running
+from tests.conftest import Swappable, running
 
 API_KEY = "key_test_4f1c9a_do_not_leak"
 REGISTRY = '''
@@ -52,11 +52,33 @@ def registry_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[tuple[Swappable, str]]:
+    """One server for every test's fake upstream (Retell's API, the bot check providers)."""
+    app = Swappable()
+    with running(app, lifespan="off") as port:
+        yield app, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
-def fake_retell() -> Iterator[tuple[FakeRetell, str]]:
+def serve_upstream(upstream: tuple[Swappable, str]) -> Callable[[ASGIApp], contextlib.AbstractContextManager[str]]:
+    """``with serve_upstream(app) as url``: ``app`` is this test's upstream, on the shared server."""
+    server, url = upstream
+
+    @contextlib.contextmanager
+    def serve(app: ASGIApp) -> Iterator[str]:
+        with server.serving(app):
+            yield url
+
+    return serve
+
+
+@pytest.fixture
+def fake_retell(upstream: tuple[Swappable, str]) -> Iterator[tuple[FakeRetell, str]]:
     fake = FakeRetell.for_agents(API_KEY, ["agent_shop", "agent_bolt"])
-    with running(fake.app()) as port:
-        yield fake, f"http://127.0.0.1:{port}"
+    server, url = upstream
+    with server.serving(fake.app()):
+        yield fake, url
 
 
 MANIFEST = {"latest": "1.2.0", "lines": {"v1": "1.2.0"}, "files": {}}
@@ -109,7 +131,7 @@ def killed_proxy(tmp_path: Path, registry_file: Path, retell_url: str, nofile: i
     import sys
     import threading
 
-    from builder.server import bind
+    from serving import bind
     from tests.conftest import REPO
 
     sock = bind()
@@ -128,7 +150,7 @@ def killed_proxy(tmp_path: Path, registry_file: Path, retell_url: str, nofile: i
     try:
         assert proc.stderr is not None
         for line in proc.stderr:
-            if "Uvicorn running" in line:
+            if "serving on http" in line:
                 break
         else:
             pytest.fail("the proxy did not start")

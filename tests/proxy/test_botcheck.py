@@ -9,7 +9,7 @@ import logging
 import httpx
 import pytest
 
-from builder.server import bind
+from serving import bind
 from harness.bots import FakeBots
 from proxy import botcheck
 from proxy.botcheck import BotChecker, BotRefused, Provider

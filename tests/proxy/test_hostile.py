@@ -19,7 +19,6 @@ from starlette.routing import Route
 from proxy.calls import InvalidEvent, parse_event
 from proxy.settings import Secret
 from proxy.validation import InvalidBody, parse_create
-from tests.conftest import running
 from tests.proxy.conftest import API_KEY
 
 SHOP = "https://shop.example"
@@ -219,7 +218,7 @@ def _strict_json(raw: bytes) -> bool:
     return True
 
 
-def test_fuzzed_requests_never_cause_a_server_error_nor_send_retell_anything_but_json(proxy_factory):
+def test_fuzzed_requests_never_cause_a_server_error_nor_send_retell_anything_but_json(serve_upstream, proxy_factory):
     sent: list[bytes] = []  # every body that reached "Retell"
 
     async def upstream(request):  # noqa: ANN001, ANN202
@@ -227,8 +226,8 @@ def test_fuzzed_requests_never_cause_a_server_error_nor_send_retell_anything_but
         return JSONResponse({"access_token": "eyJ.t.s", "call_id": f"call_{len(sent)}"}, status_code=201)
 
     app = Starlette(routes=[Route("/v2/create-web-call", upstream, methods=["POST"])])
-    with running(app) as port:
-        proxy = proxy_factory(f"http://127.0.0.1:{port}", rate_limit_ip="100000/minute", rate_limit_agent="100000/minute",
+    with serve_upstream(app) as url:
+        proxy = proxy_factory(url, rate_limit_ip="100000/minute", rate_limit_agent="100000/minute",
                               usage_commit_wait=0)
         _fuzz_creates(proxy)
         _fuzz_forwarded(proxy)

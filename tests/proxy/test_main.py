@@ -71,7 +71,7 @@ def test_several_workers_share_one_port_and_warn_about_per_process_budgets(tmp_p
 
     import httpx
 
-    from builder.server import bind
+    from serving import bind
     from tests.conftest import REPO
     from tests.proxy.conftest import API_KEY
 
