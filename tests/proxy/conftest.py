@@ -118,6 +118,21 @@ def proxy(proxy_factory, fake_retell) -> httpx.Client:
     return proxy_factory(fake_retell[1])
 
 
+@pytest.fixture(scope="module")
+def shared_proxy(upstream: tuple[Swappable, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """One proxy for a module's refusal tests, against each test's ``fake_retell``: stopping a
+    proxy costs uvicorn's 0.2 s, and the parametrized refusals were a proxy each. Its budgets are
+    generous, so tests sharing it never spend each other's; a test about budgets, usage rows,
+    settings or Retell's answers (the proxy remembers a busy Retell) starts its own."""
+    folder = tmp_path_factory.mktemp("shared-proxy")
+    (folder / "clients.toml").write_text(REGISTRY)
+    (folder / "manifest.json").write_text(json.dumps(MANIFEST))
+    settings = settings_for(upstream[1], folder / "clients.toml", folder,
+                            rate_limit_ip="100000/minute", rate_limit_agent="100000/minute")
+    with serving(create_app(settings)) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        yield client
+
+
 @contextlib.contextmanager
 def killed_proxy(tmp_path: Path, registry_file: Path, retell_url: str, nofile: int | None = None,
                  **environ: str) -> Iterator[int]:

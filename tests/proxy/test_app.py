@@ -69,8 +69,8 @@ def test_preflight_allows_only_post_with_content_type(proxy):
     "https://shop.example/",            # not an origin
     "",
 ])
-def test_refuses_unregistered_origins_without_calling_retell(proxy, fake_retell, origin):
-    for response in (create(proxy, origin), proxy.options(ENDPOINT, headers={"Origin": origin, "Access-Control-Request-Method": "POST"})):
+def test_refuses_unregistered_origins_without_calling_retell(shared_proxy, fake_retell, origin):
+    for response in (create(shared_proxy, origin), shared_proxy.options(ENDPOINT, headers={"Origin": origin, "Access-Control-Request-Method": "POST"})):
         assert response.status_code == 403
         assert response.json()["error"] == "origin_not_allowed"
         assert "access-control-allow-origin" not in response.headers
@@ -106,8 +106,8 @@ def test_agent_works_only_from_its_own_clients_origins(proxy, fake_retell):
     (b'{"__proto__": {"admin": true}}', "application/json", 400, "invalid_agent_id"),
     (json.dumps({"agent_id": "agent_shop", "pad": "x" * 9000}).encode(), "application/json", 413, "body_too_large"),
 ])
-def test_rejects_bad_bodies_with_a_clear_message(proxy, fake_retell, content, content_type, status, code):
-    response = proxy.post(ENDPOINT, content=content, headers={"Origin": SHOP, "Content-Type": content_type})
+def test_rejects_bad_bodies_with_a_clear_message(shared_proxy, fake_retell, content, content_type, status, code):
+    response = shared_proxy.post(ENDPOINT, content=content, headers={"Origin": SHOP, "Content-Type": content_type})
     assert response.status_code == status
     assert response.json()["error"] == code and response.json()["message"]
     assert fake_retell[0].requests == []

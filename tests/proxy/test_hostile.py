@@ -56,8 +56,8 @@ def assert_refused(response, status, code, cors_origin=None):
     "https://shop.example,https://bolt.example",
     "https://" + "a" * 300 + ".shop.example",      # a label past 63 characters
 ])
-def test_refuses_hostile_origins_without_calling_retell(proxy, fake_retell, origin):
-    response = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": origin})
+def test_refuses_hostile_origins_without_calling_retell(shared_proxy, fake_retell, origin):
+    response = shared_proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": origin})
     assert_refused(response, 403, "origin_not_allowed")
     assert fake_retell[0].requests == []
 
@@ -73,9 +73,9 @@ def test_several_origin_headers_are_refused_even_if_all_are_registered(proxy, fa
     None, "", "text/plain", "text/json", "application/jsonx", "application/json-patch+json",
     "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "application/xml",
 ])
-def test_only_json_is_accepted(proxy, fake_retell, content_type):
+def test_only_json_is_accepted(shared_proxy, fake_retell, content_type):
     headers = {"Origin": SHOP} | ({"Content-Type": content_type} if content_type is not None else {})
-    response = proxy.post(ENDPOINT, content=b'{"agent_id": "agent_shop"}', headers=headers)
+    response = shared_proxy.post(ENDPOINT, content=b'{"agent_id": "agent_shop"}', headers=headers)
     assert_refused(response, 415, "unsupported_media_type", SHOP)
     assert fake_retell[0].requests == []
 
@@ -87,8 +87,8 @@ def test_json_with_parameters_is_fine(proxy):
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "HEAD", "TRACE"])
-def test_other_methods_are_refused(proxy, fake_retell, method):
-    response = proxy.request(method, ENDPOINT, headers={"Origin": SHOP})
+def test_other_methods_are_refused(shared_proxy, fake_retell, method):
+    response = shared_proxy.request(method, ENDPOINT, headers={"Origin": SHOP})
     assert response.status_code == 405
     assert fake_retell[0].requests == []
 
@@ -106,8 +106,8 @@ def test_other_methods_are_refused(proxy, fake_retell, method):
     ({"agent_id": "agent_shop\n"}, "invalid_agent_id"),
     ({"agent_id": "agent_shop", "retell_llm_dynamic_variables": {"a\n": "x"}}, "invalid_dynamic_variables"),
 ])
-def test_hostile_bodies_are_400_without_calling_retell(proxy, fake_retell, body, code):
-    response = proxy.post(ENDPOINT, content=json.dumps(body).encode(), headers={"Origin": SHOP, "Content-Type": "application/json"})
+def test_hostile_bodies_are_400_without_calling_retell(shared_proxy, fake_retell, body, code):
+    response = shared_proxy.post(ENDPOINT, content=json.dumps(body).encode(), headers={"Origin": SHOP, "Content-Type": "application/json"})
     assert_refused(response, 400, code, SHOP)
     assert fake_retell[0].requests == []
 
