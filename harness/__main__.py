@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shlex
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from harness.state import SandboxState
     from serving import Shutdown
 
 
@@ -47,19 +47,17 @@ _LABELS = {
 }
 
 
-def _print_ready(state: dict, state_file: Path | None) -> None:
-    names = {c["id"]: c["name"] for c in state["clients"]}
-    for name, url in state["origins"].items():
+def _print_ready(state: SandboxState, state_file: Path | None) -> None:
+    names = {c.id: c.name for c in state.clients}
+    for name, url in state.origins.items():
         label = names.get(name, _LABELS.get(name, ""))
         print(f"  {name:<10} {url:<36} {label}")
-    media = state["media"]
-    print(f"  {'media':<10} {'https://127.0.0.1:' + str(media['port']):<36} Retell's media server, as wss://{media['host']}")
+    media = state.media
+    print(f"  {'media':<10} {'https://127.0.0.1:' + str(media.port):<36} Retell's media server, as wss://{media.host}")
     print("Try a call in Chromium, which needs these flags to reach the media server:")
-    print("  " + shlex.join(state["chromium_command"]))
+    print("  " + shlex.join(state.chromium_command))
     if state_file is not None:
-        tmp = state_file.with_name(state_file.name + ".tmp")
-        tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-        tmp.replace(state_file)  # readers never see a half-written file
+        state.save(state_file)
     print("sandbox ready; press Ctrl-C to stop", flush=True)
 
 

@@ -34,6 +34,7 @@ from harness.media_server import HOST as MEDIA_HOST
 from harness.media_server import MediaServer
 from harness.script import Scripts, load_scripts
 from harness.speech import Voices
+from harness.state import BotsAddress, MediaAddress, SandboxClient, SandboxState
 from harness.webhooks import WebhookSender
 from proxy.app import create_app
 from proxy.settings import ProxySettings, Secret
@@ -130,7 +131,7 @@ class _Site:
     relist: Callable[[tuple[str, ...], dict[str, dict[str, object]]], None]
 
 
-async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Callable[[dict], None]) -> None:
+async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Callable[[SandboxState], None]) -> None:
     """Build the site for the sandbox's origins, serve every origin until ``stop`` is set."""
     clients = registry.load(config.src / "clients.toml")
     agents = frozenset(a for c in clients.clients for a in c.agents)
@@ -325,39 +326,24 @@ def _origins(config: SandboxConfig, clients: registry.Registry, names: list[str]
 
 
 def _state(config: SandboxConfig, clients: registry.Registry, addresses: _Addresses, admin_token: str,
-           certificates: Certificates, work: Path, retell_api_key: str) -> dict:
+           certificates: Certificates, work: Path, retell_api_key: str) -> SandboxState:
     """What ``--state`` writes: how to reach and drive this sandbox."""
     urls, ports = addresses.urls, addresses.ports
     mapped = {host: ports[_BOTS] for host in bots.HOSTS}
-    return {
-        "origins": urls,
-        "ports": ports,
-        "proxy": urls["proxy"],
-        "proxy_endpoint": addresses.proxy_endpoint,
-        "retell": urls["retell"],
-        "control": urls["control"],
-        "hostile": urls["hostile"],
-        "scheme": addresses.scheme,
-        "admin_token": admin_token,
-        # The fake Retell's API key: Retell's own clients work against the sandbox with it
-        # (Retell(api_key=..., base_url=<retell origin>)). A sandbox key, good for nothing else.
-        "retell_api_key": retell_api_key,
-        "pid": os.getpid(),  # the sandbox's own process (one process serves every origin)
-        "ca_file": str(certificates.ca_file) if config.https else None,
-        "media": {"host": MEDIA_HOST, "port": ports[_MEDIA]},
-        "bots": {"hosts": list(bots.HOSTS), "port": ports[_BOTS], "site_key": bots.SITE_KEY},
-        # Every flag a Chromium needs to use this sandbox; pass them as they are.
-        "chromium_args": chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain, mapped=mapped),
-        # For a person: their own microphone, in a fresh profile.
-        "chromium_command": ["chromium", f"--user-data-dir={work / 'chromium-profile'}",
-                             *chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain, fake_media=False,
-                                            mapped=mapped),
-                             urls[clients.clients[0].id] + "/"],
-        "clients": [
-            {"id": c.id, "name": c.name, "origin": urls[c.id], "agents": list(c.agents), "widget_version": c.widget_version}
-            for c in clients.clients
-        ],
-    }
+    return SandboxState(
+        origins=urls, ports=ports, proxy=urls["proxy"], proxy_endpoint=addresses.proxy_endpoint, retell=urls["retell"],
+        control=urls["control"], hostile=urls["hostile"], scheme=addresses.scheme, admin_token=admin_token,
+        retell_api_key=retell_api_key, pid=os.getpid(),
+        ca_file=str(certificates.ca_file) if config.https else None,
+        media=MediaAddress(MEDIA_HOST, ports[_MEDIA]),
+        bots=BotsAddress(tuple(bots.HOSTS), ports[_BOTS], bots.SITE_KEY),
+        chromium_args=tuple(chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain, mapped=mapped)),
+        chromium_command=("chromium", f"--user-data-dir={work / 'chromium-profile'}",
+                          *chromium_args(MEDIA_HOST, ports[_MEDIA], certificates.spki, config.domain, fake_media=False,
+                                         mapped=mapped),
+                          urls[clients.clients[0].id] + "/"),
+        clients=tuple(SandboxClient(c.id, c.name, urls[c.id], tuple(c.agents), c.widget_version) for c in clients.clients),
+    )
 
 
 def by_port(apps: dict[int, ASGIApp]) -> ASGIApp:

@@ -15,6 +15,7 @@ import pytest
 from starlette.types import ASGIApp
 
 from harness.launch import SandboxFailed, launched
+from harness.state import SandboxClient, SandboxState
 from serving import Server, bind
 
 REPO = Path(__file__).resolve().parent.parent
@@ -155,19 +156,18 @@ def site_factory(tmp_path: Path) -> Callable[..., Path]:
 
 
 class Sandbox:
-    def __init__(self, state: dict) -> None:
+    def __init__(self, state: SandboxState) -> None:
         self.state = state
         # Python cannot resolve *.localhost or *.test, so it talks to each port on 127.0.0.1,
         # trusting the sandbox's own CA over HTTPS (its certificate names 127.0.0.1 too).
-        verify = ssl.create_default_context(cafile=state["ca_file"]) if state["ca_file"] else True
+        verify = ssl.create_default_context(cafile=state.ca_file) if state.ca_file else True
         self.http = httpx.Client(verify=verify, timeout=10)
 
-    def client(self, client_id: str) -> dict:
-        return next(c for c in self.state["clients"] if c["id"] == client_id)
+    def client(self, client_id: str) -> SandboxClient:
+        return self.state.client(client_id)
 
     def local(self, name: str) -> str:
-        scheme = "http" if name == "insecure" else self.state["scheme"]
-        return f"{scheme}://127.0.0.1:{self.state['ports'][name]}"
+        return self.state.local(name)
 
     def retell_records(self) -> dict:
         return self.http.get(self.local("control") + "/calls").json()
@@ -188,7 +188,7 @@ class Sandbox:
     def calls_per_client(self) -> dict[str, tuple[int, int, float, float]]:
         """The proxy's usage page, as numbers: client -> (created, connected, minutes, cost in USD)."""
         page = self.http.get(self.local("proxy") + "/usage", params={"since": "24h"},
-                             headers={"Authorization": f"Bearer {self.state['admin_token']}"})
+                             headers={"Authorization": f"Bearer {self.state.admin_token}"})
         assert page.status_code == 200, page.text
         rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td><td>([\d.]+)</td><td>([\d.]+)</td></tr>", page.text)
         return {c: (int(a), int(b), float(m), float(usd)) for c, a, b, m, usd in rows}
