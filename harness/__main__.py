@@ -66,7 +66,7 @@ async def _main(args: argparse.Namespace, shutdown: Shutdown) -> None:
 
     config = SandboxConfig(src=args.src, widget=args.widget, port_base=args.port_base, domain=args.domain, https=args.https,
                            watch=args.watch, agents=args.agents)
-    await run_sandbox(config, shutdown.requested, lambda state: _print_ready(state, args.state))
+    await run_sandbox(config, shutdown, lambda state: _print_ready(state, args.state))
 
 
 def _check_parser() -> argparse.ArgumentParser:

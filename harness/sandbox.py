@@ -37,7 +37,7 @@ from harness.speech import Voices
 from harness.state import BotsAddress, MediaAddress, SandboxClient, SandboxState
 from harness.webhooks import WebhookSender
 from proxy.app import create_app
-from serving import Server, bind
+from serving import Server, Shutdown, bind
 
 __all__ = ["SandboxConfig", "SandboxError", "by_port", "run_sandbox", "write_registry"]
 
@@ -61,10 +61,10 @@ class _Origin:
         await server.start()
         self._server = server
 
-    async def stop(self) -> None:
+    async def stop(self, force: asyncio.Event | None = None) -> None:
         if self._server is None:
             return
-        await self._server.stop()
+        await self._server.stop(force)
         for sock in self._server.sockets:
             sock.close()
         self._server = None
@@ -194,8 +194,9 @@ def _origins(plan: SandboxPlan, fakes: _Fakes, copy: RegistryCopy, channel: Live
     return origins
 
 
-async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Callable[[SandboxState], None]) -> None:
-    """Build the site for the sandbox's origins, serve every origin until ``stop`` is set."""
+async def run_sandbox(config: SandboxConfig, shutdown: Shutdown, on_ready: Callable[[SandboxState], None]) -> None:
+    """Build the site for the sandbox's origins, serve every origin until a shutdown is requested
+    (once forced, the servers stop without waiting for connections)."""
     clients = registry.load(config.src / "clients.toml")
     agents = frozenset(a for c in clients.clients for a in c.agents)
     # What the agents say, checked against the registry's agents (ScriptError) and spoken ahead.
@@ -210,13 +211,13 @@ async def run_sandbox(config: SandboxConfig, stop: asyncio.Event, on_ready: Call
         shutil.rmtree(work, ignore_errors=True)
         raise
     try:
-        await _serve(planned, scripts, voices, stop, on_ready)
+        await _serve(planned, scripts, voices, shutdown, on_ready)
     finally:
         planned.listeners.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
-async def _serve(plan: SandboxPlan, scripts: Scripts, voices: Voices, stop: asyncio.Event,
+async def _serve(plan: SandboxPlan, scripts: Scripts, voices: Voices, shutdown: Shutdown,
                  on_ready: Callable[[SandboxState], None]) -> None:
     config = plan.config
     origins: dict[str, _Origin] = {}
@@ -235,7 +236,7 @@ async def _serve(plan: SandboxPlan, scripts: Scripts, voices: Voices, stop: asyn
             channel.publish(LiveState(1))  # the first good build
             watcher = asyncio.create_task(watch([config.src, config.widget], copy.rebuild, channel, stop_watching))
         on_ready(_state(plan))
-        await stop.wait()
+        await shutdown.requested.wait()
     finally:
         stop_watching.set()
         if watcher is not None:
@@ -244,7 +245,7 @@ async def _serve(plan: SandboxPlan, scripts: Scripts, voices: Voices, stop: asyn
             channel.close()  # ends the open live-reload streams, so the servers can stop
         if fakes is not None and fakes.retell.webhooks is not None:
             await fakes.retell.webhooks.aclose()  # deliveries still under way are not waited for
-        await asyncio.gather(*(o.stop() for o in origins.values()), return_exceptions=True)
+        await asyncio.gather(*(o.stop(shutdown.forced) for o in origins.values()), return_exceptions=True)
 
 
 def _state(plan: SandboxPlan) -> SandboxState:
