@@ -7,6 +7,7 @@ from tests.conftest import REPO
 # Three servers in one loop, as the sandbox runs many: one Ctrl-C must stop them all.
 _PROGRAM = """
 import asyncio
+import socket
 from serving import Server, bind, run
 
 async def app(scope, receive, send):
@@ -15,10 +16,17 @@ async def app(scope, receive, send):
 async def main(shutdown):
     servers = [Server(app, bind(), lifespan="off") for _ in range(3)]
     await asyncio.gather(*(s.start() for s in servers))
+    ports = [s.port for s in servers]
     print("ready", flush=True)
     await shutdown.wait(*servers)
     await asyncio.gather(*(s.stop(shutdown.forced) for s in servers))
-    return sum(not s.uvicorn.started or s.uvicorn.should_exit for s in servers)
+    refused = 0
+    for port in ports:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except ConnectionRefusedError:
+            refused += 1  # the server stopped and closed its listener
+    return refused
 
 print("stopped", run(main), flush=True)
 """
