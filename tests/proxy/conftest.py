@@ -120,10 +120,12 @@ def proxy(proxy_factory, fake_retell) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def shared_proxy(upstream: tuple[Swappable, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    """One proxy for a module's refusal tests, against each test's ``fake_retell``: stopping a
-    proxy costs uvicorn's 0.2 s, and the parametrized refusals were a proxy each. Its budgets are
-    generous, so tests sharing it never spend each other's; a test about budgets, usage rows,
-    settings or Retell's answers (the proxy remembers a busy Retell) starts its own."""
+    """One proxy for a module's tests of what the default proxy answers, against each test's
+    ``fake_retell`` (take it too, even to see no call reach Retell: without it the upstream
+    answers 500): stopping a proxy costs uvicorn's 0.2 s, and the parametrized refusals were a
+    proxy each. Its budgets are generous, so tests sharing it never spend each other's; a test
+    about budgets, usage rows, logs, metrics, settings or Retell's failures (the proxy remembers a
+    busy Retell) starts its own."""
     folder = tmp_path_factory.mktemp("shared-proxy")
     (folder / "clients.toml").write_text(REGISTRY)
     (folder / "manifest.json").write_text(json.dumps(MANIFEST))

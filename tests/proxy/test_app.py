@@ -25,8 +25,8 @@ def create(client, origin=SHOP, body=None, **headers):
     return client.post(ENDPOINT, json={"agent_id": "agent_shop"} if body is None else body, headers=headers)
 
 
-def test_mints_a_token_for_a_registered_origin(proxy, fake_retell):
-    response = create(proxy)
+def test_mints_a_token_for_a_registered_origin(shared_proxy, fake_retell):
+    response = create(shared_proxy)
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"access_token", "call_id"}
@@ -36,13 +36,13 @@ def test_mints_a_token_for_a_registered_origin(proxy, fake_retell):
     assert response.headers["cache-control"] == "no-store"
 
 
-def test_subdomain_pattern_and_local_origin(proxy):
-    assert create(proxy, "https://www.shop.example").status_code == 201
-    assert create(proxy, "http://localhost:3000").status_code == 201
+def test_subdomain_pattern_and_local_origin(shared_proxy, fake_retell):
+    assert create(shared_proxy, "https://www.shop.example").status_code == 201
+    assert create(shared_proxy, "http://localhost:3000").status_code == 201
 
 
-def test_preflight_allows_only_post_with_content_type(proxy):
-    ok = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST",
+def test_preflight_allows_only_post_with_content_type(shared_proxy):
+    ok = shared_proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST",
                                           "Access-Control-Request-Headers": "content-type"})
     assert ok.status_code == 204
     assert ok.headers["access-control-allow-origin"] == SHOP
@@ -50,7 +50,7 @@ def test_preflight_allows_only_post_with_content_type(proxy):
     assert ok.headers["access-control-allow-headers"] == "Content-Type"
     assert int(ok.headers["access-control-max-age"]) > 0
     for method, extra in [("DELETE", "content-type"), ("POST", "content-type, authorization")]:
-        refused = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": method,
+        refused = shared_proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": method,
                                                    "Access-Control-Request-Headers": extra})
         assert refused.status_code == 403
         assert "allowed" in refused.json()["message"]
@@ -78,16 +78,16 @@ def test_refuses_unregistered_origins_without_calling_retell(shared_proxy, fake_
     assert fake_retell[0].requests == []
 
 
-def test_refuses_requests_without_origin_or_with_two(proxy, fake_retell):
-    assert create(proxy, origin=None).status_code == 403
-    two = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=[("Origin", SHOP), ("Origin", "https://bolt.example")])
+def test_refuses_requests_without_origin_or_with_two(shared_proxy, fake_retell):
+    assert create(shared_proxy, origin=None).status_code == 403
+    two = shared_proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=[("Origin", SHOP), ("Origin", "https://bolt.example")])
     assert two.status_code == 403
     assert fake_retell[0].requests == []
 
 
-def test_agent_works_only_from_its_own_clients_origins(proxy, fake_retell):
-    other = create(proxy, SHOP, {"agent_id": "agent_bolt"})
-    unknown = create(proxy, SHOP, {"agent_id": "agent_nobody"})
+def test_agent_works_only_from_its_own_clients_origins(shared_proxy, fake_retell):
+    other = create(shared_proxy, SHOP, {"agent_id": "agent_bolt"})
+    unknown = create(shared_proxy, SHOP, {"agent_id": "agent_nobody"})
     assert other.status_code == unknown.status_code == 403
     # The same answer either way, so agent ids cannot be probed.
     assert other.json() == unknown.json() == {"error": "agent_not_allowed", "message": "this agent is not available on this website"}
@@ -113,12 +113,12 @@ def test_rejects_bad_bodies_with_a_clear_message(shared_proxy, fake_retell, cont
     assert fake_retell[0].requests == []
 
 
-def test_other_methods_are_not_allowed(proxy):
-    assert proxy.get(ENDPOINT, headers={"Origin": SHOP}).status_code == 405
+def test_other_methods_are_not_allowed(shared_proxy):
+    assert shared_proxy.get(ENDPOINT, headers={"Origin": SHOP}).status_code == 405
 
 
-def test_health(proxy):
-    response = proxy.get("/api/health")
+def test_health(shared_proxy):
+    response = shared_proxy.get("/api/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     assert response.headers["vary"] == "Origin"
 

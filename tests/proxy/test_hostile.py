@@ -62,9 +62,9 @@ def test_refuses_hostile_origins_without_calling_retell(shared_proxy, fake_retel
     assert fake_retell[0].requests == []
 
 
-def test_several_origin_headers_are_refused_even_if_all_are_registered(proxy, fake_retell):
+def test_several_origin_headers_are_refused_even_if_all_are_registered(shared_proxy, fake_retell):
     for pair in ([SHOP, SHOP], [SHOP, "https://www.shop.example"], ["https://evil.example", SHOP]):
-        response = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=[("Origin", o) for o in pair])
+        response = shared_proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=[("Origin", o) for o in pair])
         assert_refused(response, 403, "origin_not_allowed")
     assert fake_retell[0].requests == []
 
@@ -80,8 +80,8 @@ def test_only_json_is_accepted(shared_proxy, fake_retell, content_type):
     assert fake_retell[0].requests == []
 
 
-def test_json_with_parameters_is_fine(proxy):
-    response = proxy.post(ENDPOINT, content=b'{"agent_id": "agent_shop"}',
+def test_json_with_parameters_is_fine(shared_proxy, fake_retell):
+    response = shared_proxy.post(ENDPOINT, content=b'{"agent_id": "agent_shop"}',
                           headers={"Origin": SHOP, "Content-Type": "Application/JSON; charset=utf-8"})
     assert response.status_code == 201
 
@@ -127,22 +127,22 @@ def test_a_number_json_cannot_carry_is_refused_by_name_before_any_budget(proxy_f
     assert proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP}).status_code == 201  # budget intact
 
 
-def test_a_streamed_oversized_body_is_cut_off_at_the_limit(proxy, fake_retell):
+def test_a_streamed_oversized_body_is_cut_off_at_the_limit(shared_proxy, fake_retell):
     def chunks():
         yield b'{"agent_id": "agent_shop", "pad": "'
         for _ in range(100):
             yield b"x" * 1024
         yield b'"}'
 
-    response = proxy.post(ENDPOINT, content=chunks(), headers={"Origin": SHOP, "Content-Type": "application/json"})
+    response = shared_proxy.post(ENDPOINT, content=chunks(), headers={"Origin": SHOP, "Content-Type": "application/json"})
     assert_refused(response, 413, "body_too_large", SHOP)
     assert fake_retell[0].requests == []
 
 
-def test_unknown_fields_are_not_forwarded(proxy, fake_retell):
+def test_unknown_fields_are_not_forwarded(shared_proxy, fake_retell):
     body = {"agent_id": "agent_shop", "metadata": {"page": "/"}, "agent_version": 3, "call_type": "phone_call",
             "from_number": "+15550100", "override_agent_id": "agent_bolt"}
-    assert proxy.post(ENDPOINT, json=body, headers={"Origin": SHOP}).status_code == 201
+    assert shared_proxy.post(ENDPOINT, json=body, headers={"Origin": SHOP}).status_code == 201
     call = next(iter(fake_retell[0].calls.values()))
     assert call.agent_id == "agent_shop" and call.metadata == {"page": "/"}
 
@@ -161,13 +161,13 @@ def test_no_origin_needs_the_server_credential(proxy_factory, fake_retell):
     assert_refused(browser, 403, "agent_not_allowed", SHOP)
 
 
-def test_preflights_without_origin_or_with_extra_headers_are_refused(proxy):
-    assert_refused(proxy.options(ENDPOINT, headers={"Access-Control-Request-Method": "POST"}), 403, "origin_not_allowed")
+def test_preflights_without_origin_or_with_extra_headers_are_refused(shared_proxy):
+    assert_refused(shared_proxy.options(ENDPOINT, headers={"Access-Control-Request-Method": "POST"}), 403, "origin_not_allowed")
     for method, extra in [("GET", ""), ("", ""), ("POST", "x-api-key"), ("POST", "content-type, cookie")]:
-        response = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": method,
+        response = shared_proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": method,
                                                     "Access-Control-Request-Headers": extra})
         assert_refused(response, 403, "preflight_refused", SHOP)
-    ok = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST"})
+    ok = shared_proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST"})
     assert ok.status_code == 204 and ok.headers["access-control-max-age"] == "600"
     assert "RateLimit-Remaining" in ok.headers["access-control-expose-headers"]
     assert "access-control-allow-credentials" not in ok.headers
