@@ -28,6 +28,7 @@ from pathlib import Path
 from bench import common
 from bench.gen_site import SiteSize, generate
 from harness.check import FAIL, CheckConfig, run
+from harness.state import SandboxState
 
 CLIENTS = 1000
 SAMPLE = 16  # clients checked at each --jobs
@@ -91,11 +92,11 @@ def once(site: Path, sample: list[str], jobs: int) -> dict:
     watch = _Watch()
     at_ready: dict[str, float] = {}
 
-    def ready(state: dict) -> None:
+    def ready(state: SandboxState) -> None:
         # The checking phase starts here: the builds before it are not counted per client.
         at_ready["self"] = _cpu(resource.getrusage(resource.RUSAGE_SELF))
         at_ready["machine"] = _machine_busy()
-        watch.start(state["pid"])
+        watch.start(state.pid)
 
     with tempfile.TemporaryDirectory(prefix="bench-check-") as out:
         config = CheckConfig(src=site / "site_src", widget=site / "widget", clients=tuple(sample), jobs=jobs, out=Path(out))

@@ -23,6 +23,7 @@ from pathlib import Path
 from harness.browser import PEER_CONNECTIONS
 from harness.hearing import END_MS
 from harness.speech import speak, visitor_wav
+from harness.state import SandboxState
 
 GREETING = "Hello!"
 # (the visitor's line, the agent's answer); the answers of TALKED_OVER are long, and the visitor
@@ -113,20 +114,20 @@ def measure(levels: list[list[float]]) -> dict:
     return {"turn_ms": turns, "barge_in_ms": barge_ins}
 
 
-def conversation(playwright, state: dict, executable: str | None, control, tmp: Path) -> dict:
+def conversation(playwright, state: SandboxState, executable: str | None, control, tmp: Path) -> dict:
     """One scripted conversation through client 0's v2 page; its measurements, both sides."""
-    client = state["clients"][0]
-    agent_id = client["agents"][0]
+    client = state.clients[0]
+    agent_id = client.agents[0]
     script = {"greeting": GREETING, "turn": [{"user": u, "agent": a, "hang_up": n == len(TURNS) - 1}
                                              for n, (u, a) in enumerate(TURNS)]}
     assert control.put(f"/agents/{agent_id}", json=script).status_code == 200
     wav = _visitor(tmp / "visitor.wav")
     browser = playwright.chromium.launch(executable_path=executable, headless=True, args=[
-        *state["chromium_args"], f"--use-file-for-fake-audio-capture={wav}%noloop"])
+        *state.chromium_args, f"--use-file-for-fake-audio-capture={wav}%noloop"])
     try:
         page = browser.new_page()
         page.add_init_script(SAMPLER)
-        page.goto(f"{client['origin']}/sandbox/v2/")
+        page.goto(f"{client.origin}/sandbox/v2/")
         page.wait_for_function("document.querySelector('retell-widget')?.getAttribute('data-state') === 'idle'")
         known = {c["call_id"] for c in control.get("/calls").json()["calls"]}
         page.locator("retell-widget .launcher").click()

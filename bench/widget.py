@@ -181,11 +181,11 @@ def run(runs: int, smoke: bool = False, conversations: int = 3) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="bench-widget-") as tmp, launched(Path(tmp), cwd=common.REPO,
                                                                                start_timeout=120) as state:
-        cdn = state["origins"]["cdn"]
+        cdn = state.origins["cdn"]
         import httpx
 
-        manifest = httpx.get(f"http://127.0.0.1:{state['ports']['cdn']}/manifest.json", timeout=10).json()
-        client = state["clients"][0]["id"]
+        manifest = httpx.get(state.local("cdn") + "/manifest.json", timeout=10).json()
+        client = state.clients[0].id
         folders = _folders(manifest)
         if smoke:
             # The smoke run: latest/ (the newest line) shows the tooling works, warm and cold.
@@ -194,17 +194,17 @@ def run(runs: int, smoke: bool = False, conversations: int = 3) -> dict:
         cold: dict[str, list[dict]] = {f: [] for f in folders}
         talks: list[dict] = []
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium_executable(), args=state["chromium_args"], headless=True)
+            browser = playwright.chromium.launch(executable_path=chromium_executable(), args=list(state.chromium_args), headless=True)
             try:
                 for _ in range(runs):  # rounds, so every folder sees the same machine
                     for folder in folders:
-                        url = f"{state['origins'][client]}/sandbox/{folder}/"
+                        url = f"{state.origins[client]}/sandbox/{folder}/"
                         visits[folder].append(_visit(browser, url, cdn, manifest))
                         cold[folder].append(_visit(browser, url, cdn, manifest, intent=False))
-                update = talk.update_cost(browser, f"{state['origins'][client]}/", cdn, *((20, 20) if smoke else ()))
+                update = talk.update_cost(browser, f"{state.origins[client]}/", cdn, *((20, 20) if smoke else ()))
             finally:
                 browser.close()
-            with httpx.Client(base_url=f"http://127.0.0.1:{state['ports']['control']}", timeout=20) as control:
+            with httpx.Client(base_url=state.local("control"), timeout=20) as control:
                 for n in range(0 if smoke else conversations):
                     talks.append(talk.conversation(playwright, state, chromium_executable(), control, Path(tmp)))
                     print(f"conversation {n + 1} of {conversations}: turns {talks[-1]['browser_turn_ms']} ms in the browser",

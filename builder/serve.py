@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from builder.livereload import LiveChannel, Rebuilder, live_reload, rebuild, watch
-from builder.server import Server, bind
+from serving import Server, ServerFailed, Shutdown, bind, run
 
 
 def create_app(root: Path, channel: LiveChannel, lifespan=None) -> ASGIApp:  # noqa: ANN001
@@ -41,7 +40,8 @@ def create_app(root: Path, channel: LiveChannel, lifespan=None) -> ASGIApp:  # n
     return live_reload(Starlette(routes=routes), channel, lifespan)
 
 
-async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, overrides: Mapping[str, str]) -> None:
+async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, overrides: Mapping[str, str],
+               shutdown: Shutdown) -> None:
     channel = LiveChannel()
     rebuilder = Rebuilder(src, widget, out, overrides)
 
@@ -55,34 +55,19 @@ async def _run(sock: socket.socket, src: Path, widget: Path, out: Path, override
             stop.set()
             await watcher
 
+    server = Server(create_app(out, channel, lifespan), sock)
+    await rebuild(rebuilder, channel, set())
+    if shutdown.requested.is_set():
+        return
+    await server.start()
+    origin = _origin(sock)
+    print(f"serving {origin}/ : docs {origin}/docs/, client pages {origin}/clients/, CDN {origin}/cdn/", flush=True)
+    print(f"watching {src} and {widget}; Ctrl-C stops", flush=True)
+    await shutdown.wait(server)
     # Live-reload streams never end on their own; ending them lets the connections drain.
-    server = Server(create_app(out, channel, lifespan), sock, on_shutdown=channel.close)
-    loop = asyncio.get_running_loop()
-
-    def interrupt() -> None:
-        # The first Ctrl-C shuts down gracefully; a second one stops waiting for connections.
-        server.force_exit = server.should_exit
-        server.should_exit = True
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, interrupt)
-    try:
-        await rebuild(rebuilder, channel, set())
-        if server.should_exit:
-            return
-        serving = asyncio.create_task(server.run_until_exit())
-        ready = asyncio.create_task(server.ready.wait())
-        await asyncio.wait({serving, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if server.ready.is_set():
-            origin = _origin(sock)
-            print(f"serving {origin}/ : docs {origin}/docs/, client pages {origin}/clients/, CDN {origin}/cdn/",
-                  flush=True)
-            print(f"watching {src} and {widget}; Ctrl-C stops", flush=True)
-        ready.cancel()
-        await serving
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+    channel.close()
+    # The first Ctrl-C shuts down gracefully; a second one stops waiting for connections.
+    await server.stop(shutdown.forced)
 
 
 def _origin(sock: socket.socket) -> str:
@@ -108,7 +93,10 @@ def serve(src: Path, widget: Path, port: int, overrides: Mapping[str, str]) -> i
     temporary = Path(tempfile.mkdtemp(prefix="builder-serve-"))
     print(f"building into {temporary} (removed on exit)", flush=True)
     try:
-        asyncio.run(_run(sock, src, widget, temporary / "site", overrides))
+        run(lambda shutdown: _run(sock, src, widget, temporary / "site", overrides, shutdown))
+    except ServerFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         sock.close()
         shutil.rmtree(temporary, ignore_errors=True)

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import re
 import shlex
-import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.state import SandboxState
+    from serving import Shutdown
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,32 +47,26 @@ _LABELS = {
 }
 
 
-def _print_ready(state: dict, state_file: Path | None) -> None:
-    names = {c["id"]: c["name"] for c in state["clients"]}
-    for name, url in state["origins"].items():
+def _print_ready(state: SandboxState, state_file: Path | None) -> None:
+    names = {c.id: c.name for c in state.clients}
+    for name, url in state.origins.items():
         label = names.get(name, _LABELS.get(name, ""))
         print(f"  {name:<10} {url:<36} {label}")
-    media = state["media"]
-    print(f"  {'media':<10} {'https://127.0.0.1:' + str(media['port']):<36} Retell's media server, as wss://{media['host']}")
+    media = state.media
+    print(f"  {'media':<10} {'https://127.0.0.1:' + str(media.port):<36} Retell's media server, as wss://{media.host}")
     print("Try a call in Chromium, which needs these flags to reach the media server:")
-    print("  " + shlex.join(state["chromium_command"]))
+    print("  " + shlex.join(state.chromium_command))
     if state_file is not None:
-        tmp = state_file.with_name(state_file.name + ".tmp")
-        tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-        tmp.replace(state_file)  # readers never see a half-written file
+        state.save(state_file)
     print("sandbox ready; press Ctrl-C to stop", flush=True)
 
 
-async def _main(args: argparse.Namespace) -> None:
+async def _main(args: argparse.Namespace, shutdown: Shutdown) -> None:
     from harness.sandbox import SandboxConfig, run_sandbox
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     config = SandboxConfig(src=args.src, widget=args.widget, port_base=args.port_base, domain=args.domain, https=args.https,
                            watch=args.watch, agents=args.agents)
-    await run_sandbox(config, stop, lambda state: _print_ready(state, args.state))
+    await run_sandbox(config, shutdown, lambda state: _print_ready(state, args.state))
 
 
 def _check_parser() -> argparse.ArgumentParser:
@@ -118,13 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     from harness.sandbox import SandboxError
     from harness.script import ScriptError
     from registry import RegistryError
+    from serving import ServerFailed, run
 
     try:
-        asyncio.run(_main(args))
+        run(lambda shutdown: _main(args, shutdown))
     except (BuildError, ConfigError, RegistryError, ScriptError) as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
-    except SandboxError as exc:
+    except (SandboxError, ServerFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print("sandbox stopped")

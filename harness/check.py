@@ -35,6 +35,7 @@ from playwright.async_api import TimeoutError as BrowserTimeout
 
 import registry
 from harness.browser import PEER_CONNECTIONS
+from harness.state import SandboxState
 from registry.errors import ErrorList
 
 CHECKS = ("page", "a11y", "calls", "hostile", "csp", "bot")
@@ -138,7 +139,7 @@ def prepare(config: CheckConfig) -> registry.Registry:
         raise CheckError(exc.errors) from None
 
 
-def run(config: CheckConfig, on_ready: Callable[[dict], None] | None = None,
+def run(config: CheckConfig, on_ready: Callable[[SandboxState], None] | None = None,
         progress: Callable[[str], None] | None = None) -> Report:
     """Check every (chosen) client against a fresh sandbox; ``on_ready`` sees its state first
     (tests plant breakage there). Raises ``CheckError`` before any browser if the site is broken."""
@@ -165,7 +166,7 @@ def run(config: CheckConfig, on_ready: Callable[[dict], None] | None = None,
     return Report(reports, time.perf_counter() - started, checked)
 
 
-async def _check_all(config: CheckConfig, state: dict, clients: list[registry.Client],
+async def _check_all(config: CheckConfig, state: SandboxState, clients: list[registry.Client],
                      progress: Callable[[str], None], started: float) -> list[ClientReport]:
     from playwright.async_api import async_playwright
 
@@ -180,7 +181,7 @@ async def _check_all(config: CheckConfig, state: dict, clients: list[registry.Cl
         progress(f"checked {done}/{len(clients)} clients, {failing} failing, {time.perf_counter() - started:.1f} s")
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_executable(), args=state["chromium_args"])
+        browser = await playwright.chromium.launch(executable_path=chromium_executable(), args=list(state.chromium_args))
         try:
             async with httpx.AsyncClient(timeout=30) as http:
                 control = _Control(http, state)
@@ -202,10 +203,10 @@ async def _check_all(config: CheckConfig, state: dict, clients: list[registry.Cl
 @dataclass(frozen=True, slots=True)
 class _Control:
     http: httpx.AsyncClient
-    state: dict
+    state: SandboxState
 
     def local(self, name: str) -> str:
-        return f"{self.state['scheme']}://127.0.0.1:{self.state['ports'][name]}"
+        return self.state.local(name)
 
     async def records(self) -> dict:
         return (await self.http.get(self.local("control") + "/calls")).json()
@@ -217,9 +218,9 @@ class _Control:
         return response.json()
 
 
-async def _check_client(config: CheckConfig, browser, control: _Control, state: dict, client: registry.Client,  # noqa: ANN001
+async def _check_client(config: CheckConfig, browser, control: _Control, state: SandboxState, client: registry.Client,  # noqa: ANN001
                         report: ClientReport) -> None:
-    origin = state["origins"][client.id]
+    origin = state.origins[client.id]
     v2 = client.version.major >= 2
     steps: list[tuple[str, Callable]] = [
         ("page", lambda page: _page(page, origin, client)),
@@ -428,7 +429,7 @@ async def _one_call(page, control: _Control, url: str, client: registry.Client, 
         return record
 
 
-async def _hostile(page, control: _Control, state: dict, client: registry.Client) -> None:  # noqa: ANN001
+async def _hostile(page, control: _Control, state: SandboxState, client: registry.Client) -> None:  # noqa: ANN001
     before = await _agent_requests(control, client)
     with _creates(page) as creates:
         await _refused(page, state, client, creates)
@@ -436,9 +437,9 @@ async def _hostile(page, control: _Control, state: dict, client: registry.Client
         raise _Failed("a copy of the page on a foreign origin reached Retell (the proxy asked for a call)")
 
 
-async def _refused(page, state: dict, client: registry.Client, creates: list) -> None:  # noqa: ANN001
+async def _refused(page, state: SandboxState, client: registry.Client, creates: list) -> None:  # noqa: ANN001
     agent = client.agents[0]
-    await page.goto(f"{state['hostile']}/sandbox/v{client.widget_version}/?agent={agent}{_bot_query(client)}")
+    await page.goto(f"{state.hostile}/sandbox/v{client.widget_version}/?agent={agent}{_bot_query(client)}")
     root = await _start(page, client, "the copy on a foreign origin neither failed nor started")
     if await root.get_attribute("data-state") != "error":
         raise _Failed("a copy of the page on a foreign origin started a call")
@@ -446,8 +447,8 @@ async def _refused(page, state: dict, client: registry.Client, creates: list) ->
         raise _Failed("the proxy minted a token for a copy of the page on a foreign origin")
 
 
-async def _bot(control: _Control, state: dict, client: registry.Client) -> None:
-    origin = state["origins"][client.id]
+async def _bot(control: _Control, state: SandboxState, client: registry.Client) -> None:
+    origin = state.origins[client.id]
     bare = await control.http.post(control.local("proxy") + CREATE_PATH, json={"agent_id": client.agents[0]},
                                    headers={"Origin": origin})
     if bare.status_code != 403 or bare.json().get("error") != "bot_check_failed":

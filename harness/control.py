@@ -23,29 +23,45 @@ class Restartable(Protocol):
     async def stop(self) -> None: ...
 
 
-def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_origin: Restartable | None = None,
-                relist: Callable[[tuple[str, ...], dict[str, dict[str, object]]], None] | None = None) -> Starlette:
-    async def apply(faults: Faults) -> None:
-        previous, fake.faults = fake.faults, faults
+class Control:
+    """The control origin's app over the fakes: ``proxy`` and ``media_origin`` are restarted for
+    faults that need it, and ``relist`` rewrites the proxy's registry copy."""
+
+    def __init__(self, fake: FakeRetell, proxy: Restartable, media: MediaServer, media_origin: Restartable | None = None,
+                 relist: Callable[[tuple[str, ...], dict[str, dict[str, object]]], None] | None = None) -> None:
+        self._fake, self._proxy, self._media, self._media_origin, self._relist = fake, proxy, media, media_origin, relist
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/agents/{agent_id}", self._agent, methods=["GET", "PUT", "DELETE"]),
+            Route("/calls", self._calls, methods=["GET"]),
+            Route("/calls/{call_id}", self._call, methods=["GET"]),
+            Route("/calls/{call_id}/hangup", self._hang_up, methods=["POST"]),
+            Route("/faults", self._faults, methods=["GET", "POST", "DELETE"]),
+        ])
+
+    async def _apply(self, faults: Faults) -> None:
+        previous, self._fake.faults = self._fake.faults, faults
         registry_changed = (faults.unlisted, faults.overrides()) != (previous.unlisted, previous.overrides())
-        if relist is not None and registry_changed:
-            relist(faults.unlisted, faults.overrides())  # the proxy re-reads its registry copy at the next request
+        if self._relist is not None and registry_changed:
+            self._relist(faults.unlisted, faults.overrides())  # the proxy re-reads its registry copy at the next request
         if faults.proxy_down or faults.rate_limit != previous.rate_limit:
             # The proxy reads its limit when it starts; a restart also empties its limiter.
-            await proxy.stop()
+            await self._proxy.stop()
         if not faults.proxy_down:
-            await proxy.start()
-        if media_origin is not None:
+            await self._proxy.start()
+        if self._media_origin is not None:
             # Retell's media servers out of reach: the browser's connections are refused.
-            await (media_origin.stop() if faults.media_down else media_origin.start())
+            await (self._media_origin.stop() if faults.media_down else self._media_origin.start())
 
-    async def calls(request: Request) -> Response:
-        return JSONResponse(fake.records())
+    async def _calls(self, request: Request) -> Response:
+        return JSONResponse(self._fake.records())
 
-    async def call(request: Request) -> Response:
+    async def _call(self, request: Request) -> Response:
         # ?wait=ended answers once the call has ended (the browser may see its end first),
         # ?wait=reported once its end's webhooks have been delivered to the proxy (answered or
         # given up), or 408 after ?timeout= seconds (default 10).
+        fake = self._fake
         record = fake.calls.get(request.path_params["call_id"])
         if record is None:
             return JSONResponse({"error": f"no call {request.path_params['call_id']!r}"}, status_code=404)
@@ -66,34 +82,34 @@ def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_
         delivered = fake.webhooks.deliveries if fake.webhooks is not None else []
         return JSONResponse(record.record() | {"webhooks": [d for d in delivered if d["call_id"] == record.call_id]})
 
-    async def hang_up(request: Request) -> Response:
+    async def _hang_up(self, request: Request) -> Response:
         # The agent ends the call (a signalling leave), as Retell's agent does when it is done.
         call_id = request.path_params["call_id"]
-        if await media.hang_up(call_id):
+        if await self._media.hang_up(call_id):
             return JSONResponse({"call_id": call_id, "hung_up": True})
         return JSONResponse({"error": f"no call {call_id!r} is in progress"}, status_code=404)
 
-    async def faults(request: Request) -> Response:
+    async def _faults(self, request: Request) -> Response:
         if request.method == "GET":
-            return JSONResponse(asdict(fake.faults))
+            return JSONResponse(asdict(self._fake.faults))
         if request.method == "DELETE":
-            await apply(Faults())
-            return JSONResponse(asdict(fake.faults))
+            await self._apply(Faults())
+            return JSONResponse(asdict(self._fake.faults))
         try:
             parsed = Faults.parse(await request.json())
         except ValueError as exc:  # FaultError, or a body that is not JSON
             message = str(exc) if isinstance(exc, FaultError) else "the body must be JSON"
             return JSONResponse({"error": message}, status_code=400)
-        await apply(parsed)
-        return JSONResponse(asdict(fake.faults))
+        await self._apply(parsed)
+        return JSONResponse(asdict(self._fake.faults))
 
-    async def agent(request: Request) -> Response:
+    async def _agent(self, request: Request) -> Response:
         # GET: the script the agent runs; PUT: replace it (the file's table for one agent, as
         # JSON), spoken before the answer; DELETE: back to the --agents file's, or the default.
         agent_id = request.path_params["agent_id"]
-        if agent_id not in fake.agents:
+        if agent_id not in self._fake.agents:
             return JSONResponse({"error": f"agent {agent_id!r} is not an agent of any client in the registry"}, status_code=404)
-        scripts = media.scripts
+        scripts = self._media.scripts
         if request.method == "PUT":
             try:
                 script = parse({"agent": {agent_id: await request.json()}})[agent_id]
@@ -101,16 +117,8 @@ def control_app(fake: FakeRetell, proxy: Restartable, media: MediaServer, media_
                 return JSONResponse({"error": "; ".join(exc.errors)}, status_code=400)
             except ValueError:
                 return JSONResponse({"error": "the body must be JSON: one agent's script"}, status_code=400)
-            await asyncio.to_thread(media.voices.prepare, script.lines())
+            await asyncio.to_thread(self._media.voices.prepare, script.lines())
             scripts.overrides[agent_id] = script
         elif request.method == "DELETE":
             scripts.overrides.pop(agent_id, None)
         return JSONResponse(scripts.for_agent(agent_id).table())
-
-    return Starlette(routes=[
-        Route("/agents/{agent_id}", agent, methods=["GET", "PUT", "DELETE"]),
-        Route("/calls", calls, methods=["GET"]),
-        Route("/calls/{call_id}", call, methods=["GET"]),
-        Route("/calls/{call_id}/hangup", hang_up, methods=["POST"]),
-        Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
-    ])

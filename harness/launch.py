@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import subprocess
 import sys
@@ -11,13 +10,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from harness.state import SandboxState, load
+
 
 class SandboxFailed(RuntimeError):
     """The sandbox did not start, or did not stop cleanly; the message holds its output."""
 
 
 @contextlib.contextmanager
-def launched(folder: Path, *args: str, cwd: Path | None = None, start_timeout: float = 60) -> Iterator[dict]:
+def launched(folder: Path, *args: str, cwd: Path | None = None, start_timeout: float = 60) -> Iterator[SandboxState]:
     """Run ``python -m harness --state FOLDER/state.json ARGS`` until it says it is ready; yield its
     state; then Ctrl-C it, and raise ``SandboxFailed`` unless it stopped cleanly."""
     state_file = folder / "state.json"
@@ -43,7 +44,7 @@ def launched(folder: Path, *args: str, cwd: Path | None = None, start_timeout: f
     drain = threading.Thread(target=lambda: output.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
     drain.start()
     try:
-        yield json.loads(state_file.read_text())
+        yield load(state_file)
     finally:
         process.send_signal(signal.SIGINT)
         try:

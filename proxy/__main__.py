@@ -83,11 +83,11 @@ def serve(host: str, port: int, workers: int = 1) -> int:
     from proxy.connections import server_options
 
     # proxy_headers=False: X-Forwarded-For is believed only from PROXY_TRUSTED_PROXIES, by us.
-    options = {"host": host, "port": port, "proxy_headers": False, "access_log": False, "log_config": None,
+    # log_level=None: uvicorn's loggers follow PROXY_LOG_LEVEL, through the root logger.
+    options = {"proxy_headers": False, "access_log": False, "log_config": None, "log_level": None,
                **server_options(settings, workers)}
     if workers == 1:
-        uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
-        return 0
+        return _serve_one(create_app(settings), host, port, options)
     from uvicorn.supervisors import Multiprocess
 
     if settings.rate_limit_storage == "memory://":
@@ -96,8 +96,37 @@ def serve(host: str, port: int, workers: int = 1) -> int:
             "the configured limits; set PROXY_RATE_LIMIT_STORAGE to a redis:// URL to share one budget",
             workers, workers)
     # Each worker is a new process that imports the app and reads the same environment.
-    config = uvicorn.Config("proxy.app:from_environment", factory=True, workers=workers, **options)
+    config = uvicorn.Config("proxy.app:from_environment", factory=True, workers=workers, host=host, port=port, **options)
     Multiprocess(config, sockets=[config.bind_socket()]).run()
+    return 0
+
+
+def _serve_one(app, host: str, port: int, options: dict) -> int:  # noqa: ANN001 (an ASGI app)
+    """One process: the same server, start and shutdown as every test and sandbox origin
+    (``serving``); the first Ctrl-C drains the requests in progress, a second one stops waiting."""
+    from serving import Server, ServerFailed, Shutdown, bind, run
+
+    try:
+        sock = bind(port, host)
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port} ({exc.strerror})", file=sys.stderr)
+        return 2
+
+    async def main(shutdown: Shutdown) -> None:
+        server = Server(app, sock, **options)
+        await server.start()
+        logging.getLogger("proxy").info("serving on http://%s:%d; Ctrl-C stops", host, server.port)
+        await shutdown.wait(server)
+        await server.stop(shutdown.forced)
+
+    try:
+        run(main)
+    except ServerFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        sock.close()
+    logging.getLogger("proxy").info("stopped")
     return 0
 
 

@@ -15,7 +15,8 @@ import pytest
 from starlette.types import ASGIApp
 
 from harness.launch import SandboxFailed, launched
-from builder.server import Server, bind
+from harness.state import SandboxClient, SandboxState
+from serving import Server, bind
 
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -95,25 +96,48 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 def running(app: ASGIApp, **options: object) -> Iterator[int]:
     """Serve ``app`` on a free 127.0.0.1 port in a thread; yield the port; stop it after.
     ``options`` go to uvicorn's Config."""
-    server = Server(app, bind(), **options)
+    sock = bind()
+    server = Server(app, sock, **options)
     started = threading.Event()
 
     async def main() -> None:
-        task = asyncio.create_task(server.run_until_exit())
-        ready = asyncio.create_task(server.ready.wait())
-        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        started.set()
-        await task
+        try:
+            await server.start()
+        finally:
+            started.set()
+        await server.wait()
 
     thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
     thread.start()
-    assert started.wait(15) and server.ready.is_set(), "server did not start"
     try:
+        assert started.wait(15) and server.uvicorn.started, "server did not start"
         yield server.port
     finally:
-        server.should_exit = True
+        server.uvicorn.should_exit = True  # uvicorn reads it at its next tick, from any thread
         thread.join(15)
-        server.sock.close()
+        sock.close()
+
+
+class Swappable:
+    """An ASGI app that passes every request to the app a test puts in ``app``: one server serves
+    test after test. Stopping a uvicorn server costs 0.2 s (its 0.1 s tick, then a 0.1 s wait for
+    connections); the proxy tests stopped a fake upstream after every test. Serve it with
+    ``lifespan="off"``: the apps put in have no startup work."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert self.app is not None, "a request arrived between tests"
+        await self.app(scope, receive, send)
+
+    @contextlib.contextmanager
+    def serving(self, app: ASGIApp) -> Iterator[None]:
+        self.app = app
+        try:
+            yield
+        finally:
+            self.app = None
 
 
 @pytest.fixture
@@ -132,19 +156,18 @@ def site_factory(tmp_path: Path) -> Callable[..., Path]:
 
 
 class Sandbox:
-    def __init__(self, state: dict) -> None:
+    def __init__(self, state: SandboxState) -> None:
         self.state = state
         # Python cannot resolve *.localhost or *.test, so it talks to each port on 127.0.0.1,
         # trusting the sandbox's own CA over HTTPS (its certificate names 127.0.0.1 too).
-        verify = ssl.create_default_context(cafile=state["ca_file"]) if state["ca_file"] else True
+        verify = ssl.create_default_context(cafile=state.ca_file) if state.ca_file else True
         self.http = httpx.Client(verify=verify, timeout=10)
 
-    def client(self, client_id: str) -> dict:
-        return next(c for c in self.state["clients"] if c["id"] == client_id)
+    def client(self, client_id: str) -> SandboxClient:
+        return self.state.client(client_id)
 
     def local(self, name: str) -> str:
-        scheme = "http" if name == "insecure" else self.state["scheme"]
-        return f"{scheme}://127.0.0.1:{self.state['ports'][name]}"
+        return self.state.local(name)
 
     def retell_records(self) -> dict:
         return self.http.get(self.local("control") + "/calls").json()
@@ -165,7 +188,7 @@ class Sandbox:
     def calls_per_client(self) -> dict[str, tuple[int, int, float, float]]:
         """The proxy's usage page, as numbers: client -> (created, connected, minutes, cost in USD)."""
         page = self.http.get(self.local("proxy") + "/usage", params={"since": "24h"},
-                             headers={"Authorization": f"Bearer {self.state['admin_token']}"})
+                             headers={"Authorization": f"Bearer {self.state.admin_token}"})
         assert page.status_code == 200, page.text
         rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td><td>([\d.]+)</td><td>([\d.]+)</td></tr>", page.text)
         return {c: (int(a), int(b), float(m), float(usd)) for c, a, b, m, usd in rows}

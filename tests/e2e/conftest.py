@@ -50,7 +50,7 @@ def context(new_context: Callable[..., BrowserContext], request: pytest.FixtureR
 def browser_type_launch_args(browser_type_launch_args: dict, sandbox) -> dict:
     # Exactly the flags the sandbox's state file lists (fake microphone, loopback WebRTC, Retell's
     # media host mapped to the sandbox and its certificate pinned), as a team's own script would.
-    args = {**browser_type_launch_args, "args": [*browser_type_launch_args.get("args", []), *sandbox.state["chromium_args"]]}
+    args = {**browser_type_launch_args, "args": [*browser_type_launch_args.get("args", []), *sandbox.state.chromium_args]}
     executable = chromium_executable()
     if executable:
         args["executable_path"] = executable
@@ -61,7 +61,7 @@ def browser_type_launch_args(browser_type_launch_args: dict, sandbox) -> dict:
 def https_browser(browser_type: BrowserType, browser_type_launch_args: dict, sandbox_https) -> Iterator[Browser]:
     """A browser for the HTTPS sandbox: its media server and certificate are its own, so it needs
     its own flags (one browser maps Retell's host name to one place)."""
-    options = {**browser_type_launch_args, "args": sandbox_https.state["chromium_args"]}
+    options = {**browser_type_launch_args, "args": list(sandbox_https.state.chromium_args)}
     browser = browser_type.launch(**options)
     yield browser
     browser.close()

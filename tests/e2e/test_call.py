@@ -21,7 +21,7 @@ def new_records(before: dict, after: dict, key: str) -> list[dict]:
 def test_a_call_starts_and_hangs_up(page: Page, sandbox, client_id):
     client = sandbox.client(client_id)
     before = sandbox.retell_records()
-    page.goto(client["origin"] + "/")
+    page.goto(client.origin + "/")
     widget = page.locator(".retell-widget")
     until_state(widget, "idle")
 
@@ -33,14 +33,14 @@ def test_a_call_starts_and_hangs_up(page: Page, sandbox, client_id):
     until_state(widget, "ended")
     calls = sandbox.ended_calls(before)
     assert len(calls) == 1
-    assert calls[0]["agent_id"] == client["agents"][0]
+    assert calls[0]["agent_id"] == client.agents[0]
     assert calls[0]["call_status"] == "ended" and calls[0]["disconnection_reason"] == "user_hangup"
 
 
 def test_a_hang_up_reaches_the_clients_minutes_through_retells_signed_webhooks(page: Page, sandbox):
     client = sandbox.client("client-b")
     before, usage_before = sandbox.retell_records(), sandbox.calls_per_client().get("client-b", (0, 0, 0.0, 0.0))
-    page.goto(client["origin"] + "/")
+    page.goto(client.origin + "/")
     page.locator(".retell-widget__button").click()
     until_state(page.locator(".retell-widget"), "in-call")
     page.locator(".retell-widget__hangup").click()
@@ -59,7 +59,7 @@ def test_the_hostile_site_is_refused_before_retell(page: Page, sandbox):
     before = sandbox.retell_records()
     console_errors = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    page.goto(sandbox.state["hostile"] + "/")
+    page.goto(sandbox.state.hostile + "/")
     widget = page.locator(".retell-widget")
     until_state(widget, "idle")
 

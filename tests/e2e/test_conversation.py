@@ -55,7 +55,7 @@ def the_visitors_voice(path: Path) -> Path:
 def test_a_ten_turn_conversation_heard_answered_interrupted_and_kept_whole(browser_type: BrowserType, browser_type_launch_args,
                                                                           sandbox, agent_script, tmp_path):
     client = sandbox.client("client-a")
-    agent_script(client["agents"][0], {"greeting": GREETING, "turn": [
+    agent_script(client.agents[0], {"greeting": GREETING, "turn": [
         {"user": line, "agent": answer, "hang_up": n == len(TURNS) - 1} for n, (line, answer) in enumerate(TURNS)]})
     wav = the_visitors_voice(tmp_path / "visitor.wav")
     # Chromium reads the file once per launch: this conversation needs a browser of its own.
@@ -64,7 +64,7 @@ def test_a_ten_turn_conversation_heard_answered_interrupted_and_kept_whole(brows
     try:
         page = browser.new_page()
         page.add_init_script(INSTRUMENT)
-        page.goto(f"{client['origin']}/sandbox/v2/")
+        page.goto(f"{client.origin}/sandbox/v2/")
         host = page.locator("retell-widget")
         until_state(host, "idle")
         before = sandbox.retell_records()

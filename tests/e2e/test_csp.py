@@ -24,13 +24,13 @@ document.addEventListener('securitypolicyviolation', (e) =>
 @pytest.mark.parametrize("folder", ["v1"])
 def test_a_call_under_a_strict_csp_violates_nothing(page: Page, sandbox, folder):
     page.add_init_script(RECORD_VIOLATIONS)
-    response = page.goto(sandbox.state["origins"]["csp"] + f"/sandbox/{folder}/")
+    response = page.goto(sandbox.state.origins["csp"] + f"/sandbox/{folder}/")
     policy = response.headers["content-security-policy"]
     assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
     # The policy the docs give, word for word: scripts from the CDN, connections to the proxy
     # and Retell's media host.
     media = " ".join(MEDIA_ORIGINS)
-    assert f"connect-src {sandbox.state['proxy']} {media};" in policy
+    assert f"connect-src {sandbox.state.proxy} {media};" in policy
     assert f"connect-src https://api.retell-widget.example {media};" in DOCS.read_text()
     widget = page.locator(".retell-widget")
     page.locator(".retell-widget__button").click()
@@ -43,7 +43,7 @@ def test_a_call_under_a_strict_csp_violates_nothing(page: Page, sandbox, folder)
 def test_the_policy_really_blocks_inline_script(page: Page, sandbox):
     # Guard for the test above: a script without the nonce must be refused on this origin.
     page.add_init_script(RECORD_VIOLATIONS)
-    page.goto(sandbox.state["origins"]["csp"] + "/sandbox/v1/")
+    page.goto(sandbox.state.origins["csp"] + "/sandbox/v1/")
     page.evaluate("""() => { const s = document.createElement('script');
                              s.textContent = 'window.__ran = true'; document.body.append(s); }""")
     assert page.evaluate("window.__ran") is None
@@ -53,7 +53,7 @@ def test_the_policy_really_blocks_inline_script(page: Page, sandbox):
 def test_without_retells_media_host_in_connect_src_the_call_cannot_start(page: Page, sandbox):
     # Guard for the first test: the media host in connect-src is what lets the call through.
     page.add_init_script(RECORD_VIOLATIONS)
-    page.goto(sandbox.state["origins"]["csp"] + "/sandbox/v2/?media=blocked")
+    page.goto(sandbox.state.origins["csp"] + "/sandbox/v2/?media=blocked")
     host = page.locator("retell-widget")
     host.locator(".launcher").click()
     expect(host).to_have_attribute("data-error", "start-failed")

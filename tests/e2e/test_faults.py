@@ -53,7 +53,7 @@ def fail_then_retry(page: Page, sandbox, faults, folder: str, name: str) -> None
     line = LINES[folder]
     sandbox.clear_faults()  # whatever a case before this one left behind
     instrument(page)
-    page.goto(f"{sandbox.client('client-a')['origin']}/sandbox/{folder}/")
+    page.goto(f"{sandbox.client('client-a').origin}/sandbox/{folder}/")
     root = page.locator(line.root)
     until_state(root, "idle")
     faults(fault)

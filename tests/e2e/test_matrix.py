@@ -22,7 +22,7 @@ def test_a_call_on_every_line_and_client(page: Page, sandbox, cell):
     folder, _, client_id = cell.partition("-")
     line, client = LINES[folder], sandbox.client(client_id)
     before = sandbox.retell_records()
-    page.goto(f"{client['origin']}/sandbox/{folder}/")
+    page.goto(f"{client.origin}/sandbox/{folder}/")
     widget: Locator = page.locator(line.root)
     until_state(widget, "idle")
 
@@ -35,4 +35,4 @@ def test_a_call_on_every_line_and_client(page: Page, sandbox, cell):
     until_state(widget, "ended")
     calls = sandbox.ended_calls(before)
     assert [(c["agent_id"], c["call_status"], c["disconnection_reason"]) for c in calls] == [
-        (client["agents"][0], "ended", "user_hangup")]
+        (client.agents[0], "ended", "user_hangup")]

@@ -55,7 +55,7 @@ def agent_finished_greeting(page: Page) -> None:
 def open_line(page: Page, sandbox, folder: str):
     page.add_init_script(PEER_CONNECTIONS)
     page.add_init_script(INSTRUMENT)
-    page.goto(f"{sandbox.client('client-a')['origin']}/sandbox/{folder}/")
+    page.goto(f"{sandbox.client('client-a').origin}/sandbox/{folder}/")
     line = LINES[folder]
     root = page.locator(line.root)
     until_state(root, "idle")
@@ -157,8 +157,8 @@ def test_a_reused_token_is_refused_by_the_media_server_and_the_sdk_says_so(page:
       const second = await run();
       first.client.stopCall();
       return [first.seen, second.seen];
-    }""", [f"{sandbox.state['origins']['cdn']}/{manifest['sdk']['path']}", sandbox.state["proxy_endpoint"],
-           sandbox.client("client-a")["agents"][0]])
+    }""", [f"{sandbox.state.origins['cdn']}/{manifest['sdk']['path']}", sandbox.state.proxy_endpoint,
+           sandbox.client("client-a").agents[0]])
     assert result[0] == ["call_ready", "call_started", "call_ended"]
     assert result[1] == ["error"]  # never call_ended for a start that failed
 

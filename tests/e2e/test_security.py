@@ -12,9 +12,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_client_page_cannot_use_another_clients_agent(page: Page, sandbox):
-    foreign = sandbox.client("client-b")["agents"][0]
+    foreign = sandbox.client("client-b").agents[0]
     before = len(sandbox.retell_records()["requests"])
-    page.goto(sandbox.client("client-a")["origin"] + f"/sandbox/v1/?agent={foreign}")
+    page.goto(sandbox.client("client-a").origin + f"/sandbox/v1/?agent={foreign}")
     page.locator(".retell-widget__button").click()
     until_state(page.locator(".retell-widget"), "error")
     expect(page.locator(".retell-widget__status")).to_have_text("This website isn't allowed to use this assistant.")
@@ -25,10 +25,10 @@ def test_a_burst_hits_the_rate_limit_and_the_widget_says_when_to_retry(page: Pag
     faults({"rate_limit": "3/minute"})
     client = sandbox.client("client-a")
     # The burst: this machine's address spends its budget of three creates.
-    statuses = [sandbox.http.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client["agents"][0]},
-                                  headers={"Origin": client["origin"]}).status_code for _ in range(4)]
+    statuses = [sandbox.http.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client.agents[0]},
+                                  headers={"Origin": client.origin}).status_code for _ in range(4)]
     assert statuses == [201, 201, 201, 429]
-    page.goto(client["origin"] + "/sandbox/v1/")
+    page.goto(client.origin + "/sandbox/v1/")
     page.locator(".retell-widget__button").click()
     until_state(page.locator(".retell-widget"), "error")
     expect(page.locator(".retell-widget__status")).to_contain_text("Too many calls right now. Please try again in")
@@ -39,11 +39,11 @@ def test_a_used_up_quota_says_the_assistant_is_unavailable_without_a_countdown(p
     client = sandbox.client("client-b")
     faults({"quota": {"client-b": {"max_calls_per_day": 1}}})
     # The day's one call (unless an earlier test of this sandbox made it), then the refusal.
-    answers = [sandbox.http.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client["agents"][0]},
-                                 headers={"Origin": client["origin"]}) for _ in range(2)]
+    answers = [sandbox.http.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client.agents[0]},
+                                 headers={"Origin": client.origin}) for _ in range(2)]
     assert answers[-1].status_code == 429 and answers[-1].json()["error"] == "quota_exceeded"
     before = len(sandbox.retell_records()["requests"])
-    page.goto(client["origin"] + f"/sandbox/{line}/")
+    page.goto(client.origin + f"/sandbox/{line}/")
     if line == "v1":
         page.locator(".retell-widget__button").click()
         until_state(page.locator(".retell-widget"), "error")
@@ -63,13 +63,13 @@ def test_a_tampered_cdn_file_is_blocked_by_sri(page: Page, sandbox, faults):
     messages = []
     page.on("console", lambda m: messages.append(m.text))
     # The demo page pins an exact version with an integrity hash...
-    page.goto(sandbox.client("client-a")["origin"] + "/")
+    page.goto(sandbox.client("client-a").origin + "/")
     page.wait_for_load_state("load")
     assert page.evaluate("typeof window.RetellWidget") == "undefined"
     expect(page.locator(".retell-widget")).to_have_count(0)
     assert any("integrity" in m for m in messages), messages
     # ...while a moving alias, which cannot carry SRI, runs whatever the CDN sends.
-    page.goto(sandbox.client("client-a")["origin"] + "/sandbox/v1/")
+    page.goto(sandbox.client("client-a").origin + "/sandbox/v1/")
     until_state(page.locator(".retell-widget"), "idle")
 
 
@@ -82,10 +82,10 @@ def test_a_bot_check_passes_for_a_real_visitor_and_its_token_is_verified_once(pa
     page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
     before = sandbox.retell_records()
     # Without a token (a script that is not a browser, or an old page): refused before Retell.
-    bare = sandbox.http.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client["agents"][0]},
-                             headers={"Origin": client["origin"]})
+    bare = sandbox.http.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client.agents[0]},
+                             headers={"Origin": client.origin})
     assert bare.status_code == 403 and bare.json()["error"] == "bot_check_failed"
-    page.goto(client["origin"] + f"/sandbox/{line}/?bot={provider}")
+    page.goto(client.origin + f"/sandbox/{line}/?bot={provider}")
     button = page.locator(".retell-widget__button" if line == "v1" else "retell-widget .launcher")
     button.hover()  # intent: the provider's script loads now, from its real URL
     host = "challenges.cloudflare.com" if provider == "turnstile" else "www.google.com"
@@ -98,7 +98,7 @@ def test_a_bot_check_passes_for_a_real_visitor_and_its_token_is_verified_once(pa
     assert [(v["provider"], v["success"]) for v in verified] == [(provider, True)]
     known = {c["call_id"] for c in before["calls"]}
     (call,) = [c for c in sandbox.retell_records()["calls"] if c["call_id"] not in known]
-    assert call["agent_id"] == client["agents"][0]
+    assert call["agent_id"] == client.agents[0]
 
 
 @in_one_page("line", ["v1", "v2"])
@@ -106,7 +106,7 @@ def test_a_failed_bot_check_says_so_and_reaches_no_one(page: Page, sandbox, faul
     client = sandbox.client("client-b")
     faults({"bot_check": {"client-b": "turnstile"}, "bot": "fail"})
     before = len(sandbox.retell_records()["requests"])
-    page.goto(client["origin"] + f"/sandbox/{line}/?bot=turnstile")
+    page.goto(client.origin + f"/sandbox/{line}/?bot=turnstile")
     if line == "v1":
         page.locator(".retell-widget__button").click()
         status = page.locator(".retell-widget__status")
@@ -126,7 +126,7 @@ def test_bot_check_faults_each_end_in_a_clear_message_and_a_retry_that_works(pag
     client = sandbox.client("client-b")
     provider = "recaptcha" if fault == "low-score" else "turnstile"
     faults({"bot_check": {"client-b": provider}})
-    page.goto(client["origin"] + f"/sandbox/v2/?bot={provider}")
+    page.goto(client.origin + f"/sandbox/v2/?bot={provider}")
     host = page.locator("retell-widget")
     faults({"bot_check": {"client-b": provider}, "bot": fault})
     host.locator(".launcher").click()

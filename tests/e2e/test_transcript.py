@@ -74,8 +74,8 @@ def test_retells_windows_always_rebuild_the_whole_conversation(page: Page, sandb
     cases.append([said[:1], said[:3], [], said[:5], said[1:6], said[2:7]])
     expected.append(said)
     revised.append(False)
-    page.goto(sandbox.client("client-a")["origin"] + "/")
-    results = page.evaluate(RUN, [f"{sandbox.state['origins']['cdn']}/v2/transcript.js", cases])
+    page.goto(sandbox.client("client-a").origin + "/")
+    results = page.evaluate(RUN, [f"{sandbox.state.origins['cdn']}/v2/transcript.js", cases])
     for n, (result, said, rewritten) in enumerate(zip(results, expected, revised, strict=True)):
         assert result["history"] == said, f"case {n}"
         # Only the newest utterance grows; nothing older is touched unless its words were revised.

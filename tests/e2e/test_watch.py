@@ -28,7 +28,7 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox,
 
 def test_a_docs_edit_reloads_the_open_page(page: Page, watched):
     sandbox, root = watched
-    page.goto(sandbox.state["origins"]["docs"] + "/getting-started/")
+    page.goto(sandbox.state.origins["docs"] + "/getting-started/")
     expect(page.locator("h1").first).to_have_text("Getting started")
     source = root / "site_src/docs/getting-started.md"
     source.write_text(source.read_text().replace("# Getting started", "# Getting started, edited", 1))
@@ -38,13 +38,13 @@ def test_a_docs_edit_reloads_the_open_page(page: Page, watched):
 def test_a_registry_edit_reaches_the_demo_page_and_the_proxy(page: Page, watched):
     sandbox, root = watched
     client = sandbox.client("client-b")
-    page.goto(client["origin"] + "/")
+    page.goto(client.origin + "/")
     expect(page.locator(".retell-widget")).to_have_class("retell-widget retell-widget--bottom-left retell-widget--theme-blue")
     registry = root / "site_src/clients.toml"
     registry.write_text(registry.read_text().replace('theme = "blue"', 'theme = "green"', 1))
     expect(page.locator(".retell-widget")).to_have_class("retell-widget retell-widget--bottom-left retell-widget--theme-green",
                                                          timeout=20_000)
     # The proxy still serves the client's own agent from its (rewritten) registry.
-    response = sandbox.http.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client["agents"][0]},
-                                 headers={"Origin": client["origin"]})
+    response = sandbox.http.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client.agents[0]},
+                                 headers={"Origin": client.origin})
     assert response.status_code == 201

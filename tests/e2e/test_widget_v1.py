@@ -19,7 +19,7 @@ def visit_v1(page: Page, sandbox, mic: str | None = None, **query) -> Locator:
         page.add_init_script(f"window.__micMode = {json.dumps(mic)};")
     page.add_init_script(INSTRUMENT)
     suffix = "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""
-    page.goto(f"{sandbox.state['origins']['client-a']}/sandbox/v1/{suffix}")
+    page.goto(f"{sandbox.state.origins['client-a']}/sandbox/v1/{suffix}")
     root = page.locator(".retell-widget")
     until_state(root, "idle")
     return root

@@ -62,7 +62,7 @@ def visit(page: Page, sandbox, folder: str = "v2", site: str = "client-a", mic: 
         page.add_init_script(f"window.__micMode = {json.dumps(mic)};")
     instrument(page)
     suffix = "?" + urlencode(query) if query else ""
-    page.goto(f"{sandbox.state['origins'][site]}/sandbox/{folder}/{suffix}")
+    page.goto(f"{sandbox.state.origins[site]}/sandbox/{folder}/{suffix}")
     host = page.locator("retell-widget")
     until_state(host, "idle")
     return host
@@ -127,7 +127,7 @@ def test_a_call_goes_through_every_state_and_the_token_comes_after_the_microphon
     expect(host.get_by_role("button", name="Call again")).to_be_visible()
     assert states(page) == ["requesting-microphone", "connecting", "in-call", "ended"]
     order = log(page)["order"]
-    assert order[0] == "mic" and order[1].startswith("fetch " + sandbox.state["proxy"]), order
+    assert order[0] == "mic" and order[1].startswith("fetch " + sandbox.state.proxy), order
     assert [d["talking"] for d in events(page, "agent-talking")] == [True, False]
     assert events(page, "transcript")[-1]["transcript"][0]["role"] == "agent"
     (start,), (end,) = events(page, "call-start"), events(page, "call-end")
@@ -257,10 +257,10 @@ def test_an_unregistered_origin_gets_an_honest_network_message(page: Page, sandb
     """A refused CORS preflight surfaces as a network TypeError, so the message says both."""
     before = sandbox.retell_records()
     page.add_init_script(INSTRUMENT)
-    page.goto(sandbox.state["hostile"] + "/")
-    page.add_script_tag(url=sandbox.state["origins"]["cdn"] + "/v2/retell-widget.js")
+    page.goto(sandbox.state.hostile + "/")
+    page.add_script_tag(url=sandbox.state.origins["cdn"] + "/v2/retell-widget.js")
     page.evaluate("""([agentId, proxyEndpoint]) => { window.w2 = new RetellWidget({agentId, proxyEndpoint}); }""",
-                  [sandbox.client("client-a")["agents"][0], sandbox.state["proxy_endpoint"]])
+                  [sandbox.client("client-a").agents[0], sandbox.state.proxy_endpoint])
     host = page.locator("retell-widget")
     fail_and_check(page, host, "network", "may not be set up for this website")
     assert new_calls(sandbox, before) == [] and token_requests(sandbox, before) == 0
@@ -414,7 +414,7 @@ def test_destroy_leaves_nothing_behind(page: Page, sandbox, embed):
     host = visit(page, sandbox, **({"embed": "element"} if embed == "element" else {}))
     page.evaluate("document.querySelector('retell-widget').remove()")  # measure the page without us
     baseline = document_listeners(page), page.evaluate("document.querySelectorAll('*').length")
-    agent, proxy = json.dumps(sandbox.client("client-a")["agents"][0]), json.dumps(sandbox.state["proxy_endpoint"])
+    agent, proxy = json.dumps(sandbox.client("client-a").agents[0]), json.dumps(sandbox.state.proxy_endpoint)
     if embed == "constructor":
         page.evaluate(f"window.__w = new RetellWidget({{agentId: {agent}, proxyEndpoint: {proxy}}})")
     else:
@@ -455,7 +455,7 @@ def test_languages_by_page_lang_or_attribute_and_every_string_overridable(page: 
       document.querySelector('retell-widget').destroy();
       window.w = new RetellWidget({agentId, proxyEndpoint, lang: 'es',
         strings: {launch: 'Llámanos', unavailable: 'Ahora no podemos atenderte.'}});
-    }""", [sandbox.client("client-a")["agents"][0], sandbox.state["proxy_endpoint"]])
+    }""", [sandbox.client("client-a").agents[0], sandbox.state.proxy_endpoint])
     host = page.locator("retell-widget")
     expect(host.locator(".launcher")).to_have_accessible_name("Llámanos")
     host.locator(".launcher").click()
@@ -480,7 +480,7 @@ def test_footprint_lazy_loading_and_no_layout_shift(page: Page, sandbox):
         .observe({ type: 'layout-shift', buffered: true });
     """)
     host = visit(page, sandbox)
-    cdn = sandbox.state["origins"]["cdn"]
+    cdn = sandbox.state.origins["cdn"]
 
     def loaded() -> list[str]:
         names = page.evaluate("performance.getEntriesByType('resource').map(r => r.name)")

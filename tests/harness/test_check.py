@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from harness.check import FAIL, NOT_APPLICABLE, PASS, SKIPPED, CheckConfig, CheckError, junit, prepare, run, table
+from harness.state import SandboxState
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.e2e
@@ -47,8 +48,8 @@ def report(tmp_path_factory):
     subprocess.run(["cp", "-r", str(REPO / "site_src"), str(REPO / "widget"), str(root)], check=True)
     (root / "site_src" / "clients.toml").write_text(CLIENTS)
 
-    def plant(state: dict) -> None:
-        response = httpx.post(f"http://127.0.0.1:{state['ports']['control']}/faults", json=PLANTED, timeout=10)
+    def plant(state: SandboxState) -> None:
+        response = httpx.post(state.local("control") + "/faults", json=PLANTED, timeout=10)
         assert response.status_code == 200, response.text
 
     config = CheckConfig(src=root / "site_src", widget=root / "widget", jobs=2, out=root / "results")

@@ -8,8 +8,8 @@ import pytest
 
 def create(sandbox, client_id="client-a"):
     client = sandbox.client(client_id)
-    return httpx.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client["agents"][0]},
-                      headers={"Origin": client["origin"]})
+    return httpx.post(sandbox.local("proxy") + "/api/create-web-call", json={"agent_id": client.agents[0]},
+                      headers={"Origin": client.origin})
 
 
 def test_bad_faults_are_refused_with_a_reason(sandbox):
@@ -36,7 +36,7 @@ def test_retells_refusals_reach_the_proxy_as_retell_sends_them(sandbox, faults, 
 
 
 def test_an_agents_script_is_set_shown_and_put_back(sandbox, agent_script):
-    agent = sandbox.client("client-a")["agents"][0]
+    agent = sandbox.client("client-a").agents[0]
     url = sandbox.local("control") + f"/agents/{agent}"
     default = httpx.get(url).json()
     assert default["greeting"] == "Hello! How can I help?" and default["turn"] == []
@@ -79,13 +79,13 @@ def test_hang_up_answers_404_for_a_call_that_is_not_in_progress(sandbox):
 
 
 def test_the_state_file_says_how_to_launch_chromium_for_this_sandbox(sandbox):
-    args = sandbox.state["chromium_args"]
-    media = sandbox.state["media"]
-    assert media["host"] == "retell-ai-4ihahnq7.livekit.cloud"
+    args = sandbox.state.chromium_args
+    media = sandbox.state.media
+    assert media.host == "retell-ai-4ihahnq7.livekit.cloud"
     (rules,) = [a.removeprefix("--host-resolver-rules=").split(", ") for a in args if a.startswith("--host-resolver-rules=")]
-    bots = sandbox.state["bots"]
-    assert rules == [f"MAP {media['host']} 127.0.0.1:{media['port']}",
-                     *(f"MAP {host} 127.0.0.1:{bots['port']}" for host in ("challenges.cloudflare.com", "www.google.com"))]
+    bots = sandbox.state.bots
+    assert rules == [f"MAP {media.host} 127.0.0.1:{media.port}",
+                     *(f"MAP {host} 127.0.0.1:{bots.port}" for host in ("challenges.cloudflare.com", "www.google.com"))]
     assert "--allow-loopback-in-peer-connection" in args and "--use-fake-device-for-media-stream" in args
     assert any(a.startswith("--ignore-certificate-errors-spki-list=") for a in args)
     assert not any(a.startswith("--disable-features") for a in args)  # Playwright's own list stays in force
@@ -95,10 +95,10 @@ def test_client_origins_serve_sandbox_pages_for_any_cdn_folder(sandbox):
     client = sandbox.client("client-a")
     page = httpx.get(sandbox.local("client-a") + "/sandbox/v1.0.0/?theme=dark&position=top-left")
     assert page.status_code == 200
-    cdn = sandbox.state["origins"]["cdn"]
+    cdn = sandbox.state.origins["cdn"]
     assert re.search(rf'<script src="{cdn}/v1\.0\.0/retell-widget\.js" integrity="sha384-[^"]+" crossorigin', page.text)
     assert '"theme": "dark"' in page.text and '"position": "top-left"' in page.text
-    assert f'"agentId": "{client["agents"][0]}"' in page.text
+    assert f'"agentId": "{client.agents[0]}"' in page.text
     alias = httpx.get(sandbox.local("client-a") + "/sandbox/latest/?embed=element&lang=de").text
     assert "integrity" not in alias  # a moving alias cannot carry SRI
     assert '<retell-widget agent-id="' in alias and 'proxy-endpoint="' in alias and '<html lang="de">' in alias
@@ -126,7 +126,7 @@ def test_the_hostile_css_site_ships_its_css(sandbox):
 def test_the_hostile_origin_copies_the_first_clients_test_pages(sandbox):
     page = httpx.get(sandbox.local("hostile") + "/sandbox/v2/?scheme=dark")
     assert page.status_code == 200
-    assert f'"agentId": "{sandbox.client("client-a")["agents"][0]}"' in page.text
+    assert f'"agentId": "{sandbox.client("client-a").agents[0]}"' in page.text
     assert '"scheme": "dark"' in page.text
 
 
@@ -140,6 +140,6 @@ def test_trusted_types_can_be_required_on_the_strict_csp_site(sandbox):
 def test_the_usage_page_opens_with_the_state_files_admin_token(sandbox):
     create(sandbox)
     usage = sandbox.http.get(sandbox.local("proxy") + "/usage",
-                             headers={"Authorization": f"Bearer {sandbox.state['admin_token']}"})
+                             headers={"Authorization": f"Bearer {sandbox.state.admin_token}"})
     assert usage.status_code == 200 and "<svg" in usage.text
     assert sandbox.http.get(sandbox.local("proxy") + "/usage").status_code in (401, 403)

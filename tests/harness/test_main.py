@@ -41,7 +41,7 @@ def test_bad_flags_are_refused_with_a_reason(args, message):
 
 
 def test_a_busy_port_is_a_clear_error():
-    from builder.server import bind
+    from serving import bind
 
     busy = bind()
     try:

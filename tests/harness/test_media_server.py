@@ -16,7 +16,7 @@ from websockets.exceptions import InvalidStatus
 
 from builder.sdk import MEDIA_HOST
 from harness.certificates import issue
-from harness.control import control_app
+from harness.control import Control
 from harness.fake_retell import TOKEN_TTL_SECONDS, FakeRetell
 from harness.faults import Faults
 from harness.media_server import MediaServer
@@ -48,7 +48,7 @@ def media(tmp_path: Path):
     fake = FakeRetell(KEY, frozenset({"agent_one"}), clock=clock)
     server = MediaServer(fake, Scripts({"agent_one": Script(GREETING)}), ToneVoices())
     certificates = issue(tmp_path, [MEDIA_HOST])
-    app = Starlette(routes=[*server.app().routes, Mount("/__control", control_app(fake, _NoProxy(), server))])
+    app = Starlette(routes=[*server.app().routes, Mount("/__control", Control(fake, _NoProxy(), server).app())])
     with running(app, **certificates.uvicorn_options()) as port:
         yield fake, port, str(certificates.ca_file), clock
 

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 from harness.fake_retell import FakeRetell
 from proxy.app import create_app
 from proxy.settings import ProxySettings, Secret
-from tests.conftest import running
+from tests.conftest import Swappable, running
 from tests.releases import manifest_json
 
 API_KEY = "key_test_4f1c9a_do_not_leak"
@@ -53,11 +53,33 @@ def registry_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[tuple[Swappable, str]]:
+    """One server for every test's fake upstream (Retell's API, the bot check providers)."""
+    app = Swappable()
+    with running(app, lifespan="off") as port:
+        yield app, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
-def fake_retell() -> Iterator[tuple[FakeRetell, str]]:
+def serve_upstream(upstream: tuple[Swappable, str]) -> Callable[[ASGIApp], contextlib.AbstractContextManager[str]]:
+    """``with serve_upstream(app) as url``: ``app`` is this test's upstream, on the shared server."""
+    server, url = upstream
+
+    @contextlib.contextmanager
+    def serve(app: ASGIApp) -> Iterator[str]:
+        with server.serving(app):
+            yield url
+
+    return serve
+
+
+@pytest.fixture
+def fake_retell(upstream: tuple[Swappable, str]) -> Iterator[tuple[FakeRetell, str]]:
     fake = FakeRetell.for_agents(API_KEY, ["agent_shop", "agent_bolt"])
-    with running(fake.app()) as port:
-        yield fake, f"http://127.0.0.1:{port}"
+    server, url = upstream
+    with server.serving(fake.app()):
+        yield fake, url
 
 
 # A build that published 1.0.0 and 1.2.0, the first to send a bot token.
@@ -98,6 +120,23 @@ def proxy(proxy_factory, fake_retell) -> httpx.Client:
     return proxy_factory(fake_retell[1])
 
 
+@pytest.fixture(scope="module")
+def shared_proxy(upstream: tuple[Swappable, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """One proxy for a module's tests of what the default proxy answers, against each test's
+    ``fake_retell`` (take it too, even to see no call reach Retell: without it the upstream
+    answers 500): stopping a proxy costs uvicorn's 0.2 s, and the parametrized refusals were a
+    proxy each. Its budgets are generous, so tests sharing it never spend each other's; a test
+    about budgets, usage rows, logs, metrics, settings or Retell's failures (the proxy remembers a
+    busy Retell) starts its own."""
+    folder = tmp_path_factory.mktemp("shared-proxy")
+    (folder / "clients.toml").write_text(REGISTRY)
+    (folder / "manifest.json").write_text(json.dumps(MANIFEST))
+    settings = settings_for(upstream[1], folder / "clients.toml", folder,
+                            rate_limit_ip="100000/minute", rate_limit_agent="100000/minute")
+    with serving(create_app(settings)) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        yield client
+
+
 @contextlib.contextmanager
 def killed_proxy(tmp_path: Path, registry_file: Path, retell_url: str, nofile: int | None = None,
                  **environ: str) -> Iterator[int]:
@@ -111,7 +150,7 @@ def killed_proxy(tmp_path: Path, registry_file: Path, retell_url: str, nofile: i
     import sys
     import threading
 
-    from builder.server import bind
+    from serving import bind
     from tests.conftest import REPO
 
     sock = bind()
@@ -130,7 +169,7 @@ def killed_proxy(tmp_path: Path, registry_file: Path, retell_url: str, nofile: i
     try:
         assert proc.stderr is not None
         for line in proc.stderr:
-            if "Uvicorn running" in line:
+            if "serving on http" in line:
                 break
         else:
             pytest.fail("the proxy did not start")

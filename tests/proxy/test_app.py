@@ -13,8 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from builder.server import bind
-from tests.conftest import running
+from serving import bind
 from tests.proxy.conftest import API_KEY
 
 SHOP = "https://shop.example"
@@ -26,8 +25,8 @@ def create(client, origin=SHOP, body=None, **headers):
     return client.post(ENDPOINT, json={"agent_id": "agent_shop"} if body is None else body, headers=headers)
 
 
-def test_mints_a_token_for_a_registered_origin(proxy, fake_retell):
-    response = create(proxy)
+def test_mints_a_token_for_a_registered_origin(shared_proxy, fake_retell):
+    response = create(shared_proxy)
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"access_token", "call_id"}
@@ -37,13 +36,13 @@ def test_mints_a_token_for_a_registered_origin(proxy, fake_retell):
     assert response.headers["cache-control"] == "no-store"
 
 
-def test_subdomain_pattern_and_local_origin(proxy):
-    assert create(proxy, "https://www.shop.example").status_code == 201
-    assert create(proxy, "http://localhost:3000").status_code == 201
+def test_subdomain_pattern_and_local_origin(shared_proxy, fake_retell):
+    assert create(shared_proxy, "https://www.shop.example").status_code == 201
+    assert create(shared_proxy, "http://localhost:3000").status_code == 201
 
 
-def test_preflight_allows_only_post_with_content_type(proxy):
-    ok = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST",
+def test_preflight_allows_only_post_with_content_type(shared_proxy):
+    ok = shared_proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST",
                                           "Access-Control-Request-Headers": "content-type"})
     assert ok.status_code == 204
     assert ok.headers["access-control-allow-origin"] == SHOP
@@ -51,7 +50,7 @@ def test_preflight_allows_only_post_with_content_type(proxy):
     assert ok.headers["access-control-allow-headers"] == "Content-Type"
     assert int(ok.headers["access-control-max-age"]) > 0
     for method, extra in [("DELETE", "content-type"), ("POST", "content-type, authorization")]:
-        refused = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": method,
+        refused = shared_proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": method,
                                                    "Access-Control-Request-Headers": extra})
         assert refused.status_code == 403
         assert "allowed" in refused.json()["message"]
@@ -70,8 +69,8 @@ def test_preflight_allows_only_post_with_content_type(proxy):
     "https://shop.example/",            # not an origin
     "",
 ])
-def test_refuses_unregistered_origins_without_calling_retell(proxy, fake_retell, origin):
-    for response in (create(proxy, origin), proxy.options(ENDPOINT, headers={"Origin": origin, "Access-Control-Request-Method": "POST"})):
+def test_refuses_unregistered_origins_without_calling_retell(shared_proxy, fake_retell, origin):
+    for response in (create(shared_proxy, origin), shared_proxy.options(ENDPOINT, headers={"Origin": origin, "Access-Control-Request-Method": "POST"})):
         assert response.status_code == 403
         assert response.json()["error"] == "origin_not_allowed"
         assert "access-control-allow-origin" not in response.headers
@@ -79,16 +78,16 @@ def test_refuses_unregistered_origins_without_calling_retell(proxy, fake_retell,
     assert fake_retell[0].requests == []
 
 
-def test_refuses_requests_without_origin_or_with_two(proxy, fake_retell):
-    assert create(proxy, origin=None).status_code == 403
-    two = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=[("Origin", SHOP), ("Origin", "https://bolt.example")])
+def test_refuses_requests_without_origin_or_with_two(shared_proxy, fake_retell):
+    assert create(shared_proxy, origin=None).status_code == 403
+    two = shared_proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=[("Origin", SHOP), ("Origin", "https://bolt.example")])
     assert two.status_code == 403
     assert fake_retell[0].requests == []
 
 
-def test_agent_works_only_from_its_own_clients_origins(proxy, fake_retell):
-    other = create(proxy, SHOP, {"agent_id": "agent_bolt"})
-    unknown = create(proxy, SHOP, {"agent_id": "agent_nobody"})
+def test_agent_works_only_from_its_own_clients_origins(shared_proxy, fake_retell):
+    other = create(shared_proxy, SHOP, {"agent_id": "agent_bolt"})
+    unknown = create(shared_proxy, SHOP, {"agent_id": "agent_nobody"})
     assert other.status_code == unknown.status_code == 403
     # The same answer either way, so agent ids cannot be probed.
     assert other.json() == unknown.json() == {"error": "agent_not_allowed", "message": "this agent is not available on this website"}
@@ -107,19 +106,19 @@ def test_agent_works_only_from_its_own_clients_origins(proxy, fake_retell):
     (b'{"__proto__": {"admin": true}}', "application/json", 400, "invalid_agent_id"),
     (json.dumps({"agent_id": "agent_shop", "pad": "x" * 9000}).encode(), "application/json", 413, "body_too_large"),
 ])
-def test_rejects_bad_bodies_with_a_clear_message(proxy, fake_retell, content, content_type, status, code):
-    response = proxy.post(ENDPOINT, content=content, headers={"Origin": SHOP, "Content-Type": content_type})
+def test_rejects_bad_bodies_with_a_clear_message(shared_proxy, fake_retell, content, content_type, status, code):
+    response = shared_proxy.post(ENDPOINT, content=content, headers={"Origin": SHOP, "Content-Type": content_type})
     assert response.status_code == status
     assert response.json()["error"] == code and response.json()["message"]
     assert fake_retell[0].requests == []
 
 
-def test_other_methods_are_not_allowed(proxy):
-    assert proxy.get(ENDPOINT, headers={"Origin": SHOP}).status_code == 405
+def test_other_methods_are_not_allowed(shared_proxy):
+    assert shared_proxy.get(ENDPOINT, headers={"Origin": SHOP}).status_code == 405
 
 
-def test_health(proxy):
-    response = proxy.get("/api/health")
+def test_health(shared_proxy):
+    response = shared_proxy.get("/api/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     assert response.headers["vary"] == "Origin"
 
@@ -174,11 +173,11 @@ class StubUpstream:
     (Response(status_code=204), 502, "upstream_invalid", None),
     (JSONResponse({"access_token": "t"}, 302, {"Location": "https://evil.example/"}), 502, "upstream_error", None),
 ])
-def test_maps_upstream_failures(proxy_factory, answer, status, code, retry_after):
+def test_maps_upstream_failures(serve_upstream, proxy_factory, answer, status, code, retry_after):
     stub = StubUpstream()
     stub.answer = answer
-    with running(stub.app()) as port:
-        response = create(proxy_factory(f"http://127.0.0.1:{port}"))
+    with serve_upstream(stub.app()) as url:
+        response = create(proxy_factory(url))
     assert stub.seen == 1  # never retried
     assert response.status_code == status
     assert response.json()["error"] == code
@@ -194,17 +193,17 @@ def test_maps_upstream_failures(proxy_factory, answer, status, code, retry_after
     (422, "retell does not know agent agent_shop"),
     (429, "concurrency limit"),
 ])
-def test_retells_refusals_tell_the_operator_what_to_fix_and_the_visitor_nothing_of_it(proxy_factory, caplog, status, logged):
+def test_retells_refusals_tell_the_operator_what_to_fix_and_the_visitor_nothing_of_it(serve_upstream, proxy_factory, caplog, status, logged):
     stub = StubUpstream()
     stub.answer = JSONResponse({"error_message": f"retell says {status}\n\x1b[31m"}, status)
-    with running(stub.app()) as port, caplog.at_level(logging.INFO, logger="proxy.upstream"):
-        response = create(proxy_factory(f"http://127.0.0.1:{port}"))
+    with serve_upstream(stub.app()) as url, caplog.at_level(logging.INFO, logger="proxy.upstream"):
+        response = create(proxy_factory(url))
     line = next(r.getMessage() for r in caplog.records if r.name == "proxy.upstream")
     assert logged in line and f"retell says {status}" in line and "\x1b" not in line  # Retell's words, printable only
     assert "retell says" not in response.text and response.json()["message"].startswith("The voice service")
 
 
-def test_the_create_path_is_a_setting(proxy_factory):
+def test_the_create_path_is_a_setting(serve_upstream, proxy_factory):
     seen: list[str] = []
 
     async def endpoint(request: Request) -> Response:
@@ -212,17 +211,17 @@ def test_the_create_path_is_a_setting(proxy_factory):
         return JSONResponse({"access_token": "t", "call_id": "call_1"}, 201)
 
     app = Starlette(routes=[Route("/v9/create-web-call", endpoint, methods=["POST"])])
-    with running(app) as port:
-        response = create(proxy_factory(f"http://127.0.0.1:{port}", retell_create_path="/v9/create-web-call"))
+    with serve_upstream(app) as url:
+        response = create(proxy_factory(url, retell_create_path="/v9/create-web-call"))
     assert response.status_code == 201 and seen == ["/v9/create-web-call"]
 
 
-def test_an_upstream_timeout_is_a_504(proxy_factory):
+def test_an_upstream_timeout_is_a_504(serve_upstream, proxy_factory):
     stub = StubUpstream()
     stub.hold = True
-    with running(stub.app()) as port:
+    with serve_upstream(stub.app()) as url:
         try:
-            response = create(proxy_factory(f"http://127.0.0.1:{port}", timeout=0.3))
+            response = create(proxy_factory(url, timeout=0.3))
         finally:
             stub.release.set()  # let the held request finish so the stub can stop
     assert response.status_code == 504 and response.json()["error"] == "upstream_timeout"
@@ -236,7 +235,7 @@ def test_an_unreachable_upstream_is_a_502(proxy_factory):
     assert response.status_code == 502 and response.json()["error"] == "upstream_unavailable"
 
 
-def test_an_upstream_that_trickles_is_cut_off_by_the_total_timeout(proxy_factory):
+def test_an_upstream_that_trickles_is_cut_off_by_the_total_timeout(serve_upstream, proxy_factory):
     async def trickle():
         yield b'{"access_token": "'
         for _ in range(50):
@@ -245,8 +244,8 @@ def test_an_upstream_that_trickles_is_cut_off_by_the_total_timeout(proxy_factory
         yield b'", "call_id": "c"}'
 
     app = Starlette(routes=[Route("/v2/create-web-call", lambda r: StreamingResponse(trickle(), 201), methods=["POST"])])
-    with running(app) as port:
-        response = create(proxy_factory(f"http://127.0.0.1:{port}", timeout=0.5))
+    with serve_upstream(app) as url:
+        response = create(proxy_factory(url, timeout=0.5))
     assert response.status_code == 504 and response.json()["error"] == "upstream_timeout"
 
 
@@ -280,11 +279,11 @@ def test_an_upstream_that_drops_the_connection_is_a_502_and_not_retried(proxy_fa
     assert len(seen) == 1
 
 
-def test_upstream_latency_is_labelled_by_result(proxy_factory):
+def test_upstream_latency_is_labelled_by_result(serve_upstream, proxy_factory):
     stub = StubUpstream()
     stub.hold = True
-    with running(stub.app()) as port:
-        proxy = proxy_factory(f"http://127.0.0.1:{port}", timeout=0.3)
+    with serve_upstream(stub.app()) as url:
+        proxy = proxy_factory(url, timeout=0.3)
         try:
             create(proxy)
         finally:
@@ -293,7 +292,7 @@ def test_upstream_latency_is_labelled_by_result(proxy_factory):
     assert 'proxy_upstream_seconds_count{result="upstream_timeout"} 1.0' in metrics
 
 
-def test_an_oversized_upstream_answer_is_cut_off_and_refused(proxy_factory, caplog):
+def test_an_oversized_upstream_answer_is_cut_off_and_refused(serve_upstream, proxy_factory, caplog):
     """A 40 MB answer once took the proxy to 183 MB: it reads 64 KiB of an answer at most."""
     sent = [0]
 
@@ -306,8 +305,8 @@ def test_an_oversized_upstream_answer_is_cut_off_and_refused(proxy_factory, capl
         return StreamingResponse(flood(), status_code=201, media_type="application/json")
 
     app = Starlette(routes=[Route("/v2/create-web-call", endpoint, methods=["POST"])])
-    with running(app) as port, caplog.at_level(logging.ERROR, logger="proxy.upstream"):
-        proxy = proxy_factory(f"http://127.0.0.1:{port}")
+    with serve_upstream(app) as url, caplog.at_level(logging.ERROR, logger="proxy.upstream"):
+        proxy = proxy_factory(url)
         tracemalloc.start()
         try:
             response = create(proxy)
@@ -319,7 +318,7 @@ def test_an_oversized_upstream_answer_is_cut_off_and_refused(proxy_factory, capl
     assert peak < 8 * 1024 * 1024, f"{peak / 2**20:.1f} MiB held while a 40 MiB answer came in"
 
 
-def test_readiness_asks_retell_at_most_once_in_a_while(proxy_factory):
+def test_readiness_asks_retell_at_most_once_in_a_while(serve_upstream, proxy_factory):
     """A flood of /api/ready once made one upstream GET per request."""
     seen = [0]
 
@@ -329,8 +328,8 @@ def test_readiness_asks_retell_at_most_once_in_a_while(proxy_factory):
         return PlainTextResponse("retell")
 
     app = Starlette(routes=[Route("/", root, methods=["GET"])])
-    with running(app) as port:
-        proxy = proxy_factory(f"http://127.0.0.1:{port}")
+    with serve_upstream(app) as url:
+        proxy = proxy_factory(url)
 
         def ready(_: int) -> int:
             return proxy.get("/api/ready").status_code

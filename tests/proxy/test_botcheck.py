@@ -9,12 +9,12 @@ import logging
 import httpx
 import pytest
 
-from builder.server import bind
+from serving import bind
 from harness.bots import FakeBots
 from proxy import botcheck
 from proxy.botcheck import BotChecker, BotRefused, Provider
 from proxy.settings import Secret
-from tests.conftest import run_async, running
+from tests.conftest import Swappable, run_async, running
 from tests.proxy.conftest import API_KEY
 
 SHOP = "https://shop.example"
@@ -24,13 +24,22 @@ TRUSTED = (ipaddress.ip_network("127.0.0.1/32"),)  # the tests' own address, as 
 BOT, VISITOR = "203.0.113.7", "198.51.100.9"
 
 
+@pytest.fixture(scope="module")
+def providers_server():
+    """One server for the module's bot check providers, each test's own fake served through it."""
+    app = Swappable()
+    with running(app, lifespan="off") as port:
+        yield app, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
-def bots():
+def bots(providers_server):
     fake = FakeBots(slow=0.6)  # the proxies below wait 0.3 s
     state = {"fault": None}
     fake.fault = lambda: state["fault"]
-    with running(fake.app()) as port:
-        yield fake, f"http://127.0.0.1:{port}", state
+    server, url = providers_server
+    with server.serving(fake.app()):
+        yield fake, url, state
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from starlette.routing import Route
 from proxy.calls import InvalidEvent, parse_event
 from proxy.settings import Secret
 from proxy.validation import InvalidBody, parse_create
-from tests.conftest import running
 from tests.proxy.conftest import API_KEY
 
 SHOP = "https://shop.example"
@@ -57,15 +56,15 @@ def assert_refused(response, status, code, cors_origin=None):
     "https://shop.example,https://bolt.example",
     "https://" + "a" * 300 + ".shop.example",      # a label past 63 characters
 ])
-def test_refuses_hostile_origins_without_calling_retell(proxy, fake_retell, origin):
-    response = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": origin})
+def test_refuses_hostile_origins_without_calling_retell(shared_proxy, fake_retell, origin):
+    response = shared_proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": origin})
     assert_refused(response, 403, "origin_not_allowed")
     assert fake_retell[0].requests == []
 
 
-def test_several_origin_headers_are_refused_even_if_all_are_registered(proxy, fake_retell):
+def test_several_origin_headers_are_refused_even_if_all_are_registered(shared_proxy, fake_retell):
     for pair in ([SHOP, SHOP], [SHOP, "https://www.shop.example"], ["https://evil.example", SHOP]):
-        response = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=[("Origin", o) for o in pair])
+        response = shared_proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=[("Origin", o) for o in pair])
         assert_refused(response, 403, "origin_not_allowed")
     assert fake_retell[0].requests == []
 
@@ -74,22 +73,22 @@ def test_several_origin_headers_are_refused_even_if_all_are_registered(proxy, fa
     None, "", "text/plain", "text/json", "application/jsonx", "application/json-patch+json",
     "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "application/xml",
 ])
-def test_only_json_is_accepted(proxy, fake_retell, content_type):
+def test_only_json_is_accepted(shared_proxy, fake_retell, content_type):
     headers = {"Origin": SHOP} | ({"Content-Type": content_type} if content_type is not None else {})
-    response = proxy.post(ENDPOINT, content=b'{"agent_id": "agent_shop"}', headers=headers)
+    response = shared_proxy.post(ENDPOINT, content=b'{"agent_id": "agent_shop"}', headers=headers)
     assert_refused(response, 415, "unsupported_media_type", SHOP)
     assert fake_retell[0].requests == []
 
 
-def test_json_with_parameters_is_fine(proxy):
-    response = proxy.post(ENDPOINT, content=b'{"agent_id": "agent_shop"}',
+def test_json_with_parameters_is_fine(shared_proxy, fake_retell):
+    response = shared_proxy.post(ENDPOINT, content=b'{"agent_id": "agent_shop"}',
                           headers={"Origin": SHOP, "Content-Type": "Application/JSON; charset=utf-8"})
     assert response.status_code == 201
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "HEAD", "TRACE"])
-def test_other_methods_are_refused(proxy, fake_retell, method):
-    response = proxy.request(method, ENDPOINT, headers={"Origin": SHOP})
+def test_other_methods_are_refused(shared_proxy, fake_retell, method):
+    response = shared_proxy.request(method, ENDPOINT, headers={"Origin": SHOP})
     assert response.status_code == 405
     assert fake_retell[0].requests == []
 
@@ -107,8 +106,8 @@ def test_other_methods_are_refused(proxy, fake_retell, method):
     ({"agent_id": "agent_shop\n"}, "invalid_agent_id"),
     ({"agent_id": "agent_shop", "retell_llm_dynamic_variables": {"a\n": "x"}}, "invalid_dynamic_variables"),
 ])
-def test_hostile_bodies_are_400_without_calling_retell(proxy, fake_retell, body, code):
-    response = proxy.post(ENDPOINT, content=json.dumps(body).encode(), headers={"Origin": SHOP, "Content-Type": "application/json"})
+def test_hostile_bodies_are_400_without_calling_retell(shared_proxy, fake_retell, body, code):
+    response = shared_proxy.post(ENDPOINT, content=json.dumps(body).encode(), headers={"Origin": SHOP, "Content-Type": "application/json"})
     assert_refused(response, 400, code, SHOP)
     assert fake_retell[0].requests == []
 
@@ -128,22 +127,22 @@ def test_a_number_json_cannot_carry_is_refused_by_name_before_any_budget(proxy_f
     assert proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers={"Origin": SHOP}).status_code == 201  # budget intact
 
 
-def test_a_streamed_oversized_body_is_cut_off_at_the_limit(proxy, fake_retell):
+def test_a_streamed_oversized_body_is_cut_off_at_the_limit(shared_proxy, fake_retell):
     def chunks():
         yield b'{"agent_id": "agent_shop", "pad": "'
         for _ in range(100):
             yield b"x" * 1024
         yield b'"}'
 
-    response = proxy.post(ENDPOINT, content=chunks(), headers={"Origin": SHOP, "Content-Type": "application/json"})
+    response = shared_proxy.post(ENDPOINT, content=chunks(), headers={"Origin": SHOP, "Content-Type": "application/json"})
     assert_refused(response, 413, "body_too_large", SHOP)
     assert fake_retell[0].requests == []
 
 
-def test_unknown_fields_are_not_forwarded(proxy, fake_retell):
+def test_unknown_fields_are_not_forwarded(shared_proxy, fake_retell):
     body = {"agent_id": "agent_shop", "metadata": {"page": "/"}, "agent_version": 3, "call_type": "phone_call",
             "from_number": "+15550100", "override_agent_id": "agent_bolt"}
-    assert proxy.post(ENDPOINT, json=body, headers={"Origin": SHOP}).status_code == 201
+    assert shared_proxy.post(ENDPOINT, json=body, headers={"Origin": SHOP}).status_code == 201
     call = next(iter(fake_retell[0].calls.values()))
     assert call.agent_id == "agent_shop" and call.metadata == {"page": "/"}
 
@@ -162,13 +161,13 @@ def test_no_origin_needs_the_server_credential(proxy_factory, fake_retell):
     assert_refused(browser, 403, "agent_not_allowed", SHOP)
 
 
-def test_preflights_without_origin_or_with_extra_headers_are_refused(proxy):
-    assert_refused(proxy.options(ENDPOINT, headers={"Access-Control-Request-Method": "POST"}), 403, "origin_not_allowed")
+def test_preflights_without_origin_or_with_extra_headers_are_refused(shared_proxy):
+    assert_refused(shared_proxy.options(ENDPOINT, headers={"Access-Control-Request-Method": "POST"}), 403, "origin_not_allowed")
     for method, extra in [("GET", ""), ("", ""), ("POST", "x-api-key"), ("POST", "content-type, cookie")]:
-        response = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": method,
+        response = shared_proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": method,
                                                     "Access-Control-Request-Headers": extra})
         assert_refused(response, 403, "preflight_refused", SHOP)
-    ok = proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST"})
+    ok = shared_proxy.options(ENDPOINT, headers={"Origin": SHOP, "Access-Control-Request-Method": "POST"})
     assert ok.status_code == 204 and ok.headers["access-control-max-age"] == "600"
     assert "RateLimit-Remaining" in ok.headers["access-control-expose-headers"]
     assert "access-control-allow-credentials" not in ok.headers
@@ -219,7 +218,7 @@ def _strict_json(raw: bytes) -> bool:
     return True
 
 
-def test_fuzzed_requests_never_cause_a_server_error_nor_send_retell_anything_but_json(proxy_factory):
+def test_fuzzed_requests_never_cause_a_server_error_nor_send_retell_anything_but_json(serve_upstream, proxy_factory):
     sent: list[bytes] = []  # every body that reached "Retell"
 
     async def upstream(request):  # noqa: ANN001, ANN202
@@ -227,8 +226,8 @@ def test_fuzzed_requests_never_cause_a_server_error_nor_send_retell_anything_but
         return JSONResponse({"access_token": "eyJ.t.s", "call_id": f"call_{len(sent)}"}, status_code=201)
 
     app = Starlette(routes=[Route("/v2/create-web-call", upstream, methods=["POST"])])
-    with running(app) as port:
-        proxy = proxy_factory(f"http://127.0.0.1:{port}", rate_limit_ip="100000/minute", rate_limit_agent="100000/minute",
+    with serve_upstream(app) as url:
+        proxy = proxy_factory(url, rate_limit_ip="100000/minute", rate_limit_agent="100000/minute",
                               usage_commit_wait=0)
         _fuzz_creates(proxy)
         _fuzz_forwarded(proxy)

@@ -71,7 +71,7 @@ def test_several_workers_share_one_port_and_warn_about_per_process_budgets(tmp_p
 
     import httpx
 
-    from builder.server import bind
+    from serving import bind
     from tests.conftest import REPO
     from tests.proxy.conftest import API_KEY
 
@@ -106,3 +106,63 @@ def test_several_workers_share_one_port_and_warn_about_per_process_budgets(tmp_p
         proc.stderr.close()
     assert any("each of the 2 workers keeps its own rate-limit budget" in line for line in lines)
     assert API_KEY not in "".join(lines)
+
+
+def test_ctrl_c_drains_a_request_in_progress_and_exits_cleanly(tmp_path, registry_file, upstream):
+    """One process serves as every test and sandbox origin does (serving.Server): Ctrl-C lets the
+    create in progress finish, then the process exits 0 with no traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    import httpx
+
+    from harness.fake_retell import FakeRetell
+    from harness.faults import Faults
+    from serving import bind
+    from tests.conftest import REPO
+    from tests.proxy.conftest import API_KEY
+
+    server, url = upstream
+    # Retell answers after half a second: the create is still in progress when Ctrl-C comes.
+    fake = FakeRetell.for_agents(API_KEY, ["agent_shop"])
+    fake.faults = Faults.parse({"create": {"delay": 0.5}})
+    with bind() as sock:
+        port = sock.getsockname()[1]
+    env = {**os.environ, "RETELL_API_KEY": API_KEY, "RETELL_BASE_URL": url, "PROXY_REGISTRY": str(registry_file),
+           "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "proxy", "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "serving on http" in line:
+            break
+    arrived = threading.Event()
+    answers: list[int] = []
+
+    def create() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            answers.append(client.post("/api/create-web-call", json={"agent_id": "agent_shop"},
+                                       headers={"Origin": "https://shop.example"}).status_code)
+
+    original = fake.app()
+
+    async def noticed(scope, receive, send):  # noqa: ANN001
+        if scope["type"] == "http":
+            arrived.set()
+        await original(scope, receive, send)
+
+    with server.serving(noticed):
+        visitor = threading.Thread(target=create)
+        visitor.start()
+        assert arrived.wait(10), "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=30)
+        visitor.join(10)
+    assert proc.returncode == 0, "".join(lines) + rest
+    assert answers == [201]  # the request in progress was answered before the process ended
+    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest
+    assert '"message": "stopped"' in rest

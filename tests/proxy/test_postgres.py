@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from builder.server import bind
+from serving import bind
 from proxy.calls import EventLog, parse_event
 from proxy.report import summarise, summarise_calls
 from proxy.usage import PostgresStore, UsageRecorder, UsageRow

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from builder.server import bind
+from serving import bind
 from harness.faults import Faults
 from proxy.ratelimit import DAY, MemoryCounters, RateLimits, RedisCounters, client_ip, counters_for, ip_key
 from tests.conftest import run_async

@@ -1,6 +1,6 @@
 import json
 
-from builder.server import bind
+from serving import bind
 from tests.proxy.test_watched import rewrite
 from tests.releases import manifest_json
 

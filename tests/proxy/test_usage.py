@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from builder.server import bind
+from serving import bind
 from proxy.__main__ import main
 from proxy.report import html_page, parse_span, summarise, summarise_calls, svg_chart, text_report
 from proxy.settings import Secret
