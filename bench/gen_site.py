@@ -1,7 +1,7 @@
 """A synthetic site source for the builder benchmark: docs pages, registry clients and releases.
 
 ``generate(root)`` writes ``root/site_src`` and ``root/widget`` (the repository's templates,
-site settings, v1 widget sources and vendored SDK, with generated content), deterministic for a given size, so
+site settings, v1 widget sources, the shared call core and vendored SDK, with generated content), deterministic for a given size, so
 two runs and two machines build the same thing. ``python -m bench.gen_site DIR`` does the same.
 """
 
@@ -50,6 +50,7 @@ def generate(root: Path, size: SiteSize = SiteSize(), seed: int = 7) -> Path:
     shutil.copytree(REPO / "site_src" / "templates", src / "templates")
     (src / "site.toml").write_text(_site_toml(), encoding="utf-8")
     shutil.copytree(REPO / "widget" / "v1", root / "widget" / "v1")
+    shutil.copytree(REPO / "widget" / "core", root / "widget" / "core")  # the call core v1 loads on intent
     # Retell's SDK is part of every build of the product: the vendored bundle, as it is.
     shutil.copytree(REPO / "widget" / "sdk", root / "widget" / "sdk")
     versions = _releases(src, size.releases)

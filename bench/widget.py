@@ -32,6 +32,7 @@ from pathlib import Path
 
 from bench import common
 from bench import conversation as talk
+from registry import Manifest
 
 TARGET_GZIP = 6 * 1024
 TARGET = "<= 6 KB gzip before interaction"
@@ -93,12 +94,17 @@ PROBE = """
 """
 
 
-def _folders(manifest: dict) -> list[str]:
+def _gzip(manifest: Manifest, path: str) -> int:
+    entry = manifest.files.get(path)
+    return entry.gzip if entry else 0
+
+
+def _folders(manifest: Manifest) -> list[str]:
     """Every major line and latest/, as the CDN serves them."""
-    return sorted(manifest.get("lines", {})) + (["latest"] if manifest.get("latest") else [])
+    return sorted(manifest.lines) + (["latest"] if manifest.latest else [])
 
 
-def _visit(browser, url: str, cdn: str, manifest: dict, intent: bool = True) -> dict:
+def _visit(browser, url: str, cdn: str, manifest: Manifest, intent: bool = True) -> dict:
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -122,8 +128,9 @@ def _visit(browser, url: str, cdn: str, manifest: dict, intent: bool = True) -> 
             body = request.sizes()["responseBodySize"]
             if request.url.startswith(cdn + "/"):
                 path = request.url[len(cdn) + 1:].split("?")[0]
-                entry = manifest["files"].get(path, {})
-                files.append({"path": path, "transferred": body, "gzip": entry.get("gzip"), "raw": entry.get("bytes")})
+                entry = manifest.files.get(path)
+                files.append({"path": path, "transferred": body, "gzip": entry.gzip if entry else None,
+                              "raw": entry.size if entry else None})
                 transferred += body
             else:
                 other += body
@@ -143,7 +150,7 @@ def _visit(browser, url: str, cdn: str, manifest: dict, intent: bool = True) -> 
         context.close()
 
 
-def _call(page, cdn: str, manifest: dict, finished: list, intent: bool) -> dict:
+def _call(page, cdn: str, manifest: Manifest, finished: list, intent: bool) -> dict:
     """A call from this page: optionally intent first (the SDK loads), then the click."""
     start = page.locator("retell-widget .launcher, .retell-widget__button").first
     seen = len(finished)
@@ -165,9 +172,9 @@ def _call(page, cdn: str, manifest: dict, finished: list, intent: bool) -> dict:
     page.wait_for_function("document.querySelector('retell-widget, .retell-widget').getAttribute('data-state') === 'ended'")
     return {
         "after_intent_files": paths,
-        "after_intent_gzip_bytes": sum(manifest["files"].get(p, {}).get("gzip") or 0 for p in paths),
+        "after_intent_gzip_bytes": sum(_gzip(manifest, p) for p in paths),
         "after_intent_transferred_bytes": sum(r.sizes()["responseBodySize"] for r in after),
-        "sdk_gzip_bytes": sum(manifest["files"].get(p, {}).get("gzip") or 0 for p in paths if p.startswith("sdk/")),
+        "sdk_gzip_bytes": sum(_gzip(manifest, p) for p in paths if p.startswith("sdk/")),
         "click_to_in_call_ms": round(marks["inCall"] - marks["click"], 1),
         "click_to_agent_audio_ms": round(heard - marks["click"], 1),
     }
@@ -184,7 +191,7 @@ def run(runs: int, smoke: bool = False, conversations: int = 3) -> dict:
         cdn = state.origins["cdn"]
         import httpx
 
-        manifest = httpx.get(state.local("cdn") + "/manifest.json", timeout=10).json()
+        manifest = Manifest.from_json(httpx.get(state.local("cdn") + "/manifest.json", timeout=10).json())
         client = state.clients[0].id
         folders = _folders(manifest)
         if smoke:
@@ -217,12 +224,12 @@ def run(runs: int, smoke: bool = False, conversations: int = 3) -> dict:
             "call_verdict": all(r["meets_call_target"] and not r["sdk_before_intent"] for r in rows) if rows else None}
 
 
-def _row(folder: str, manifest: dict, visits: list[dict], cold: list[dict]) -> dict:
+def _row(folder: str, manifest: Manifest, visits: list[dict], cold: list[dict]) -> dict:
     """A CDN folder's row: the first visit's files, the medians of every visit, warm and cold."""
     first = visits[0]
     row = {
-        "case": folder, "label": f"ours, cdn/{folder}/ ({manifest['lines'].get(folder, manifest.get('latest'))})",
-        "version": manifest["lines"].get(folder, manifest.get("latest")),
+        "case": folder, "label": f"ours, cdn/{folder}/ ({manifest.lines.get(folder, manifest.latest)})",
+        "version": manifest.lines.get(folder, manifest.latest),
         "requests": first["requests"], "files": [f["path"] for f in first["files"]],
         "gzip_bytes": first["gzip_bytes"], "raw_bytes": first["raw_bytes"],
         "transferred_bytes": int(common.median([v["transferred_bytes"] for v in visits])),

@@ -84,7 +84,7 @@ def test_a_failed_sdk_import_is_retried_under_a_new_url(page: Page, sandbox, fau
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url) if "retell-web-client.js" in request.url else None)
     instrument(page)
-    page.goto(f"{sandbox.client('client-a')['origin']}/sandbox/{folder}/")
+    page.goto(f"{sandbox.client('client-a').origin}/sandbox/{folder}/")
     root = page.locator(line.root)
     until_state(root, "idle")
     faults({"sdk": "fail"})
