@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from harness.call import Call
-from harness.script import Script
+from harness.script import Script, fill
 from harness.speech import Voices
 from harness.transcript import Utterance
 from harness.voice import AgentVoice, Playback
@@ -99,7 +99,10 @@ class Dialogue:
     # -- what the agent says --------------------------------------------------------------------
 
     async def _say(self, line: str, after: float | None = None) -> Playback:
-        speech = self.voices.get(line)
+        filled = fill(line, self.call.dynamic_variables)
+        # A line with the call's own values was not spoken in advance: espeak-ng runs off the loop.
+        speech = self.voices.get(line) if filled == line else await asyncio.to_thread(self.voices.get, filled)
+        line = filled
         utterance = self.call.transcript.begin("agent", line)
         self._cancel("silence")
         playback = self.voice.say(speech)

@@ -18,7 +18,9 @@ hang_up = true                      # the agent ends the call after saying it
 
 The agent greets, then answers each visitor turn with the next scripted line; past the script (or
 for an agent without one) it answers every turn with ``DEFAULT_REPLY`` until the visitor hangs up
-or stays silent. Every problem in a file is reported at once, as ``file:line: message``.
+or stays silent. A line may name the call's dynamic variables as Retell's prompts and begin
+messages do (``"Thanks for calling {{client_name}}."``): ``fill`` puts in the values the call was
+created with, and leaves a variable the call was not given as written, as Retell does. Every problem in a file is reported at once, as ``file:line: message``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ _MAX_MS = 24 * 3_600_000
 _LINE_CHARS = 500
 _AGENT_KEYS = ("greeting", "end_call_after_silence_ms", "max_call_duration_ms", "turn")
 _TURN_KEYS = ("user", "agent", "hang_up")
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+def fill(line: str, variables: Mapping[str, str] | None) -> str:
+    """``line`` with each ``{{name}}`` the call's ``retell_llm_dynamic_variables`` give replaced."""
+    if not variables:
+        return line
+    return _VARIABLE.sub(lambda m: str(variables.get(m[1], m[0])), line)
 
 
 class ScriptError(ErrorList):

@@ -31,9 +31,9 @@ def call_with(tmp_path: Path):
     certificates = issue(tmp_path, [MEDIA_HOST])
     with running(media.app(), **certificates.uvicorn_options()) as port:
 
-        def call(script: Script, visitor):  # noqa: ANN001, ANN202
+        def call(script: Script, visitor, create: bytes = b'{"agent_id": "agent_one"}'):  # noqa: ANN001, ANN202
             scripts.overrides["agent_one"] = script
-            _, body, _ = fake._create(f"Bearer {KEY}", b'{"agent_id": "agent_one"}')
+            _, body, _ = fake._create(f"Bearer {KEY}", create)
 
             async def run():  # noqa: ANN202
                 async with joined(port, body["access_token"], str(certificates.ca_file)) as session:
@@ -118,6 +118,17 @@ def test_unscripted_turns_get_the_default_answer(call_with):
 
     _, call = call_with(Script("Hello"), visitor)
     assert call.transcript.lines("user") == ["(visitor turn 1)"] and call.transcript.lines("agent") == ["Hello", DEFAULT_REPLY]
+
+
+def test_the_agent_speaks_the_dynamic_variables_its_call_was_created_with(call_with):
+    async def visitor(session) -> None:  # noqa: ANN001
+        await session.until(lambda: stops(session) == 1)
+        await session.leave()
+
+    create = b'{"agent_id": "agent_one", "retell_llm_dynamic_variables": {"client_name": "Acme Dental"}}'
+    _, call = call_with(Script("Thanks for calling {{client_name}}. Ask about {{topic}}."), visitor, create)
+    # As Retell: a variable the call was not given stays as written.
+    assert call.transcript.lines("agent") == ["Thanks for calling Acme Dental. Ask about {{topic}}."]
 
 
 def test_garbage_on_the_data_channel_ends_only_that_call(call_with, caplog):

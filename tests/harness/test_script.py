@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.script import DEFAULT_REPLY, MAX_DURATION_MS, SILENCE_MS, Script, ScriptError, Turn, load_scripts, parse
+from harness.script import DEFAULT_REPLY, MAX_DURATION_MS, SILENCE_MS, Script, ScriptError, Turn, fill, load_scripts, parse
 
 GOOD = '''
 [agent.agent_one]
@@ -94,3 +94,14 @@ def test_json_scripts_name_the_key_at_fault(data, message):
     with pytest.raises(ScriptError) as failed:
         parse(data)
     assert any(message in error for error in failed.value.errors), failed.value.errors
+
+
+@pytest.mark.parametrize("line, variables, said", [
+    ("Hi {{name}}!", {"name": "Ann"}, "Hi Ann!"),
+    ("Hi {{ name }} of {{client}}.", {"name": "Ann", "client": "Acme"}, "Hi Ann of Acme."),
+    ("Hi {{name}}!", {}, "Hi {{name}}!"),  # not given: stays as written, as Retell leaves it
+    ("Hi {{name}}!", None, "Hi {{name}}!"),
+    ("Hi {name} and {{ }}", {"name": "Ann"}, "Hi {name} and {{ }}"),  # not variables
+])
+def test_fill_puts_in_the_calls_dynamic_variables(line, variables, said):
+    assert fill(line, variables) == said
