@@ -44,6 +44,8 @@ ERROR_MESSAGES = {
     429: "Account rate limited, please throttle your requests.",
     500: "An unexpected server error occurred.",
 }
+# The create parameters each request's record keeps, when given (CallCreateWebCallParams' names).
+RECORDED_PARAMS = ("agent_version", "metadata", "retell_llm_dynamic_variables")
 _V3 = ("the sandbox serves POST /v2/create-web-call, whose token retell-client-js-sdk 2.x joins with; "
        "/v3/create-web-call answers a connection payload for Retell's gateway web client, which it does not simulate")
 
@@ -99,20 +101,23 @@ class FakeRetell:
                 self.requests.append({"status": fault.status, "agent_id": None, "fault": True})
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
                 return _error(fault.status, error_message(fault.status), headers)
-        status, body, agent_id = self._create(request.headers.get("authorization", ""), raw)
-        self.requests.append({"status": status, "agent_id": agent_id})
+        status, body, payload = self._create(request.headers.get("authorization", ""), raw)
+        # What the call was asked to be created with, as sent: a version tag included, which the
+        # call object cannot show (Retell resolves it to the version's number).
+        self.requests.append({"status": status, "agent_id": payload.get("agent_id"),
+                              **{key: payload[key] for key in RECORDED_PARAMS if key in payload}})
         return JSONResponse(body, status_code=status)
 
-    def _create(self, authorization: str, raw: bytes) -> tuple[int, dict, str | None]:
-        """(status, body, the agent asked for)."""
+    def _create(self, authorization: str, raw: bytes) -> tuple[int, dict, dict]:
+        """(status, body, the request's parameters: none when they were refused)."""
         try:
             self._authorize(authorization)
             payload = _create_params(raw)
         except _Refused as refused:
-            return refused.status, {"error_message": refused.message}, None
+            return refused.status, {"error_message": refused.message}, {}
         agent_id = payload["agent_id"]
         if agent_id not in self.agents or self.faults.agent(agent_id) == "unknown":
-            return 404, {"error_message": error_message(404)}, agent_id
+            return 404, {"error_message": error_message(404)}, payload
         call_id = "call_" + secrets.token_hex(12)
         version = payload.get("agent_version")
         call = Call(call_id=call_id, agent_id=agent_id, access_token=self._room_token(call_id), created_at=self.clock(),
@@ -120,7 +125,7 @@ class FakeRetell:
                     metadata=payload.get("metadata"), dynamic_variables=payload.get("retell_llm_dynamic_variables"),
                     notify=self.webhooks.event if self.webhooks is not None else None)
         self.calls[call.call_id] = call
-        return 201, call_object(call), agent_id
+        return 201, call_object(call), payload
 
     async def _get_call(self, request: Request) -> Response:
         try:

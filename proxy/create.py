@@ -1,7 +1,8 @@
 """``POST /api/create-web-call``: every check in order, each refusal (a ``Refusal``) with its own status and code.
 
-Order: origin (cheap, in memory), media type and body, agent binding, the client's bot check (a
-Turnstile or reCAPTCHA token, verified at the provider), the client's minutes this month, then
+Order: origin (cheap, in memory), media type and body, agent binding, what the client's registry
+entry lets a page ask (its page variables, its consent: ``validation.check_for``), the client's
+bot check (a Turnstile or reCAPTCHA token, verified at the provider), the client's minutes this month, then
 every budget at once (client IP, client and agent, the client's calls today: one decision, one
 Redis round trip), and only then Retell. Each step that refuses ends the request there, so a
 refused request never reaches the upstream.
@@ -31,7 +32,7 @@ from proxy.refusal import Refusal
 from proxy.state import ProxyState
 from proxy.upstream import UpstreamError, create_web_call
 from proxy.usage import UsageRow, anonymise_ip
-from proxy.validation import CreateRequest, parse_create
+from proxy.validation import CreateRequest, check_for, parse_create
 from registry import Client, Origin, Registry
 
 log = logging.getLogger("proxy.create")
@@ -51,6 +52,7 @@ class _Attempt:
         self.ip = ""  # the address, as the bot check providers want it
         self.ip_key = ""  # its budget's name (an IPv6 address's network): limits, usage rows, logs
         self.call_id = ""  # Retell's, once the call is created
+        self.consent_hash: str | None = None  # the consent text in force, for a client that asks consent
         self.headers: dict[str, str] = {"Cache-Control": "no-store"}
 
 
@@ -129,7 +131,7 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
     _apply(attempt, await state.limits.decide(budgets))
 
     try:
-        call = await create_web_call(state.upstream, wanted.upstream_body(), state.settings.upstream_timeout,
+        call = await create_web_call(state.upstream, wanted.upstream_body(client, attempt.origin), state.settings.upstream_timeout,
                                      lambda result, seconds: state.metrics.upstream.labels(result).observe(seconds))
     except UpstreamError:
         if calls_per_day is not None:
@@ -137,6 +139,7 @@ async def _create(request: Request, state: ProxyState, attempt: _Attempt) -> Res
             await state.limits.refund(budgets[-1])
         raise
     attempt.call_id = call.call_id
+    attempt.consent_hash = client.consent.hash if client.consent is not None else None
     return JSONResponse({"access_token": call.access_token, "call_id": call.call_id}, status_code=201, headers=attempt.headers)
 
 
@@ -147,7 +150,7 @@ async def _charge_ip(state: ProxyState, attempt: _Attempt) -> None:
 
 async def _bound_request(request: Request, state: ProxyState, registry: Registry, attempt: _Attempt) -> tuple[Client, str, CreateRequest]:
     """The body, parsed, and the client its agent belongs to (refused unless that client is the
-    origin's)."""
+    origin's, and unless the body asks only what that client's registry entry allows)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise Refusal(415, "unsupported_media_type", "send the body as application/json")
@@ -158,6 +161,7 @@ async def _bound_request(request: Request, state: ProxyState, registry: Registry
     client = registry.client_for_agent(wanted.agent_id)
     if client is None or (attempt.origin is not None and not client.allows(attempt.origin)):
         raise Refusal(403, "agent_not_allowed", AGENT_REFUSED)
+    check_for(wanted, client)
     return client, wanted.agent_id, wanted
 
 
@@ -199,7 +203,7 @@ async def _record(state: ProxyState, request: Request, attempt: _Attempt, outcom
         state.usage.tally(UsageRow(time.time(), attempt.client, agent, origin, outcome, status, anonymise_ip(attempt.ip_key), ""))
         return
     row = UsageRow(time.time(), attempt.client, attempt.agent, origin, outcome, status, anonymise_ip(attempt.ip_key),
-                   request.headers.get("user-agent", "")[:256], attempt.call_id)
+                   request.headers.get("user-agent", "")[:256], attempt.call_id, consent_hash=attempt.consent_hash)
     wait = state.settings.usage_commit_wait
     # Wait for the commit so an answered request is on disk, but never longer than the
     # configured bound: a slow database delays answers a little, it never stops them.

@@ -27,19 +27,22 @@ from typing import Any, NamedTuple, Protocol
 
 log = logging.getLogger("proxy.usage")
 _BATCH = 500
-_ROWS_PER_INSERT = 99  # 990 parameters: under SQLite's oldest limit of 999 per statement
+_ROWS_PER_INSERT = 90  # 990 parameters (11 a row): under SQLite's oldest limit of 999 per statement
 _QUEUE_LIMIT = 100_000  # rows held in memory while the database is slow or away
 _GATHER_SECONDS = 0.001  # how long rows gather before a batch is written (5 ms measured worse: more latency than it saved CPU)
 _FIRST_RETRY = 0.05  # seconds before a failed batch is tried again; doubles up to 2 s
 _SHUTDOWN_GRACE = 10.0  # seconds to keep retrying queued rows once the proxy is stopping
-_COLUMNS = "time, client, agent, origin, outcome, status, ip, user_agent, call_id, attempts"
-_PG_INSERT = f"INSERT INTO usage ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_COLUMNS = "time, client, agent, origin, outcome, status, ip, user_agent, call_id, attempts, consent_hash"
+_PLACEHOLDERS = "(" + ", ".join(["%s"] * len(_COLUMNS.split(","))) + ")"
+_PG_INSERT = f"INSERT INTO usage ({_COLUMNS}) VALUES {_PLACEHOLDERS}"
 _COLUMNS_SQL = ("time DOUBLE PRECISION NOT NULL, client TEXT NOT NULL, agent TEXT NOT NULL, origin TEXT NOT NULL, "
                 "outcome TEXT NOT NULL, status INTEGER NOT NULL, ip TEXT NOT NULL, user_agent TEXT NOT NULL, "
-                "call_id TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 1")
-# A database from before call ids (or tallies) gains the column; its old rows have none ('', 1).
+                "call_id TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 1, consent_hash TEXT")
+# A database from before call ids (or tallies, or consent) gains the column; its old rows have
+# none ('', 1, NULL).
 _ADD_CALL_ID = "ALTER TABLE usage ADD COLUMN call_id TEXT NOT NULL DEFAULT ''"
 _ADD_ATTEMPTS = "ALTER TABLE usage ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1"
+_ADD_CONSENT_HASH = "ALTER TABLE usage ADD COLUMN consent_hash TEXT"
 TALLY_SECONDS = 5  # refused attempts are tallied per 5 seconds
 _TALLY_KEYS = 10_000  # tallies held at most; past it, new networks share one key ('*')
 EVENT_COLUMNS = "call_id, event, received, agent_id, start_ms, end_ms, duration_ms, disconnection_reason, cost_cents"
@@ -67,6 +70,7 @@ class UsageRow(NamedTuple):
     user_agent: str
     call_id: str = ""  # the call Retell created, for a created row; '' otherwise
     attempts: int = 1  # how many attempts the row stands for: a tally's count
+    consent_hash: str | None = None  # a created call's consent text (registry.Consent.hash), for a client that asks
 
 
 def anonymise_ip(address: str) -> str:
@@ -106,6 +110,8 @@ class SqliteStore:
             self._db.execute(_ADD_CALL_ID)
         if "attempts" not in columns:
             self._db.execute(_ADD_ATTEMPTS)
+        if "consent_hash" not in columns:
+            self._db.execute(_ADD_CONSENT_HASH)
         self._db.execute(_EVENTS_SQL)
         for index in _INDEXES:
             self._db.execute(index)
@@ -129,7 +135,7 @@ class SqliteStore:
         self.write(rows)
 
     def _insert(self, rows: list[UsageRow]) -> None:
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+        values = ", ".join([_PLACEHOLDERS.replace("%s", "?")] * len(rows))
         self._db.execute(f"INSERT INTO usage ({_COLUMNS}) VALUES {values}", [v for row in rows for v in row])
 
     def add_event(self, row: tuple[Any, ...]) -> bool:
@@ -156,6 +162,7 @@ class PostgresStore:
             self._db.execute(f"CREATE TABLE IF NOT EXISTS usage ({_COLUMNS_SQL})")
             self._db.execute(_ADD_CALL_ID.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
             self._db.execute(_ADD_ATTEMPTS.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
+            self._db.execute(_ADD_CONSENT_HASH.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
             self._db.execute(_EVENTS_SQL)
             for index in _INDEXES:
                 self._db.execute(index)

@@ -1,4 +1,11 @@
-"""The create request's body: parsed strictly, checked field by field, reduced to what we forward."""
+"""The create request's body: parsed strictly, checked field by field, then against its client
+(``check_for``), and reduced to what we forward (``CreateRequest.upstream_body``).
+
+What a call is created with is the registry's to say (``registry.callconfig``): a page sends only
+its client's ``page_variables``, never an ``agent_version`` nor a reserved metadata key, and, for
+a client with ``consent``, the hash of the current text. Fields Retell does not take from a page
+(``call_type``, ``agent_override``...) are not forwarded.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.refusal import Refusal
-from registry import AGENT_ID
+from registry import AGENT_ID, Client, Origin
+from registry.callconfig import POLLUTING_KEYS as _POLLUTING_KEYS
+from registry.callconfig import VARIABLE_NAME as _VARIABLE_NAME
 
-_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-# Harmless to Python, but dangerous to any JavaScript that merges these objects later.
-_POLLUTING_KEYS = frozenset({"__proto__", "constructor", "prototype"})
+# Metadata keys the proxy sets on every call, so Retell's call records and webhooks name the
+# client (and the consent text in force) without our usage database; a page may not send them.
+RESERVED_METADATA = ("client_id", "origin", "consent_hash")
+_CONSENT_HASH = re.compile(r"[0-9a-f]{64}")  # registry.Consent.hash: lowercase hex SHA-256
 MAX_METADATA_BYTES = 2048
 MAX_VARIABLES = 32
 MAX_VARIABLE_BYTES = 512
@@ -34,15 +44,45 @@ class CreateRequest:
     metadata: dict[str, Any] | None = None
     dynamic_variables: dict[str, str] | None = None
     bot_token: str | None = None  # a Turnstile or reCAPTCHA token, for a client that requires one; never sent to Retell
+    consent_hash: str | None = None  # the consent text the visitor agreed to (its hash), well-formed
 
-    def upstream_body(self) -> dict[str, Any]:
-        # Only the fields we checked; anything else the caller sent stays here.
+    def upstream_body(self, client: Client, origin: Origin | None) -> dict[str, Any]:
+        """What Retell is asked for: the fields we checked (anything else the caller sent stays
+        here), with what the registry sets for ``client`` (``check_for`` passed)."""
         body: dict[str, Any] = {"agent_id": self.agent_id}
-        if self.metadata is not None:
-            body["metadata"] = self.metadata
-        if self.dynamic_variables is not None:
-            body["retell_llm_dynamic_variables"] = self.dynamic_variables
+        version = client.agent_versions.get(self.agent_id)
+        if version is not None:
+            body["agent_version"] = version
+        # The fixed variables win, though a page that sent one was refused already.
+        variables = {**(self.dynamic_variables or {}), **client.variables}
+        if variables:
+            body["retell_llm_dynamic_variables"] = variables
+        metadata = {**(self.metadata or {}), "client_id": client.id, "origin": str(origin) if origin is not None else None}
+        if client.consent is not None:
+            metadata["consent_hash"] = client.consent.hash
+        body["metadata"] = metadata
         return body
+
+
+def check_for(wanted: CreateRequest, client: Client) -> None:
+    """Refuse what ``client``'s registry entry does not let a page ask: a dynamic variable it does
+    not list in ``page_variables`` (a fixed one included), and, when it asks consent, a create
+    without the hash of its current text."""
+    for key in wanted.dynamic_variables or {}:
+        if key not in client.page_variables:
+            # One message for a fixed variable and an unknown one: a page learns nothing of the
+            # prompt's other variables from it.
+            allowed = ", ".join(client.page_variables) or "none"
+            raise InvalidBody("variable_not_allowed", f"retell_llm_dynamic_variables: '{key}' is not a variable this "
+                                                      f"website's pages may set (they may set: {allowed})")
+    if client.consent is None:
+        return
+    if wanted.consent_hash is None:
+        raise Refusal(403, "consent_required", "this website asks the visitor's consent first: the visitor must agree "
+                                               "to the current consent text before a call starts")
+    if wanted.consent_hash != client.consent.hash:
+        raise Refusal(403, "consent_required", "consent_hash is not the hash of this website's current consent text: "
+                                               "the visitor must agree to the current consent text before a call starts")
 
 
 def _no_constants(name: str) -> Any:
@@ -63,8 +103,17 @@ def parse_create(body: bytes) -> CreateRequest:
     bot_token = payload.get("bot_token")
     if bot_token is not None and not (isinstance(bot_token, str) and 0 < len(bot_token) <= MAX_BOT_TOKEN):
         raise InvalidBody("invalid_bot_token", f"bot_token must be a string of 1 to {MAX_BOT_TOKEN} characters")
+    if payload.get("agent_version") is not None:
+        # Refused, not dropped as unknown fields are: a page sending it (as Retell's own embed's
+        # data-agent-version does) expects that version, and would silently get another.
+        raise InvalidBody("agent_version_not_allowed", "agent_version is set per agent in the registry "
+                                                       "(agent_versions); a page may not choose it")
+    consent_hash = payload.get("consent_hash")
+    if consent_hash is not None and not (isinstance(consent_hash, str) and _CONSENT_HASH.fullmatch(consent_hash)):
+        raise InvalidBody("invalid_consent_hash", "consent_hash must be the lowercase hex SHA-256 of the consent text "
+                                                  "(64 characters)")
     return CreateRequest(agent_id, _metadata(payload.get("metadata")), _variables(payload.get("retell_llm_dynamic_variables")),
-                         bot_token)
+                         bot_token, consent_hash)
 
 
 def _metadata(value: Any) -> dict[str, Any] | None:
@@ -82,6 +131,8 @@ def _metadata(value: Any) -> dict[str, Any] | None:
         raise InvalidBody("invalid_metadata", f"{where} must be a finite number")
     if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
         raise InvalidBody("invalid_metadata", f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    if reserved := next((key for key in value if key in RESERVED_METADATA), None):
+        raise InvalidBody("metadata_reserved", f"metadata key '{reserved}' is reserved: the proxy sets it on every call")
     return value
 
 

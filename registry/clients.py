@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from registry.callconfig import CALL_FIELDS, Consent, FrozenMap, parse_call_fields
 from registry.errors import ErrorList
 from registry.index import OriginIndex
 from registry.looks import FONTS, POSITIONS, THEMES
@@ -36,7 +37,7 @@ _QUOTA_MAX = 10_000_000
 BOT_CHECKS = ("turnstile", "recaptcha")
 _BOT = ("bot_check", "bot_site_key", "bot_min_score")
 _SITE_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
-_OPTIONAL = _LOOKS + _QUOTAS + _BOT
+_OPTIONAL = _LOOKS + _QUOTAS + _BOT + CALL_FIELDS
 _TAGLINE_MAX = 120
 _LOGO_TEXT_MAX = 24
 
@@ -63,6 +64,12 @@ class Client:
     bot_check: str | None = None  # "turnstile" or "recaptcha": the proxy verifies a token first
     bot_site_key: str | None = None  # the provider's public site key, for the widget
     bot_min_score: float | None = None  # reCAPTCHA v3: the lowest score that passes (0.5 if unset)
+    # How its calls are created (registry.callconfig): set here, enforced by the proxy.
+    variables: FrozenMap[str, str] = FrozenMap()  # fixed dynamic variables, on every call
+    page_variables: tuple[str, ...] = ()  # the only dynamic variables a page may send
+    agent_versions: FrozenMap[str, int | str] = FrozenMap()  # agent id -> Retell's agent_version
+    language: str | None = None  # the widget's strings, for its snippet and demo page
+    consent: Consent | None = None  # asked before a call; the proxy needs its hash
 
     def allows(self, origin: Origin) -> bool:
         return any(pattern.matches(origin) for pattern in self.origins)
@@ -187,9 +194,11 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]],
     agents = _agents(entry, problems)
     quotas = _quotas(entry, problems)
     bot = _bot_check(entry, problems, version_text, release)
+    call = parse_call_fields(entry, agents, release, problems)
     if problems:
         return None
-    return Client(client_id, name, origins, agents, theme, position, version_text, color.lower(), **looks, **quotas, **bot)
+    return Client(client_id, name, origins, agents, theme, position, version_text, color.lower(), **looks, **quotas, **bot,
+                  **call)
 
 
 def _check_keys(entry: dict, problems: list[tuple[str | None, str]]) -> None:
@@ -324,16 +333,14 @@ class _Locator:
         end = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._lines)
         if key is not None:
             for number in range(start, end):
-                if re.match(rf"\s*{re.escape(key)}\s*=", self._lines[number]):
+                if re.match(rf"\s*(?:{re.escape(key)}\s*=|\[client\.{re.escape(key)}\])", self._lines[number]):
                     return number + 1
         return start + 1
 
 
 def dump(registry: Registry) -> str:
     """``registry`` as a registry file that ``load`` reads back to the same clients (every
-    field: the optional looks and quotas are written when set)."""
-    import json
-
+    field: the optional ones are written when set)."""
     lines: list[str] = []
     for client in registry.clients:
         values: dict[str, object] = {
@@ -343,6 +350,23 @@ def dump(registry: Registry) -> str:
         }
         defaults = {f.name: f.default for f in dataclasses.fields(Client) if f.name in _OPTIONAL}
         values |= {name: getattr(client, name) for name in _OPTIONAL if getattr(client, name) != defaults[name]}
-        # JSON strings, whole numbers and arrays of strings are valid TOML values.
-        lines += ["[[client]]", *(f"{key} = {json.dumps(value)}" for key, value in values.items()), ""]
+        lines += ["[[client]]", *(f"{key} = {_toml(value)}" for key, value in values.items()), ""]
     return "\n".join(lines)
+
+
+def _toml(value: object) -> str:
+    """A TOML value: a string, number or bool, an array, or an inline table (``Consent`` too)."""
+    import json
+
+    if isinstance(value, Consent):
+        value = {"text": value.text, "url": value.url}
+    if isinstance(value, Mapping):
+        # Keys are variable names or agent ids: bare TOML keys (letters, digits, '_' and '-').
+        return "{ " + ", ".join(f"{key} = {_toml(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    if isinstance(value, str):
+        # A JSON string is a TOML basic string, but for DEL (which TOML wants escaped) and astral
+        # characters (JSON's ASCII escapes of them are surrogate pairs, which TOML refuses).
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    return json.dumps(value)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from registry.versions import Version
 
 BOT_TOKEN = "bot-token"  # sends a bot check provider's token with each create (``bot_check``)
-CONSENT = "consent"  # asks the visitor's consent before a call; no release has it yet
-FEATURES = (BOT_TOKEN, CONSENT)
+CONSENT = "consent"  # asks the visitor's consent before a call, and sends its hash (``consent``)
+DYNAMIC_VARIABLES = "dynamic-variables"  # sends the page's dynamic variables (``page_variables``)
+FEATURES = (BOT_TOKEN, CONSENT, DYNAMIC_VARIABLES)
 # A BCP 47 language, optionally with its region: "en", "de", "pt-BR".
 LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Z]{2})?")
 

@@ -44,6 +44,18 @@ def test_creates_a_registered_web_call_with_the_documented_fields(retell):
     assert body["access_token"] and body["call_id"] in fake.calls
 
 
+def test_records_what_each_call_was_created_with(retell):
+    fake, client, _, _ = retell
+    given = {"agent_version": "prod", "metadata": {"client_id": "shop"}, "retell_llm_dynamic_variables": {"client_name": "Shop"}}
+    body = create(client, {"agent_id": "agent_one", **given, "current_state": None}).json()
+    assert fake.requests[-1] == {"status": 201, "agent_id": "agent_one", **given}
+    # The call object has the version as a number (the fake's agents have one, 0), and the rest as given.
+    assert body["agent_version"] == 0 and body["metadata"] == given["metadata"]
+    assert body["retell_llm_dynamic_variables"] == given["retell_llm_dynamic_variables"]
+    assert create(client, {"agent_id": "agent_one", "agent_version": 3}).json()["agent_version"] == 3
+    assert fake.requests[-1] == {"status": 201, "agent_id": "agent_one", "agent_version": 3}
+
+
 @pytest.mark.parametrize("body, key, status", [
     (None, "wrong", 401),
     ({"agent_id": "agent_other"}, KEY, 404),

@@ -19,7 +19,8 @@ from starlette.routing import Route
 from proxy.calls import InvalidEvent, parse_event
 from proxy.settings import Secret
 from proxy.validation import InvalidBody, parse_create
-from tests.proxy.conftest import API_KEY
+from tests.proxy.conftest import API_KEY, REGISTRY
+from tests.releases import manifest_json
 
 SHOP = "https://shop.example"
 ENDPOINT = "/api/create-web-call"
@@ -140,11 +141,12 @@ def test_a_streamed_oversized_body_is_cut_off_at_the_limit(shared_proxy, fake_re
 
 
 def test_unknown_fields_are_not_forwarded(shared_proxy, fake_retell):
-    body = {"agent_id": "agent_shop", "metadata": {"page": "/"}, "agent_version": 3, "call_type": "phone_call",
-            "from_number": "+15550100", "override_agent_id": "agent_bolt"}
+    body = {"agent_id": "agent_shop", "metadata": {"page": "/"}, "call_type": "phone_call",
+            "from_number": "+15550100", "override_agent_id": "agent_bolt", "agent_override": {"retell_llm": {}}}
     assert shared_proxy.post(ENDPOINT, json=body, headers={"Origin": SHOP}).status_code == 201
     call = next(iter(fake_retell[0].calls.values()))
-    assert call.agent_id == "agent_shop" and call.metadata == {"page": "/"}
+    assert call.agent_id == "agent_shop" and call.agent_version == 0
+    assert call.metadata == {"page": "/", "client_id": "shop", "origin": SHOP}
 
 
 def test_no_origin_needs_the_server_credential(proxy_factory, fake_retell):
@@ -218,8 +220,13 @@ def _strict_json(raw: bytes) -> bool:
     return True
 
 
-def test_fuzzed_requests_never_cause_a_server_error_nor_send_retell_anything_but_json(serve_upstream, proxy_factory):
+def test_fuzzed_requests_never_cause_a_server_error_nor_send_retell_anything_but_json(serve_upstream, proxy_factory,
+                                                                                    registry_file, manifest_file):
     sent: list[bytes] = []  # every body that reached "Retell"
+    # The shop lets its pages set the fuzzed variables' names (on a release that sends them).
+    registry_file.write_text(REGISTRY.replace('widget_version = "1.0.0"', 'widget_version = "2.9.0"\n'
+                                              f'page_variables = {json.dumps(_PAGE_VARIABLES)}', 1))
+    manifest_file.write_text(json.dumps(manifest_json("1.0.0", "2.9.0", features={"2.9.0": ("dynamic-variables",)})))
 
     async def upstream(request):  # noqa: ANN001, ANN202
         sent.append(await request.body())
@@ -234,6 +241,9 @@ def test_fuzzed_requests_never_cause_a_server_error_nor_send_retell_anything_but
     assert len(sent) > 20 and all(_strict_json(body) for body in sent), [b for b in sent if not _strict_json(b)][:3]
 
 
+_PAGE_VARIABLES = ["customer_name", "page_path", "plan", "_ref", "x"]
+
+
 def _fuzz_forwarded(proxy: httpx.Client) -> None:
     """Bodies from a registered page for its own agent, with any metadata and variables: what
     passes the checks goes to Retell, and only as JSON."""
@@ -241,7 +251,7 @@ def _fuzz_forwarded(proxy: httpx.Client) -> None:
     @given(body=st.fixed_dictionaries({"agent_id": st.just("agent_shop")},
                                       optional={"metadata": _json | st.dictionaries(st.text(max_size=8), _json, max_size=4),
                                                 "retell_llm_dynamic_variables": st.dictionaries(
-                                                    st.from_regex(r"[a-z_]{1,8}", fullmatch=True), st.text(max_size=20), max_size=4)})
+                                                    st.sampled_from(_PAGE_VARIABLES), st.text(max_size=20), max_size=4)})
            .map(_encode))
     def one(body):
         response = proxy.post(ENDPOINT, content=body, headers={"Origin": SHOP, "Content-Type": "application/json"})

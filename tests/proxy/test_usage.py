@@ -308,3 +308,31 @@ def test_a_recorder_keeps_writing_when_a_new_event_loop_takes_over(tmp_path):
     assert run_async(later()) is True  # not False: a writing task started on this loop
     recorder.close()
     assert count(path) == 2
+
+
+def test_a_database_from_before_consent_gains_the_column_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "usage.sqlite3"
+    with sqlite3.connect(path) as db:  # the table as the proxy created it before consent
+        db.execute("CREATE TABLE usage (time DOUBLE PRECISION NOT NULL, client TEXT NOT NULL, agent TEXT NOT NULL, "
+                   "origin TEXT NOT NULL, outcome TEXT NOT NULL, status INTEGER NOT NULL, ip TEXT NOT NULL, "
+                   "user_agent TEXT NOT NULL, call_id TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 1)")
+        db.execute("INSERT INTO usage VALUES (1, 'shop', 'agent_shop', 'https://shop.example', 'created', 201, '-', 'ua', "
+                   "'call_old', 1)")
+    db.close()
+    store = SqliteStore(str(path))
+    try:
+        store.write([row()._replace(call_id="call_new", consent_hash="ab" * 32), row()._replace(call_id="call_plain")])
+        assert store.query("SELECT call_id, consent_hash FROM usage ORDER BY time", ()) == [
+            ("call_old", None), ("call_new", "ab" * 32), ("call_plain", None)]
+    finally:
+        store.close()
+
+
+def test_a_batch_of_many_rows_stays_under_sqlites_parameter_limit(tmp_path):
+    store = SqliteStore(str(tmp_path / "usage.sqlite3"))
+    store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # SQLite's oldest limit, before 3.32
+    try:
+        store.write([row()] * 500)
+        assert store.query("SELECT COUNT(*) FROM usage", ()) == [(500,)]
+    finally:
+        store.close()

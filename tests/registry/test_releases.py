@@ -18,15 +18,15 @@ def test_a_release_reads_back_what_it_writes_and_says_what_it_supports():
 
 
 def test_every_feature_is_one_of_the_defined_set():
-    assert FEATURES == ("bot-token", "consent")
-    with pytest.raises(ValueError, match="unknown feature 'bot_token' \\(expected one of: bot-token, consent\\)"):
+    assert FEATURES == ("bot-token", "consent", "dynamic-variables")
+    with pytest.raises(ValueError, match="unknown feature 'bot_token' \\(expected one of: bot-token, consent, dynamic-variables\\)"):
         Release.from_json("2.2.0", GOOD).supports("bot_token")
 
 
 @pytest.mark.parametrize("change, message", [
     ({"date": "1 Dec"}, "'date' must be YYYY-MM-DD, not '1 Dec'"),
     ({"changelog": None}, "'changelog' must be a string"),
-    ({"features": ["captcha"]}, "'features' must be some of bot-token, consent, in that order, once each"),
+    ({"features": ["captcha"]}, "'features' must be some of bot-token, consent, dynamic-variables, in that order, once each"),
     ({"features": "bot-token"}, "'features' and 'languages' must be lists of strings"),
     ({"languages": []}, "'languages' must list language codes such as 'en' or 'pt-BR', once each"),
     ({"languages": ["English"]}, "'languages' must list language codes such as 'en' or 'pt-BR', once each"),
@@ -55,7 +55,7 @@ def test_meta_lines_parse_into_the_defined_order_with_every_problem():
     assert parse_features("consent, bot-token") == (("bot-token", "consent"), [])
     assert parse_features("") == ((), [])
     assert parse_features("captcha, consent, consent") == (("consent",), [
-        "unknown feature 'captcha' (expected some of: bot-token, consent)", "feature 'consent' is listed twice"])
+        "unknown feature 'captcha' (expected some of: bot-token, consent, dynamic-variables)", "feature 'consent' is listed twice"])
     assert parse_languages("en, es, pt-BR") == (("en", "es", "pt-BR"), [])
     assert parse_languages(" ")[1] == ["no language listed (e.g. 'languages: en')"]
     assert parse_languages("EN, de, de")[1] == ["language 'EN' is malformed (a code such as 'en' or 'pt-BR')",
