@@ -17,7 +17,7 @@ def _script_json(value: object) -> str:
     return json.dumps(value, indent=2).replace("<", "\\u003c")
 
 
-def options(client: Client, site: SiteConfig) -> dict[str, str]:
+def options(client: Client, site: SiteConfig) -> dict[str, object]:
     chosen = {
         "agentId": client.agents[0],
         "proxyEndpoint": site.proxy_url,
@@ -28,6 +28,14 @@ def options(client: Client, site: SiteConfig) -> dict[str, str]:
         # The public site key only: the secret key is the proxy's, never in a page.
         chosen["botCheck"] = client.bot_check
         chosen["botSiteKey"] = client.bot_site_key or ""
+    if client.language:
+        chosen["lang"] = client.language
+    if client.page_variables:
+        # The only keys the proxy accepts from this client's pages; the page fills in its values.
+        chosen["dynamicVariables"] = {key: f"(your {key})" for key in client.page_variables}
+    if client.consent:
+        # Asked before the microphone; the proxy refuses a call without this text's hash.
+        chosen["consent"] = {"text": client.consent.text, "url": client.consent.url}
     if site.sdk_url:
         # Only for teams that host the SDK themselves; by default the widget loads the CDN's copy.
         chosen["sdkUrl"] = site.sdk_url

@@ -90,3 +90,30 @@ def test_a_bot_check_client_gets_its_site_key_in_the_snippet_and_the_csp_note(si
     assert "This site requires a bot check" in page and "<code>https://challenges.cloudflare.com</code> in <code>script-src</code>" in page
     other = (root / "dist/clients/client-a/index.html").read_text()
     assert "botCheck" not in other and "requires a bot check" not in other
+
+
+def test_a_clients_call_configuration_is_on_its_demo_page_and_in_its_snippet(make_site):
+    clients = CLIENTS.replace('brand_color = "#b91c1c"\n', '''brand_color = "#b91c1c"
+variables = { client_name = "Bolt Bikes" }
+page_variables = ["customer_name", "page_path"]
+agent_versions = { agent_b1 = 3 }
+language = "de"
+consent = { text = "This call is recorded.", url = "https://bolt.example/privacy" }
+''')
+    root = make_site(clients=clients, releases={"1.0.0.md": release("1.0.0", features="dynamic-variables, consent",
+                                                                    languages="en, de")})
+    assert build(root) == 0
+    page = (root / "dist/clients/client-b/index.html").read_text()
+    # The snippet the page runs passes the page's variables, the language and the consent text;
+    # the fixed variables and agent versions are the proxy's alone.
+    assert '"lang": "de"' in page
+    assert '"dynamicVariables": {\n    "customer_name": "(your customer_name)",\n    "page_path": "(your page_path)"\n  }' in page
+    assert '"consent": {\n    "text": "This call is recorded.",\n    "url": "https://bolt.example/privacy"\n  }' in page
+    assert "client_name" not in page.split("new RetellWidget(")[-1] and "agent_version" not in page
+    facts = re.search(r'<dl class="facts">(.*?)</dl>', page, re.S)[1]
+    for shown in ("<code>client_name</code> = Bolt Bikes", "<code>customer_name</code>, <code>page_path</code>",
+                  "<code>agent_b1</code>: 3", "<dd>de</dd>", "This call is recorded.", 'href="https://bolt.example/privacy"'):
+        assert shown in facts, shown
+    other = (root / "dist/clients/client-a/index.html").read_text()
+    assert "dynamicVariables" not in other and "consent" not in other.lower()
+    assert "none (the proxy refuses any a page sends)" in other
