@@ -38,7 +38,7 @@ from harness.browser import PEER_CONNECTIONS
 from harness.state import SandboxState
 from registry.errors import ErrorList
 
-CHECKS = ("page", "a11y", "calls", "hostile", "csp", "bot")
+CHECKS = ("page", "a11y", "calls", "config", "hostile", "csp", "bot")
 PASS, FAIL, NOT_APPLICABLE, SKIPPED = "pass", "FAIL", "n/a", "skip"
 # The checks that need the page to have loaded the widget; they are skipped when ``page`` failed.
 _NEEDS_PAGE = {"a11y", "calls", "hostile", "csp"}
@@ -226,6 +226,7 @@ async def _check_client(config: CheckConfig, browser, control: _Control, state: 
         ("page", lambda page: _page(page, origin, client)),
         ("a11y", lambda page: _a11y(page, origin, client)),
         ("calls", lambda page: _calls(page, control, origin, client)),
+        ("config", lambda page: _config(control, origin, client)),
         ("hostile", lambda page: _hostile(page, control, state, client)),
         ("csp", (lambda page: _csp(page, control, origin, client)) if v2 else None),
         ("bot", (lambda page: _bot(control, state, client)) if client.bot_check else None),
@@ -357,7 +358,54 @@ async def _calls(page, control: _Control, origin: str, client: registry.Client) 
     for agent in client.agents:
         # The demo page is the first agent's; the others use the client's own sandbox page.
         url = origin + "/" if agent == client.agents[0] else f"{origin}/sandbox/v{client.widget_version}/?agent={agent}{_bot_query(client)}"
-        await _one_call(page, control, url, client, agent, f"agent {agent}")
+        record = await _one_call(page, control, url, client, agent, f"agent {agent}")
+        await _configured(control, record, client, agent)
+
+
+async def _configured(control: _Control, record: dict, client: registry.Client, agent: str) -> None:
+    """The call carries what the registry fixes for the client: its variables, its agent's version,
+    and (in Retell's own record) whose call it was."""
+    given = record.get("retell_llm_dynamic_variables") or {}
+    wrong = {k: given.get(k) for k, v in client.variables.items() if given.get(k) != v}
+    if wrong:
+        raise _Failed(f"agent {agent}: the call was created without the client's fixed variables: {wrong}")
+    if (record.get("metadata") or {}).get("client_id") != client.id:
+        raise _Failed(f"agent {agent}: Retell's record of the call does not name the client in its metadata")
+    version = client.agent_versions.get(agent)
+    if isinstance(version, int) and record.get("agent_version") != version:
+        raise _Failed(f"agent {agent}: the call runs agent version {record.get('agent_version')}, not {version}")
+    if isinstance(version, str):  # a tag: Retell's call object shows the number it resolved to
+        sent = [r.get("agent_version") for r in (await control.records())["requests"] if r["agent_id"] == agent]
+        if version not in sent:
+            raise _Failed(f"agent {agent}: no call was created with agent version {version!r}")
+
+
+def _unlisted(client: registry.Client) -> str:
+    """A page variable the client does not list."""
+    return next(key for n in range(len(client.page_variables) + 1)
+                if (key := f"harness_check_unlisted_{n}") not in client.page_variables)
+
+
+async def _config(control: _Control, origin: str, client: registry.Client) -> None:
+    """What a page may ask is the registry's: a page variable the client does not list is refused,
+    and a client that asks consent mints no token without the current text's hash. Neither
+    reaches Retell."""
+    before = await _agent_requests(control, client)
+    proxy, headers = control.local("proxy") + CREATE_PATH, {"Origin": origin}
+    body: dict = {"agent_id": client.agents[0], "retell_llm_dynamic_variables": {_unlisted(client): "x"}}
+    if client.consent is not None:
+        body["consent_hash"] = client.consent.hash  # so that the refusal is the variable's
+    answer = await control.http.post(proxy, json=body, headers=headers)
+    if answer.status_code != 400 or answer.json().get("error") != "variable_not_allowed":
+        raise _Failed(f"a page variable the client does not list was answered {answer.status_code}, not 400 variable_not_allowed")
+    if client.consent is not None:
+        for sent, what in ((None, "without"), ("0" * 64, "with a stale")):
+            answer = await control.http.post(proxy, json={"agent_id": client.agents[0], **({"consent_hash": sent} if sent else {})},
+                                             headers=headers)
+            if answer.status_code != 403 or answer.json().get("error") != "consent_required":
+                raise _Failed(f"a create {what} consent hash was answered {answer.status_code}, not 403 consent_required")
+    if await _agent_requests(control, client) != before:
+        raise _Failed("a refused create reached Retell")
 
 
 async def _status_text(page, client: registry.Client) -> str:  # noqa: ANN001

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import subprocess
 import sys
 
@@ -28,7 +30,8 @@ brand_color = "#123456"
 CLIENTS = "\n".join(CLIENT.format(**{"extra": ""} | c) for c in [
     # On the current release, with a bot check: its calls pass Turnstile's (the sandbox's fake).
     {"id": "healthy", "name": "Healthy", "agents": '"agent_healthy"', "version": "2.2.0",
-     "extra": 'bot_check = "turnstile"\nbot_site_key = "0x4AAAAAAAhealthy"\n'},
+     "extra": 'bot_check = "turnstile"\nbot_site_key = "0x4AAAAAAAhealthy"\n'
+              'variables = { client_name = "Healthy" }\nagent_versions = { agent_healthy = 2 }\n'},
     {"id": "tampered", "name": "Tampered", "agents": '"agent_tampered"', "version": "1.0.0"},
     {"id": "unlisted", "name": "Unlisted", "agents": '"agent_unlisted"', "version": "2.1.0"},
     {"id": "stranger", "name": "Stranger", "agents": '"agent_stranger", "agent_known"', "version": "1.1.0"},
@@ -68,8 +71,8 @@ def reason(report, client_id: str, check: str) -> str:
 
 def test_a_healthy_client_passes_every_check(report):
     report, _ = report
-    assert outcomes(report, "healthy") == {"page": PASS, "a11y": PASS, "calls": PASS, "hostile": PASS, "csp": PASS,
-                                           "bot": PASS}
+    assert outcomes(report, "healthy") == {"page": PASS, "a11y": PASS, "calls": PASS, "config": PASS, "hostile": PASS,
+                                           "csp": PASS, "bot": PASS}
     assert not report.passed  # the planted ones fail
 
 
@@ -112,7 +115,7 @@ def test_the_table_and_junit_name_each_failure(report):
     text = table(report)
     assert "tampered page: the browser refused /v1.0.0/retell-widget.js" in text and "1 of 5 clients passed every check" in text
     xml = junit(report)
-    assert xml.count("<testcase ") == 30 and 'classname="clients.stranger" name="calls"' in xml
+    assert xml.count("<testcase ") == 35 and 'classname="clients.stranger" name="calls"' in xml
     assert "<failure message=" in xml and "<skipped message=" in xml
 
 
@@ -149,3 +152,23 @@ def test_a_jobs_count_out_of_range_is_refused(jobs):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert f"--jobs {jobs} must be from 1 to 32 (0: the default)" in result.stderr
+
+
+@pytest.mark.parametrize("record, said", [
+    ({"retell_llm_dynamic_variables": {"client_name": "Other"}, "metadata": {"client_id": "c"}, "agent_version": 2},
+     "created without the client's fixed variables: {'client_name': 'Other'}"),
+    ({"retell_llm_dynamic_variables": {"client_name": "Mine"}, "agent_version": 2},
+     "does not name the client in its metadata"),
+    ({"retell_llm_dynamic_variables": {"client_name": "Mine"}, "metadata": {"client_id": "c"}, "agent_version": 0},
+     "runs agent version 0, not 2"),
+])
+def test_a_call_without_the_clients_configuration_fails_its_calls_check(tmp_path, record, said):
+    from harness.check import _configured, _Failed
+    from registry import load
+
+    (tmp_path / "clients.toml").write_text(CLIENT.format(
+        id="c", name="C", agents='"agent_c"', version="2.2.0",
+        extra='variables = { client_name = "Mine" }\nagent_versions = { agent_c = 2 }\n'))
+    (client,) = load(tmp_path / "clients.toml").clients
+    with pytest.raises(_Failed, match=re.escape(said)):
+        asyncio.run(_configured(None, record, client, "agent_c"))  # type: ignore[arg-type]  # no tag: no records asked
