@@ -46,7 +46,7 @@ def shop_body(**fields):
     return {"agent_id": "agent_shop", "consent_hash": CONSENT.hash, **fields}
 
 
-@pytest.mark.parametrize("body, status, code, words", [
+REFUSED = [
     (shop_body(retell_llm_dynamic_variables={"customer_name": "Ada", "role": "admin"}), 400, "variable_not_allowed",
      "'role' is not a variable this website's pages may set (they may set: customer_name, page_path)"),
     (shop_body(retell_llm_dynamic_variables={"client_name": "Evil Corp"}), 400, "variable_not_allowed", "'client_name'"),
@@ -60,15 +60,18 @@ def shop_body(**fields):
     (shop_body(consent_hash=Consent("Calls are recorded. Agree?", CONSENT.url).hash), 403, "consent_required",
      "not the hash of this website's current consent text"),  # stale: the text changed since
     (shop_body(consent_hash="f" * 64), 403, "consent_required", "the visitor must agree"),  # forged
-])
-def test_refused_before_any_budget_and_before_retell(proxy_factory, fake_retell, body, status, code, words):
+]
+
+
+def test_refused_before_any_budget_and_before_retell(proxy_factory, fake_retell):
     # One call a day for the shop, one an hour for its agent: a refusal that spent either would
-    # leave the good create below refused.
+    # leave the good create at the end refused. (One proxy for every case: each costs its stop.)
     proxy = proxy_factory(fake_retell[1], rate_limit_agent="1/hour")
-    response = proxy.post(ENDPOINT, json=body, headers={"Origin": SHOP})
-    assert response.status_code == status, response.text
-    assert response.json()["error"] == code and words in response.json()["message"]
-    assert response.headers["access-control-allow-origin"] == SHOP
+    for body, status, code, words in REFUSED:
+        response = proxy.post(ENDPOINT, json=body, headers={"Origin": SHOP})
+        assert (response.status_code, response.json()["error"]) == (status, code), body
+        assert words in response.json()["message"], body
+        assert response.headers["access-control-allow-origin"] == SHOP
     assert fake_retell[0].requests == []
     assert proxy.post(ENDPOINT, json=shop_body(), headers={"Origin": SHOP}).status_code == 201
 
@@ -100,3 +103,18 @@ def test_a_client_without_page_variables_or_consent(proxy_factory, fake_retell, 
     assert call.metadata == {"client_id": "bolt", "origin": BOLT}
     with sqlite3.connect(tmp_path / "usage.sqlite3") as db:
         assert db.execute("SELECT consent_hash FROM usage WHERE outcome = 'created'").fetchall() == [(None,)]
+
+
+def test_a_server_with_the_credential_follows_the_same_rules(proxy_factory, fake_retell):
+    from proxy.settings import Secret
+
+    token = "server-token-0123456789abcdef"
+    proxy = proxy_factory(fake_retell[1], server_token=Secret(token))
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = proxy.post(ENDPOINT, json={"agent_id": "agent_shop"}, headers=headers)
+    assert refused.status_code == 403 and refused.json()["error"] == "consent_required"
+    assert fake_retell[0].requests == []
+    response = proxy.post(ENDPOINT, json=shop_body(), headers=headers)
+    assert response.status_code == 201
+    assert fake_retell[0].calls[response.json()["call_id"]].metadata == {"client_id": "shop", "origin": None,
+                                                                         "consent_hash": CONSENT.hash}

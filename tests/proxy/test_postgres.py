@@ -111,3 +111,30 @@ def test_call_events_go_to_postgres_once_each_and_join_their_client(postgres_url
     finally:
         store.close()
     assert (shop.client, shop.created, shop.connected, shop.minutes, shop.cost_usd) == ("shop", 1, 1, 1.5, 0.105)
+
+
+def test_a_usage_table_from_before_consent_gains_the_column(postgres_url):
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as db:  # the table as the proxy created it before consent
+        db.execute("CREATE TABLE usage (time DOUBLE PRECISION NOT NULL, client TEXT NOT NULL, agent TEXT NOT NULL, "
+                   "origin TEXT NOT NULL, outcome TEXT NOT NULL, status INTEGER NOT NULL, ip TEXT NOT NULL, "
+                   "user_agent TEXT NOT NULL, call_id TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 1)")
+        db.execute("INSERT INTO usage VALUES (1, 'shop', 'agent_shop', '-', 'created', 201, '-', 'ua', 'call_old', 1)")
+    recorder = UsageRecorder(postgres_url)
+    recorder.start()
+
+    async def run():
+        await recorder.record(UsageRow(2, "shop", "agent_shop", "-", "created", 201, "-", "ua", "call_new",
+                                       consent_hash="ab" * 32))
+
+    try:
+        run_async(run())
+    finally:
+        recorder.close()
+    store = PostgresStore(postgres_url)
+    try:
+        rows = store.query("SELECT call_id, consent_hash FROM usage ORDER BY time", ())
+    finally:
+        store.close()
+    assert rows == [("call_old", None), ("call_new", "ab" * 32)]

@@ -61,10 +61,8 @@ def test_a_dump_reads_back_to_the_same_clients(tmp_path):
 
 
 def test_sub_tables_are_read_and_their_problems_found_at_their_header(tmp_path):
-    text = with_fields('[client.variables]\nclient_name = 7')
-    # The sub-table ends the client's own keys: move it after them.
-    text = text.replace('[client.variables]\nclient_name = 7\n', '')
-    first, second = text.split("[[client]]")[1:]
+    # A sub-table ends its client's own keys, so it comes after them.
+    first, second = with_fields("").split("[[client]]")[1:]
     text = "[[client]]" + first + "[client.variables]\nclient_name = 7\n\n[[client]]" + second
     path = write(tmp_path, text)
     with pytest.raises(registry.RegistryError) as info:
