@@ -18,7 +18,7 @@ from registry.versions import Version
 
 BOT_TOKEN = "bot-token"  # sends a bot check provider's token with each create (``bot_check``)
 CONSENT = "consent"  # asks the visitor's consent before a call; no release has it yet
-FEATURES = (BOT_TOKEN, CONSENT)
+FEATURES = (BOT_TOKEN, CONSENT, "dynamic-variables")
 # A BCP 47 language, optionally with its region: "en", "de", "pt-BR".
 LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Z]{2})?")
 

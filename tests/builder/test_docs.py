@@ -108,7 +108,7 @@ def test_a_release_records_its_features_and_languages_in_the_manifest(make_site)
 
 
 @pytest.mark.parametrize("meta, line, message", [
-    ("features: bot-token, captcha\nlanguages: en", 3, "'features:' unknown feature 'captcha' (expected some of: bot-token, consent)"),
+    ("features: bot-token, captcha\nlanguages: en", 3, "'features:' unknown feature 'captcha' (expected some of: bot-token, consent, dynamic-variables)"),
     ("features: bot-token, bot-token\nlanguages: en", 3, "'features:' feature 'bot-token' is listed twice"),
     ("languages: en, English", 3, "'languages:' language 'English' is malformed (a code such as 'en' or 'pt-BR')"),
     ("languages: en, en", 3, "'languages:' language 'en' is listed twice"),

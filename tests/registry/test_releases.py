@@ -55,7 +55,7 @@ def test_meta_lines_parse_into_the_defined_order_with_every_problem():
     assert parse_features("consent, bot-token") == (("bot-token", "consent"), [])
     assert parse_features("") == ((), [])
     assert parse_features("captcha, consent, consent") == (("consent",), [
-        "unknown feature 'captcha' (expected some of: bot-token, consent)", "feature 'consent' is listed twice"])
+        "unknown feature 'captcha' (expected some of: bot-token, consent, dynamic-variables)", "feature 'consent' is listed twice"])
     assert parse_languages("en, es, pt-BR") == (("en", "es", "pt-BR"), [])
     assert parse_languages(" ")[1] == ["no language listed (e.g. 'languages: en')"]
     assert parse_languages("EN, de, de")[1] == ["language 'EN' is malformed (a code such as 'en' or 'pt-BR')",
