@@ -51,7 +51,7 @@ def test_a_release_is_reported_at_its_key_and_missing_keys_together():
     data["releases"]["1.2.0"] = {**data["releases"]["1.2.0"], "features": ["captcha"]}
     with pytest.raises(ManifestError) as info:
         Manifest.from_json(data)
-    assert info.value.errors == ["releases.1.2.0: 'features' must be some of bot-token, consent, in that order, once each"]
+    assert info.value.errors == ["releases.1.2.0: 'features' must be some of bot-token, consent, dynamic-variables, in that order, once each"]
     with pytest.raises(ManifestError) as info:
         Manifest.from_json({"latest": "1.0.0", "lines": {}})
     assert info.value.errors == ["'changelog' is missing", "'releases' is missing", "'files' is missing"]

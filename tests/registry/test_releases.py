@@ -18,15 +18,15 @@ def test_a_release_reads_back_what_it_writes_and_says_what_it_supports():
 
 
 def test_every_feature_is_one_of_the_defined_set():
-    assert FEATURES == ("bot-token", "consent")
-    with pytest.raises(ValueError, match="unknown feature 'bot_token' \\(expected one of: bot-token, consent\\)"):
+    assert FEATURES == ("bot-token", "consent", "dynamic-variables")
+    with pytest.raises(ValueError, match="unknown feature 'bot_token' \\(expected one of: bot-token, consent, dynamic-variables\\)"):
         Release.from_json("2.2.0", GOOD).supports("bot_token")
 
 
 @pytest.mark.parametrize("change, message", [
     ({"date": "1 Dec"}, "'date' must be YYYY-MM-DD, not '1 Dec'"),
     ({"changelog": None}, "'changelog' must be a string"),
-    ({"features": ["captcha"]}, "'features' must be some of bot-token, consent, in that order, once each"),
+    ({"features": ["captcha"]}, "'features' must be some of bot-token, consent, dynamic-variables, in that order, once each"),
     ({"features": "bot-token"}, "'features' and 'languages' must be lists of strings"),
     ({"languages": []}, "'languages' must list language codes such as 'en' or 'pt-BR', once each"),
     ({"languages": ["English"]}, "'languages' must list language codes such as 'en' or 'pt-BR', once each"),
