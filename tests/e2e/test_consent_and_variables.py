@@ -175,3 +175,15 @@ def test_bad_variables_or_consent_throw_errors_that_name_the_option(page: Page, 
           document.body.append(el);
         })""")
         assert "TypeError" in message and "dynamic-variables" in message, message
+
+
+@in_one_page("folder, theme", [("v1", "purple"), ("v1", "dark"), ("v2", "purple"), ("v2", "dark")])
+def test_axe_finds_no_violations_in_the_consent_step(page: Page, sandbox, folder, theme):
+    from axe_playwright_python.sync_playwright import Axe
+
+    root = open_page(page, sandbox, folder, consent="a", theme=theme)
+    root.locator(LINES[folder].start).click()
+    until_state(root, "consent")
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    results = Axe().run(page, context=LINES[folder].root, options=options)
+    assert results.violations_count == 0, results.generate_report()

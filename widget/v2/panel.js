@@ -18,7 +18,8 @@ box-shadow:0 8px 32px rgb(0 0 0/.25)}
 border-radius:8px;overscroll-behavior:contain}
 .log p{margin:0;padding:6px 10px;border-radius:10px;background:rgb(127 127 127/.14)}
 .log b{margin-right:4px}
-.consent{margin:0;display:flex;flex-direction:column;gap:6px;font-size:14px;border-radius:8px;max-height:200px;overflow:auto}
+.consent{margin:0;display:flex;flex-direction:column;gap:6px;font-size:14px;border-radius:8px;max-height:200px;overflow:auto;padding:6px}
+.asking .hangup{background:transparent;color:inherit;border-color:var(--_m)!important}
 .consent p{margin:0;white-space:pre-line}.consent a{color:inherit;font-weight:600}
 .consent:focus-visible,.consent a:focus-visible{outline:3px solid var(--retell-focus,var(--_f));outline-offset:2px}
 .actions{display:flex;flex-wrap:wrap;gap:8px}
@@ -100,6 +101,7 @@ function layout({ panel, status, consent, talking, log, primary, mute, hangup },
   status.textContent = message;
   panel.classList.toggle('busy', busy);
   panel.classList.toggle('live', state === 'in-call');
+  panel.classList.toggle('asking', asking);
   talking.hidden = !busy;
   consent.hidden = !asking;
   log.hidden = asking || (!busy && !log.children.length);
