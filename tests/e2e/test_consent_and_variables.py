@@ -187,3 +187,20 @@ def test_axe_finds_no_violations_in_the_consent_step(page: Page, sandbox, folder
     options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
     results = Axe().run(page, context=LINES[folder].root, options=options)
     assert results.violations_count == 0, results.generate_report()
+
+
+@in_one_page("folder", ["v1.3.0", "v2.4.0"])
+def test_the_archived_releases_still_call_and_send_only_the_agent(page: Page, sandbox, folder):
+    """The last releases before these fields: frozen, loaded with SRI, their create body unchanged."""
+    bodies = creates(page)
+    line = LINES[folder.split(".")[0]]
+    instrument(page)
+    page.goto(f"{sandbox.client('client-a').origin}/sandbox/{folder}/?vars=Ada&consent=a")  # options they don't know
+    root = page.locator(line.root)
+    until_state(root, "idle")
+    assert page.locator("script[integrity]").count() == 1
+    root.locator(line.start).click()
+    until_state(root, "in-call")  # no consent step
+    root.locator(line.hang_up).click()
+    until_state(root, "ended")
+    assert bodies == [{"agent_id": sandbox.client("client-a").agents[0]}]
