@@ -62,7 +62,8 @@ CONSENT_URL = "https://www.example.com/privacy"
 
 def consent_text(word: str) -> str:
     """The consent text of a test page's ``?consent=<word>``: its SHA-256 is what the widget sends."""
-    return f"Calls are recorded and transcribed to answer your questions (terms {word})."
+    # Not ASCII, so the hash is checked on UTF-8 bytes.
+    return f"Calls are recorded and transcribed to answer your questions — terms {word}."
 
 
 def _attribute(option: str) -> str:

@@ -118,16 +118,17 @@
     return Object.keys(v).length ? { ...v } : null;
   }
 
-  // {text, url}: shown before the microphone prompt; url is optional, http(s) only.
+  // {text, url}: shown before the microphone prompt; url is optional, http(s) only. The text is
+  // kept exactly as given: its hash must match the one the proxy computes from the registry.
   function consent(c) {
     if (c == null) return null;
     if (typeof c !== 'object' || typeof c.text !== 'string' || !c.text.trim()) {
       throw new TypeError(`RetellWidget: option "consent" must have a non-empty text (got ${describe(c && c.text)})`);
     }
-    if (c.url == null || c.url === '') return { text: c.text.trim(), url: null };
+    if (c.url == null || c.url === '') return { text: c.text, url: null };
     const url = parseUrl(c.url, 'consent');
     if (!/^https?:/.test(url)) throw new RangeError(`RetellWidget: option "consent" url must be http: or https: (got ${describe(c.url)})`);
-    return { text: c.text.trim(), url };
+    return { text: c.text, url };
   }
 
   function el(tag, className, text) {

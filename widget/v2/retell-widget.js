@@ -145,13 +145,14 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
     return Object.keys(v).length ? { ...v } : null;
   }
 
+  // The text is kept exactly as given: its hash must match the one the proxy computes.
   function consent(c) {
     if (c == null) return null;
     if (typeof c !== 'object' || typeof c.text !== 'string' || !c.text.trim()) throw bad(TypeError, 'consent', 'must have a non-empty text', c && c.text);
-    if (c.url == null || c.url === '') return { text: c.text.trim(), url: null };
+    if (c.url == null || c.url === '') return { text: c.text, url: null };
     const href = url(c.url, 'consent');
     if (!/^https?:/.test(href)) throw bad(RangeError, 'consent', 'url must be http: or https:', c.url);
-    return { text: c.text.trim(), url: href };
+    return { text: c.text, url: href };
   }
 
   function readOptions(o, host) {
