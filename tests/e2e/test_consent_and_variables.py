@@ -204,3 +204,11 @@ def test_the_archived_releases_still_call_and_send_only_the_agent(page: Page, sa
     root.locator(line.hang_up).click()
     until_state(root, "ended")
     assert bodies == [{"agent_id": sandbox.client("client-a").agents[0]}]
+
+
+@in_one_page("folder, lang, agree", [("v1", "es", "Aceptar e iniciar"), ("v2", "de", "Zustimmen und starten")])
+def test_the_consent_step_speaks_the_widgets_language(page: Page, sandbox, folder, lang, agree):
+    root = open_page(page, sandbox, folder, consent="a", lang=lang)
+    root.locator(LINES[folder].start).click()
+    until_state(root, "consent")
+    expect(root.get_by_role("button", name=agree)).to_be_visible()
