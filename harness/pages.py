@@ -6,7 +6,10 @@
 ``recaptcha``) gives the widget that bot check, with the sandbox's site key; ``proxy=insecure`` points an
 https page at its proxy over plain http, ``trusted_types=1`` adds Trusted Types to a strict CSP
 and ``media=blocked`` leaves Retell's media host out of its ``connect-src``; ``csp=strict`` puts
-a client's own page under the strict CSP. The client demo page stays at ``/``.
+a client's own page under the strict CSP. ``vars=<word>`` passes ``dynamicVariables``
+``{"customer_name": word}`` and ``consent=<word>`` a consent text naming that word (see
+``consent_text``), so a test changes the text by changing the word; on the constructor page
+``lang`` is also passed as the ``lang`` option (v1 from 1.4.0). The client demo page stays at ``/``.
 """
 
 from __future__ import annotations
@@ -53,6 +56,16 @@ class PageSettings:
     hostile_css: bool = False
 
 
+# Where the sandbox pages' consent link points; never followed by the tests.
+CONSENT_URL = "https://www.example.com/privacy"
+
+
+def consent_text(word: str) -> str:
+    """The consent text of a test page's ``?consent=<word>``: its SHA-256 is what the widget sends."""
+    # Not ASCII, so the hash is checked on UTF-8 bytes.
+    return f"Calls are recorded and transcribed to answer your questions — terms {word}."
+
+
 def _attribute(option: str) -> str:
     """The element attribute for a constructor option: agentId -> agent-id."""
     return re.sub(r"([A-Z])", lambda m: "-" + m[1].lower(), option)
@@ -76,6 +89,11 @@ def render(settings: PageSettings, client: Client, folder: str, query: dict[str,
         options["scheme"] = query["scheme"]
     if query.get("bot") in ("turnstile", "recaptcha"):  # the widget gets a token from that provider's fake
         options |= {"botCheck": query["bot"], "botSiteKey": SITE_KEY}
+    extra: dict[str, object] = {}  # options that are objects (attributes of their own on the element)
+    if "vars" in query:
+        extra["dynamicVariables"] = {"customer_name": query["vars"]}
+    if "consent" in query:
+        extra["consent"] = {"text": consent_text(query["consent"]), "url": CONSENT_URL}
 
     def asset(name: str) -> str:
         # Exact versions get SRI; moving aliases cannot have it.
@@ -92,9 +110,15 @@ def render(settings: PageSettings, client: Client, folder: str, query: dict[str,
         attributes = " ".join(f'{_attribute(k)}="{html.escape(v)}"' for k, v in options.items())
         if "lang" in query:
             attributes += f' lang="{html.escape(query["lang"])}"'
+        if "dynamicVariables" in extra:
+            attributes += f' dynamic-variables="{html.escape(json.dumps(extra["dynamicVariables"]))}"'
+        if "consent" in extra:
+            attributes += f' consent-text="{html.escape(consent_text(query["consent"]))}" consent-url="{CONSENT_URL}"'
         embed = f'<script src="{asset("retell-widget.js")}"></script>\n<retell-widget {attributes}></retell-widget>'
     else:
-        config = json.dumps(options).replace("<", "\\u003c")
+        if "lang" in query:
+            extra["lang"] = query["lang"]
+        config = json.dumps(options | extra).replace("<", "\\u003c")
         embed = (f'<script src="{asset("retell-widget.js")}"></script>\n'
                  f'<script nonce="{nonce}">window.sandboxWidget = new RetellWidget({config});</script>')
     lang = html.escape(query.get("lang", "en"))

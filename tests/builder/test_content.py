@@ -29,3 +29,6 @@ def test_each_release_records_what_its_files_do(path):
     languages = tuple(k.strip() for k in table[1].split(",")) if table else ("en",)
     assert entry.release.languages == languages
     assert entry.release.supports("bot-token") == ("bot_token" in code)
+    # The create request's fields that say a release sends variables and the consent hash.
+    assert entry.release.supports("dynamic-variables") == ("retell_llm_dynamic_variables" in code)
+    assert entry.release.supports("consent") == ("consent_hash" in code)

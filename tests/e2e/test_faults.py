@@ -22,7 +22,7 @@ MATRIX = {
     "retell-429": ({"create": {"status": 429, "retry_after": 7}}, "unavailable right now", None),
     "proxy-down": ({"proxy": "down"}, "couldn't reach the assistant", ("network", "We couldn't reach the assistant")),
     # The CDN cannot serve Retell's SDK.
-    "sdk-fails": ({"sdk": "fail"}, "call service failed to load", ("sdk", "The call service didn't load")),
+    "sdk-fails": ({"sdk": "fail"}, "The call service didn't load", ("sdk", "The call service didn't load")),
     # Retell's SDK is refused at the join (the token is expired) or cannot reach the media server.
     "token-expired": ({"token": "expired"}, "The call couldn't be started.", ("start-failed", "The call couldn't be started")),
     "media-down": ({"media": "down"}, "The call couldn't be started.", ("start-failed", "The call couldn't be started")),

@@ -54,7 +54,7 @@ def test_v1_js_api(page: Page, sandbox):
 
 
 @in_one_page("mic, text", [
-    ("denied", "Microphone access was denied"),
+    ("denied", "Microphone access is blocked"),
     ("missing", "No microphone was found"),
 ])
 def test_v1_microphone_failures(page: Page, sandbox, mic, text):

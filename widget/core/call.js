@@ -10,6 +10,7 @@
 // `error`, never call_ended, and startCall() resolves all the same.
 
 import { botToken, loadBotCheck } from './bot.js';
+import { agreed, consentHash, forget, remember } from './consent.js';
 import { errorCode, fetchError, httpError, microphoneError, retryAfterSeconds } from './errors.js';
 
 // If the SDK hasn't confirmed a hang-up this long after stopCall(), end the call anyway.
@@ -63,9 +64,19 @@ function watchConnection(client, onLost) {
   }
 }
 
+// The create request's body: the agent, and the page's own fields only when it has them, so a
+// page that uses none of them sends what older releases sent.
+function createBody(options, bot, hash) {
+  const body = { agent_id: options.agentId };
+  if (bot) body.bot_token = bot;
+  if (options.dynamicVariables) body.retell_llm_dynamic_variables = options.dynamicVariables;
+  if (hash) body.consent_hash = hash;
+  return body;
+}
+
 // A fresh token for every attempt: tokens expire 30 s after creation and work once.
 // -> {token, callId} or a failure {code, cause, seconds, status}
-async function fetchToken(options, signal) {
+async function fetchToken(options, hash, signal) {
   // A website with a bot check sends a fresh provider token with each request.
   let bot = null;
   if (options.botCheck) {
@@ -83,7 +94,7 @@ async function fetchToken(options, signal) {
       credentials: 'omit',
       cache: 'no-store',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(bot ? { agent_id: options.agentId, bot_token: bot } : { agent_id: options.agentId }),
+      body: JSON.stringify(createBody(options, bot, hash)),
       signal,
     });
   } catch (err) {
@@ -91,8 +102,10 @@ async function fetchToken(options, signal) {
   }
   if (!res.ok) {
     const wait = retryAfterSeconds(res);
-    const code = httpError(res.status, wait, await errorCode(res));
-    return failure(code, `token request failed: HTTP ${res.status}`, code === 'rate-limited' ? wait : 0, res.status);
+    const refusal = await errorCode(res);
+    const code = httpError(res.status, wait, refusal);
+    const cause = `token request failed: HTTP ${res.status}` + (refusal ? ` (${refusal})` : '');
+    return failure(code, cause, code === 'rate-limited' ? wait : 0, res.status);
   }
   let body = null;
   try {
@@ -113,9 +126,11 @@ function failure(code, cause, seconds = 0, status = 0) {
 }
 
 /**
- * One widget's calls, one at a time: idle -> requesting-microphone -> connecting -> in-call ->
- * ended (or error). `options` are the widget's validated options (agentId, proxyEndpoint, sdkUrl,
- * botCheck, botSiteKey). `on` hears what happens, each hook optional:
+ * One widget's calls, one at a time: idle -> (consent ->) requesting-microphone -> connecting ->
+ * in-call -> ended (or error). `options` are the widget's validated options (agentId,
+ * proxyEndpoint, sdkUrl, botCheck, botSiteKey, dynamicVariables, consent {text, url}). With a
+ * consent text not agreed yet, start() stops at 'consent' until agree() (or stop(): back to idle).
+ * `on` hears what happens, each hook optional:
  *   state(next, failure)  every change of state; `failure` with 'error', else null
  *   started(callId, talking)  the call is up (after state 'in-call'); whether the agent talks already
  *   talking(on)           the agent started or stopped talking (possibly before `started`)
@@ -138,6 +153,9 @@ export class Call {
   #lost = false; // the connection dropped and livekit is trying to get it back
   #hangupTimer = 0;
   #startTimer = 0;
+  #hash = null; // promise of the consent text's hash, computed once
+  #consentHash = ''; // the hash sent with token requests, once agreed
+  #fresh = false; // the visitor agreed during this attempt
 
   constructor(options, on) {
     this.#o = options;
@@ -154,12 +172,50 @@ export class Call {
 
   /** Fetches what a call needs ahead of the click (on hover, focus or touch): the SDK, the bot check. */
   warm() {
+    if (this.#o.consent) this.#hashed().catch(IGNORE);
     loadSdk(this.#o.sdkUrl).catch(IGNORE);
     if (this.#o.botCheck) loadBotCheck(this.#o.botCheck, this.#o.botSiteKey).catch(IGNORE);
   }
 
   /** A call, phase by phase; outcomes are reported through `on`, never by rejecting. */
   async start() {
+    if (this.busy || this.#state === 'consent') return;
+    if (this.#o.consent) {
+      const n = ++this.#attempt;
+      let hash;
+      try {
+        hash = await this.#hashed();
+      } catch (err) {
+        if (n === this.#attempt) this.#fail(failure('start-failed', err)); // no crypto.subtle: not a secure context
+        return;
+      }
+      if (n !== this.#attempt || this.busy || this.#state === 'consent') return;
+      this.#consentHash = hash;
+      this.#fresh = false;
+      if (!agreed(hash)) return this.#set('consent');
+    }
+    return this.#begin();
+  }
+
+  /** The visitor agreed to the consent text shown: remembered, then the call starts. */
+  agree() {
+    if (this.#state !== 'consent') return;
+    remember(this.#consentHash);
+    this.#fresh = true;
+    return this.#begin();
+  }
+
+  #hashed() {
+    if (!this.#hash) {
+      this.#hash = consentHash(this.#o.consent.text);
+      this.#hash.catch(() => {
+        this.#hash = null;
+      });
+    }
+    return this.#hash;
+  }
+
+  async #begin() {
     if (this.busy) return;
     const n = ++this.#attempt;
     const live = () => n === this.#attempt; // whether this attempt is still the current one
@@ -182,6 +238,7 @@ export class Call {
 
   /** Hangs up, or cancels a call still starting. */
   stop() {
+    if (this.#state === 'consent') return this.#finish('idle', null, 'cancelled');
     if (this.#state === 'requesting-microphone' || this.#state === 'connecting') return this.#finish('ended', null, 'cancelled');
     if (this.#state !== 'in-call' || !this.#client || this.#hangupTimer) return;
     const n = this.#attempt;
@@ -237,9 +294,19 @@ export class Call {
   // 3. The token (with the bot check's, if the website has one).
   async #token(live) {
     this.#abort = new AbortController();
-    const got = await fetchToken(this.#o, this.#abort.signal);
+    const got = await fetchToken(this.#o, this.#o.consent ? this.#consentHash : '', this.#abort.signal);
     if (!live()) return null;
     this.#abort = null;
+    if (got.code === 'consent') {
+      // The proxy wants another text's agreement (the page's text is stale): ask again, unless
+      // the visitor just agreed to this very text, or the page sets none (a page configuration error).
+      if (this.#o.consent && !this.#fresh) {
+        forget(this.#consentHash);
+        this.#finish('consent', null, 'cancelled');
+        return null;
+      }
+      got.code = 'misconfigured';
+    }
     if (got.code) {
       this.#fail(got);
       return null;

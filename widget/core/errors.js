@@ -1,5 +1,6 @@
 // What went wrong, as one of the codes the widget reports (`error` event detail, data-error); the
-// codes and their messages are listed in messages.js and the widget reference.
+// codes and their messages are listed in messages.js and the widget reference. 'consent' is
+// internal: call.js turns it into the consent step, or 'misconfigured'.
 
 /** A getUserMedia() failure. */
 export function microphoneError(err) {
@@ -19,6 +20,10 @@ export function fetchError() {
  * proxy's error code from the body ('' if none).
  */
 export function httpError(status, wait, code = '') {
+  // The page sends what its website's registry entry refuses: a configuration error of the page.
+  if (code === 'variable_not_allowed' || code === 'invalid_dynamic_variables') return 'misconfigured';
+  // The proxy wants the visitor's agreement to the current consent text (call.js asks again).
+  if (code === 'consent_required') return 'consent';
   // The website's quota is used up until the next day or month: no countdown to wait out.
   if (code === 'quota_exceeded') return 'unavailable';
   if (code === 'bot_check_failed') return 'bot-check';

@@ -23,38 +23,26 @@
   };
   const DEFAULT_SDK_URL = resolve('../sdk/2.0.8/retell-web-client.js');
   const CORE_URL = resolve('core/call.js');
+  // The strings of every language, shared with v2; loaded with the call core.
+  const MESSAGES_URL = resolve('core/messages.js');
 
   const POSITIONS = ['bottom-right', 'bottom-left', 'top-right', 'top-left'];
   const THEMES = ['purple', 'blue', 'green', 'dark'];
-  const DEFAULT_LABEL = 'Talk to our assistant';
-
-  const STATUS = { idle: '', connecting: 'Connecting…', 'in-call': 'In call', ended: 'Call ended' };
-  // The call core's failure codes (v2's data-error codes), in v1's words.
-  const NETWORK = "We couldn't reach the assistant. Check your connection and try again.";
-  const MSG = {
-    network: NETWORK,
-    offline: NETWORK,
-    forbidden: "This website isn't allowed to use this assistant.",
-    busy: 'Too many calls right now. Please try again in a moment.',
-    refused: "The assistant couldn't start a call.",
-    unavailable: 'The assistant is unavailable right now. Please try again later.',
-    'bot-check': "The security check didn't pass. Please try again.",
-    sdk: 'The call service failed to load. Please try again.',
-    dropped: 'The call was interrupted.',
-    'mic-denied': 'Microphone access was denied. Allow it in your browser to talk to the assistant.',
-    'no-mic': 'No microphone was found.',
-    'start-failed': "The call couldn't be started.",
+  // The button's label is needed before the strings load (with the core, on intent).
+  const LAUNCH = {
+    en: 'Talk to our assistant',
+    es: 'Habla con nuestro asistente',
+    de: 'Mit unserem Assistenten sprechen',
   };
+  // Said when the core itself didn't load, so neither did the strings.
+  const CORE_FAILED = "The call service didn't load. Please try again.";
   const BOT_CHECKS = ['turnstile', 'recaptcha'];
   const INTENT = ['pointerenter', 'focus', 'touchstart'];
 
-  // v1 words two refusals of the token request its own way: a rate limit of Retell's (the proxy's
-  // 503 with Retry-After) is "unavailable", and a 4xx other than 403 or 429 "refused".
-  function message({ code, seconds, status }) {
-    if (code === 'rate-limited' && status !== 429) return MSG.unavailable;
-    if (code === 'rate-limited') return `Too many calls right now. Please try again in ${seconds} second${seconds === 1 ? '' : 's'}.`;
-    if (code === 'start-failed' && status) return MSG.refused;
-    return MSG[code] || MSG['start-failed'];
+  // v1 has no countdown: a rate limit of Retell's (the proxy's 503 with Retry-After) is "unavailable".
+  function message(t, { code, seconds, status }) {
+    if (code === 'rate-limited' && status !== 429) return t('unavailable');
+    return t(code, seconds);
   }
 
   // Describe a bad option value without calling its toString().
@@ -90,7 +78,7 @@
         `RetellWidget: option "proxyEndpoint" must be a non-empty URL string (got ${describe(o.proxyEndpoint)})`
       );
     }
-    for (const name of ['sdkUrl', 'label', 'botSiteKey']) {
+    for (const name of ['sdkUrl', 'label', 'botSiteKey', 'lang']) {
       if (o[name] != null && typeof o[name] !== 'string') {
         throw new TypeError(`RetellWidget: option "${name}" must be a string (got ${describe(o[name])})`);
       }
@@ -98,6 +86,8 @@
     if (o.botCheck != null && !(o.botSiteKey || '').trim()) {
       throw new TypeError(`RetellWidget: option "botSiteKey" must be set with botCheck (got ${describe(o.botSiteKey)})`);
     }
+    // As v2: the option, else the page's language, else English.
+    const lang = (o.lang || document.documentElement.lang || 'en').toLowerCase().split('-')[0];
     return {
       agentId: o.agentId,
       proxyEndpoint: parseUrl(o.proxyEndpoint, 'proxyEndpoint'),
@@ -105,10 +95,40 @@
       theme: oneOf(o.theme, THEMES, 'theme'),
       // Resolved against the page, not against this script (which is what a bare import() would do).
       sdkUrl: o.sdkUrl ? parseUrl(o.sdkUrl, 'sdkUrl') : DEFAULT_SDK_URL,
-      label: (o.label && o.label.trim()) || DEFAULT_LABEL,
+      lang: LAUNCH[lang] ? lang : 'en',
+      label: (o.label && o.label.trim()) || LAUNCH[LAUNCH[lang] ? lang : 'en'],
       botCheck: o.botCheck == null ? null : oneOf(o.botCheck, BOT_CHECKS, 'botCheck'),
       botSiteKey: o.botCheck == null ? null : o.botSiteKey.trim(),
+      dynamicVariables: variables(o.dynamicVariables),
+      consent: consent(o.consent),
     };
+  }
+
+  // {name: value} of strings, sent as retell_llm_dynamic_variables; null when empty.
+  function variables(v) {
+    if (v == null) return null;
+    if (typeof v !== 'object' || Array.isArray(v)) {
+      throw new TypeError(`RetellWidget: option "dynamicVariables" must be an object of strings (got ${describe(v)})`);
+    }
+    for (const [key, value] of Object.entries(v)) {
+      if (typeof value !== 'string') {
+        throw new TypeError(`RetellWidget: option "dynamicVariables" must map "${key}" to a string (got ${describe(value)})`);
+      }
+    }
+    return Object.keys(v).length ? { ...v } : null;
+  }
+
+  // {text, url}: shown before the microphone prompt; url is optional, http(s) only. The text is
+  // kept exactly as given: its hash must match the one the proxy computes from the registry.
+  function consent(c) {
+    if (c == null) return null;
+    if (typeof c !== 'object' || typeof c.text !== 'string' || !c.text.trim()) {
+      throw new TypeError(`RetellWidget: option "consent" must have a non-empty text (got ${describe(c && c.text)})`);
+    }
+    if (c.url == null || c.url === '') return { text: c.text, url: null };
+    const url = parseUrl(c.url, 'consent');
+    if (!/^https?:/.test(url)) throw new RangeError(`RetellWidget: option "consent" url must be http: or https: (got ${describe(c.url)})`);
+    return { text: c.text, url };
   }
 
   function el(tag, className, text) {
@@ -124,6 +144,8 @@
     #status;
     #button;
     #hangup;
+    #consent = null; // the consent step's element, made when first shown
+    #t = null; // the strings, once loaded with the core
     #state = 'idle';
     #call = null; // the call core's Call, once imported
     #loading = null; // the call core's import, in flight or done
@@ -204,9 +226,13 @@
     // a failed import is forgotten, so that "try again" really tries again.
     #core() {
       if (!this.#loading) {
-        const imported = CORE_URL ? import(CORE_URL) : Promise.reject(new TypeError('RetellWidget: no base URL for core/call.js'));
-        const load = (this.#loading = imported.then((core) => {
+        const imported = CORE_URL
+          ? Promise.all([import(CORE_URL), import(MESSAGES_URL)])
+          : Promise.reject(new TypeError('RetellWidget: no base URL for core/call.js'));
+        const load = (this.#loading = imported.then(([core, strings]) => {
           if (!this.#call) {
+            this.#t = strings.messages(this.#opts.lang, {});
+            this.#hangup.textContent = this.#t('hangup');
             this.#call = new core.Call(this.#opts, { state: (next, failure) => this.#show(next, failure) });
             this.#call.warm(); // on intent (or a click): fetch the SDK now, off the click's path
           }
@@ -223,13 +249,51 @@
     #show(next, failure) {
       const state = next === 'requesting-microphone' ? 'connecting' : next;
       if (state === 'connecting' && this.#state === 'connecting') return;
-      const text = failure ? message(failure) : STATUS[state];
+      const t = this.#t || ((key) => (key === 'sdk' ? CORE_FAILED : ''));
+      const text = failure ? message(t, failure) : state === 'idle' ? '' : t(state);
       // A visitor's "Block" on the microphone prompt isn't a fault.
       if (failure && failure.code !== 'mic-denied') console.error('RetellWidget:', text, failure.cause);
       this.#setState(state, text);
     }
 
-    #setState(state, message = STATUS[state]) {
+    // The consent step, in v1's own markup: the website's text, its link, Agree and start, Cancel.
+    #consentStep() {
+      if (!this.#consent) {
+        const { text, url } = this.#opts.consent;
+        const t = this.#t;
+        const step = el('div', 'retell-widget__consent');
+        step.setAttribute('role', 'group');
+        step.tabIndex = -1;
+        const words = el('p', 'retell-widget__consent-text', text);
+        words.id = `retell-widget-consent-${Math.random().toString(36).slice(2)}`;
+        step.setAttribute('aria-labelledby', words.id);
+        step.append(words);
+        if (url) {
+          const link = el('a', 'retell-widget__consent-link', t('consentLink'));
+          link.href = url;
+          link.target = '_blank';
+          link.rel = 'noopener';
+          step.append(link);
+        }
+        const agree = el('button', 'retell-widget__agree', t('agree'));
+        const cancel = el('button', 'retell-widget__cancel', t('cancel'));
+        agree.type = cancel.type = 'button';
+        agree.addEventListener('click', () => this.#call && this.#call.agree());
+        cancel.addEventListener('click', () => this.stop());
+        const actions = el('div', 'retell-widget__consent-actions');
+        actions.append(agree, cancel);
+        step.append(actions);
+        step.hidden = true;
+        this.#status.after(step);
+        this.#consent = step;
+      }
+      return this.#consent;
+    }
+
+    #setState(state, message = '') {
+      const asking = state === 'consent';
+      const step = asking || this.#consent ? this.#consentStep() : null;
+      const wasAsking = this.#state === 'consent';
       this.#state = state;
       const busy = state === 'connecting' || state === 'in-call';
       const button = this.#button;
@@ -241,6 +305,10 @@
       button.disabled = busy;
       button.setAttribute('aria-disabled', String(busy));
       hangup.hidden = !busy;
+      if (step) step.hidden = !asking;
+      // The consent step takes the focus, so its text is read first; leaving it gives it back.
+      if (asking) step.focus();
+      else if (wasAsking && step.contains(active)) (busy ? hangup : button).focus();
       if (busy && active === button) hangup.focus();
       if (!busy && active === hangup) button.focus();
       this.#root.dispatchEvent(

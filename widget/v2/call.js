@@ -1,16 +1,17 @@
 // The call controller: v2's face of the call core (core/call.js, which runs the call itself):
-// the panel, the transcript, the element's data-state and data-error, its events, and the
-// cooldown after a rate limit. Imported by retell-widget.js on first interaction, with the
-// panel and the strings.
+// the panel (with the consent step), the transcript, the element's data-state and data-error,
+// its events, and the cooldown after a rate limit. Imported by retell-widget.js on first
+// interaction, with the panel and the strings (core/messages.js, which v1 shares).
 
 import { Call } from './core/call.js';
-import { messages } from './messages.js';
+import { messages } from './core/messages.js';
 import { createPanel } from './panel.js';
 import { createTranscript } from './transcript.js';
 
 class Controller {
   #host;
   #events;
+  #consent;
   #t;
   #announcer;
   #inCallLabel; // during a call the launcher says so, for when the panel is minimized
@@ -24,11 +25,12 @@ class Controller {
   constructor({ host, root, options, events }) {
     this.#host = host;
     this.#events = events;
+    this.#consent = options.consent;
     const t = (this.#t = messages(options.lang, options.strings));
     this.#announcer = root.querySelector('[role=status]');
     this.#inCallLabel = root.querySelector('.launcher .label').lastChild;
-    this.#panel = createPanel(root, t, {
-      primary: () => this.start(),
+    this.#panel = createPanel(root, t, options.consent, {
+      primary: () => (this.#call.state === 'consent' ? this.#call.agree() : this.start()),
       hangup: () => this.stop(),
       mute: () => this.mute(!this.#muted),
       minimize: () => this.#panel.close(),
@@ -115,7 +117,8 @@ class Controller {
     this.#panel.show(next, message, code === 'rate-limited' ? seconds : 0);
     if (next !== 'in-call') this.#panel.setTalking(false);
     // Announce each change once, in the live region that has been on the page from the start.
-    this.#announcer.textContent = next === 'idle' ? '' : message;
+    // The consent step is read out with the page's text, and takes the focus (panel.js).
+    this.#announcer.textContent = next === 'idle' ? '' : next === 'consent' ? `${message} ${this.#consent.text}` : message;
     this.#emit('state-change', { state: next, message, code });
   }
 

@@ -1,4 +1,5 @@
-// The call panel: status, agent-talking indicator, live transcript, mute, hang up and retry.
+// The call panel: status, the consent step, agent-talking indicator, live transcript, mute, hang
+// up and retry.
 // Loaded with the call controller on first interaction; it only renders, the controller decides.
 
 const CSS = `
@@ -17,6 +18,10 @@ box-shadow:0 8px 32px rgb(0 0 0/.25)}
 border-radius:8px;overscroll-behavior:contain}
 .log p{margin:0;padding:6px 10px;border-radius:10px;background:rgb(127 127 127/.14)}
 .log b{margin-right:4px}
+.consent{margin:0;display:flex;flex-direction:column;gap:6px;font-size:14px;border-radius:8px;max-height:200px;overflow:auto;padding:6px}
+.asking .hangup{background:transparent;color:inherit;border-color:var(--_m)!important}
+.consent p{margin:0;white-space:pre-line}.consent a{color:inherit;font-weight:600}
+.consent:focus-visible,.consent a:focus-visible{outline:3px solid var(--retell-focus,var(--_f));outline-offset:2px}
 .actions{display:flex;flex-wrap:wrap;gap:8px}
 .actions button{min-height:44px;padding:0 16px;border:1px solid transparent;border-radius:999px;font-weight:600}
 .primary{background:var(--a);color:var(--at)}
@@ -38,7 +43,7 @@ function h(tag, attrs, ...children) {
 }
 
 // The panel's nodes, built by hand (no innerHTML: pages enforcing Trusted Types accept it).
-function build(t, on) {
+function build(t, consent, on) {
   const button = (cls, part, handler, extra) => {
     const b = h('button', { class: cls, part, type: 'button', ...extra });
     b.addEventListener('click', () => b.getAttribute('aria-disabled') !== 'true' && handler());
@@ -54,9 +59,15 @@ function build(t, on) {
     minimize: button('min', 'minimize', on.minimize, { 'aria-label': t('minimize') }),
   };
   parts.minimize.textContent = '–';
+  // The website's consent text (in its own words), its link, then Agree and start / Cancel.
+  parts.consent = h('div', { class: 'consent', part: 'consent', role: 'group', 'aria-labelledby': 'consent', tabindex: '-1', hidden: '' });
+  if (consent) {
+    parts.consent.append(h('p', { id: 'consent' }, consent.text));
+    if (consent.url) parts.consent.append(h('a', { href: consent.url, target: '_blank', rel: 'noopener', part: 'consent-link' }, t('consentLink')));
+  }
   parts.panel = h('section', { class: 'panel', part: 'panel', id: 'panel', role: 'dialog', 'aria-labelledby': 'title', hidden: '' },
     h('div', { class: 'head' }, h('p', { class: 'title', id: 'title', part: 'title' }, t('title')), parts.minimize),
-    parts.status, parts.talking, parts.log,
+    parts.status, parts.consent, parts.talking, parts.log,
     h('div', { class: 'actions', part: 'actions' }, parts.primary, parts.mute, parts.hangup));
   return parts;
 }
@@ -84,17 +95,20 @@ function countdown(primary, t, wait) {
 // Which parts a state shows, and their words. From the click to the hang-up the panel keeps one
 // size: the talking line, the transcript (a fixed height that scrolls) and mute are laid out while
 // connecting and shown in the call, so nothing on the page moves when they fill in (no layout shift).
-function layout({ panel, status, talking, log, primary, mute, hangup }, t, state, message) {
+function layout({ panel, status, consent, talking, log, primary, mute, hangup }, t, state, message) {
   const busy = state === 'requesting-microphone' || state === 'connecting' || state === 'in-call';
+  const asking = state === 'consent';
   status.textContent = message;
   panel.classList.toggle('busy', busy);
   panel.classList.toggle('live', state === 'in-call');
+  panel.classList.toggle('asking', asking);
   talking.hidden = !busy;
-  log.hidden = !busy && !log.children.length;
+  consent.hidden = !asking;
+  log.hidden = asking || (!busy && !log.children.length);
   primary.hidden = busy;
-  primary.textContent = t(state === 'idle' ? 'start' : state === 'ended' ? 'again' : 'retry');
+  primary.textContent = t(asking ? 'agree' : state === 'idle' ? 'start' : state === 'ended' ? 'again' : 'retry');
   mute.hidden = !busy;
-  hangup.hidden = !busy;
+  hangup.hidden = !busy && !asking;
   hangup.textContent = t(state === 'in-call' ? 'hangup' : 'cancel');
 }
 
@@ -113,16 +127,16 @@ function utterances({ panel, log }, t, items, changed) {
 }
 
 /**
- * Adds the panel to `root` (the widget's shadow root). `t` looks strings up; `on` has the
- * handlers primary(), hangup(), mute() and minimize().
+ * Adds the panel to `root` (the widget's shadow root). `t` looks strings up; `consent` is the
+ * page's {text, url} or null; `on` has the handlers primary(), hangup(), mute() and minimize().
  */
-export function createPanel(root, t, on) {
+export function createPanel(root, t, consent, on) {
   if (!sheet) {
     sheet = new CSSStyleSheet();
     sheet.replaceSync(CSS);
   }
   root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
-  const parts = build(t, on);
+  const parts = build(t, consent, on);
   const { panel, talking, log, primary, mute, hangup } = parts;
   const onKey = (e) => {
     if (e.key === 'Escape') {
@@ -167,6 +181,9 @@ export function createPanel(root, t, on) {
         primary.removeAttribute('aria-disabled');
         if (wait > 0) timer = countdown(primary, t, wait);
       });
+      // The consent step takes the focus, so its text is read first and Tab reaches the link,
+      // Agree and start, then Cancel.
+      if (state === 'consent' && !panel.hidden) parts.consent.focus();
     },
     setTalking(on) {
       talking.toggleAttribute('data-on', on);

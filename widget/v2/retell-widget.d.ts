@@ -4,7 +4,8 @@
 export type RetellWidgetPosition = 'bottom-right' | 'bottom-left' | 'top-right' | 'top-left';
 export type RetellWidgetTheme = 'purple' | 'blue' | 'green' | 'dark' | 'rose' | 'teal';
 export type RetellWidgetScheme = 'light' | 'dark' | 'auto';
-export type RetellWidgetState = 'idle' | 'requesting-microphone' | 'connecting' | 'in-call' | 'ended' | 'error';
+/** `consent` (2.5.0 and later): the consent step is shown, before the microphone prompt. */
+export type RetellWidgetState = 'idle' | 'consent' | 'requesting-microphone' | 'connecting' | 'in-call' | 'ended' | 'error';
 export type RetellWidgetErrorCode =
   | 'mic-denied'
   | 'no-mic'
@@ -17,13 +18,16 @@ export type RetellWidgetErrorCode =
   | 'sdk'
   | 'start-failed'
   | 'dropped'
-  | 'bot-check';
+  | 'bot-check'
+  /** 2.5.0 and later: the proxy refused the page's configuration (e.g. `variable_not_allowed`). */
+  | 'misconfigured';
 
 /** Keys of every string the widget shows; see the widget reference for the English defaults. */
 export type RetellWidgetStringKey =
   | 'launch' | 'title' | 'idle' | 'requesting-microphone' | 'connecting' | 'in-call' | 'ended'
   | 'speaking' | 'listening' | 'muted' | 'you' | 'agent' | 'transcript' | 'start' | 'again'
   | 'retry' | 'retryIn' | 'hangup' | 'cancel' | 'mute' | 'unmute' | 'minimize'
+  | 'consent' | 'consentLink' | 'agree'
   | RetellWidgetErrorCode;
 
 export interface RetellWidgetOptions {
@@ -49,6 +53,16 @@ export interface RetellWidgetOptions {
   botCheck?: 'turnstile' | 'recaptcha';
   /** The provider's public site key; required with `botCheck`. Attribute `bot-site-key`. */
   botSiteKey?: string;
+  /**
+   * 2.5.0 and later: sent with each call as `retell_llm_dynamic_variables`; only the keys the
+   * website's registry entry allows (`page_variables`). Attribute `dynamic-variables`, as JSON.
+   */
+  dynamicVariables?: Record<string, string>;
+  /**
+   * 2.5.0 and later: shown before the microphone prompt, with a link to `url` and "Agree and
+   * start"; remembered for 30 days per text. Attributes `consent-text`, `consent-url`.
+   */
+  consent?: { text: string; url?: string };
 }
 
 export interface RetellWidgetEventMap {

@@ -2,7 +2,7 @@
  * Retell voice widget v2, the part every page loads: the <retell-widget> element, the
  * v1-compatible `new RetellWidget(options)` constructor and the launcher button.
  * A classic script, so the v1 snippet shape keeps working; the call itself (call.js, panel.js,
- * messages.js, then Retell's call SDK) is imported on first hover, focus or click.
+ * core/, then Retell's call SDK) is imported on first hover, focus or click.
  */
 (() => {
   'use strict';
@@ -32,9 +32,13 @@
     strings: 'strings',
     botCheck: 'bot-check',
     botSiteKey: 'bot-site-key',
+    dynamicVariables: 'dynamic-variables',
+    consentText: 'consent-text',
+    consentUrl: 'consent-url',
+    consent: 'consent-text, consent-url',
   };
   const STATE = 'data-state';
-  // The launcher's label is needed before any chunk loads; every other string is in messages.js.
+  // The launcher's label is needed before any chunk loads; every other string is in core/messages.js.
   const LAUNCH = {
     en: 'Talk to our assistant',
     es: 'Habla con nuestro asistente',
@@ -131,6 +135,26 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
     return value;
   }
 
+  // {name: value} of strings, or null when empty (nothing is sent then).
+  function variables(v) {
+    if (v == null) return null;
+    if (typeof v !== 'object' || Array.isArray(v)) throw bad(TypeError, 'dynamicVariables', 'must be an object of strings', v);
+    for (const [key, value] of Object.entries(v)) {
+      if (typeof value !== 'string') throw bad(TypeError, 'dynamicVariables', `must map "${key}" to a string`, value);
+    }
+    return Object.keys(v).length ? { ...v } : null;
+  }
+
+  // The text is kept exactly as given: its hash must match the one the proxy computes.
+  function consent(c) {
+    if (c == null) return null;
+    if (typeof c !== 'object' || typeof c.text !== 'string' || !c.text.trim()) throw bad(TypeError, 'consent', 'must have a non-empty text', c && c.text);
+    if (c.url == null || c.url === '') return { text: c.text, url: null };
+    const href = url(c.url, 'consent');
+    if (!/^https?:/.test(href)) throw bad(RangeError, 'consent', 'url must be http: or https:', c.url);
+    return { text: c.text, url: href };
+  }
+
   function readOptions(o, host) {
     if (!o || typeof o !== 'object') throw new TypeError('RetellWidget: options must be an object');
     for (const name of ['agentId', 'proxyEndpoint']) {
@@ -156,6 +180,8 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
       label: (o.label && o.label.trim()) || '',
       botCheck: o.botCheck == null ? null : oneOf(o.botCheck, ['turnstile', 'recaptcha'], 'botCheck'),
       botSiteKey: o.botCheck == null ? null : o.botSiteKey.trim(),
+      dynamicVariables: variables(o.dynamicVariables),
+      consent: consent(o.consent),
     };
   }
 
@@ -172,6 +198,16 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
         throw bad(TypeError, 'strings', 'must be a JSON object', o.strings);
       }
     }
+    if (o.dynamicVariables != null) {
+      try {
+        o.dynamicVariables = JSON.parse(o.dynamicVariables);
+      } catch {
+        throw bad(TypeError, 'dynamicVariables', 'must be a JSON object of strings', o.dynamicVariables);
+      }
+    }
+    if (o.consentText != null || o.consentUrl != null) o.consent = { text: o.consentText, url: o.consentUrl };
+    delete o.consentText;
+    delete o.consentUrl;
     if (o.lang === '') delete o.lang;
     return o;
   }

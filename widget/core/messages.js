@@ -1,5 +1,6 @@
-// Every string the widget shows or announces, per language. Pages override any of them with the
-// `strings` option (or a JSON `strings` attribute); `{s}` stands for a number of seconds.
+// Every string both widget lines show or announce, per language (v1 from 1.4.0, v2 from 2.5.0).
+// v2 pages override any of them with the `strings` option (or a JSON `strings` attribute); `{s}`
+// stands for a number of seconds. Loaded on intent, with the call core.
 
 const en = {
   launch: 'Talk to our assistant',
@@ -37,6 +38,11 @@ const en = {
   'start-failed': "The call couldn't be started. Please try again.",
   dropped: 'The call was interrupted. You can call again.',
   'bot-check': "The security check didn't pass. Please try again.",
+  // The proxy refused the page's own configuration (a variable its registry entry doesn't allow).
+  misconfigured: "The call couldn't be started.",
+  consent: 'Please read and agree before the call starts.',
+  consentLink: 'Read the full terms',
+  agree: 'Agree and start',
 };
 
 const es = {
@@ -74,6 +80,10 @@ const es = {
   'start-failed': 'No se pudo iniciar la llamada. Vuelve a intentarlo.',
   dropped: 'La llamada se interrumpió. Puedes volver a llamar.',
   'bot-check': 'La comprobación de seguridad no se superó. Inténtalo de nuevo.',
+  misconfigured: 'No se pudo iniciar la llamada.',
+  consent: 'Lee y acepta antes de que empiece la llamada.',
+  consentLink: 'Leer las condiciones completas',
+  agree: 'Aceptar e iniciar',
 };
 
 const de = {
@@ -111,6 +121,10 @@ const de = {
   'start-failed': 'Der Anruf konnte nicht gestartet werden. Bitte versuchen Sie es erneut.',
   dropped: 'Der Anruf wurde unterbrochen. Sie können erneut anrufen.',
   'bot-check': 'Die Sicherheitsprüfung ist fehlgeschlagen. Bitte versuchen Sie es erneut.',
+  misconfigured: 'Der Anruf konnte nicht gestartet werden.',
+  consent: 'Bitte lesen und stimmen Sie zu, bevor der Anruf beginnt.',
+  consentLink: 'Vollständige Bedingungen lesen',
+  agree: 'Zustimmen und starten',
 };
 
 export const LANGUAGES = { en, es, de };
