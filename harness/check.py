@@ -438,16 +438,35 @@ async def _agent_requests(control: _Control, client: registry.Client) -> int:
     return sum(r["agent_id"] in client.agents for r in (await control.records())["requests"])
 
 
-async def _start(page, client: registry.Client, timed_out: str):  # noqa: ANN001, ANN202
-    """Clicks the widget's start and waits until it is in a call or shows an error; its root."""
+async def _start(page, client: registry.Client, timed_out: str, creates: list | None = None):  # noqa: ANN001, ANN202
+    """Clicks the widget's start (and, for a client that asks consent, agrees once the step shows
+    with no token asked for yet) and waits until it is in a call or shows an error; its root."""
     root, start = _widget(page, client)
     await start.wait_for(state="visible", timeout=10_000)
     await start.click()
+    if client.consent is not None:
+        await _agree(page, client, creates)
     try:
         await _settled(page, client)
     except BrowserTimeout:
         raise _Failed(timed_out) from None
     return root
+
+
+_STARTED = ("requesting-microphone", "connecting", "in-call")
+
+
+async def _agree(page, client: registry.Client, creates: list | None) -> None:  # noqa: ANN001
+    root = _root(client)
+    # The widget asks once per origin: later calls on it start at once.
+    moved = ", ".join(f'{root}[data-state="{state}"]' for state in ("consent", "error", *_STARTED))
+    await page.locator(moved).first.wait_for(timeout=10_000)
+    if await page.locator(root).get_attribute("data-state") != "consent":
+        return
+    if creates:
+        raise _Failed("the widget asked the proxy for a call before the visitor agreed")
+    agree = page.locator("retell-widget .actions .primary" if client.version.major >= 2 else ".retell-widget__agree")
+    await agree.click()
 
 
 async def _one_call(page, control: _Control, url: str, client: registry.Client, agent: str, what: str,  # noqa: ANN001
@@ -457,7 +476,7 @@ async def _one_call(page, control: _Control, url: str, client: registry.Client, 
             response = await page.goto(url)
             if loaded is not None:
                 loaded(response)
-        root = await _start(page, client, f"{what}: the call did not start within {_CALL_TIMEOUT_MS // 1000} s")
+        root = await _start(page, client, f"{what}: the call did not start within {_CALL_TIMEOUT_MS // 1000} s", creates)
         if await root.get_attribute("data-state") == "error":
             raise _Failed(f"{what}: the widget shows an error: {await _status_text(page, client)}")
         try:
@@ -497,8 +516,8 @@ async def _refused(page, state: SandboxState, client: registry.Client, creates: 
 
 async def _bot(control: _Control, state: SandboxState, client: registry.Client) -> None:
     origin = state.origins[client.id]
-    bare = await control.http.post(control.local("proxy") + CREATE_PATH, json={"agent_id": client.agents[0]},
-                                   headers={"Origin": origin})
+    body = {"agent_id": client.agents[0]} | ({"consent_hash": client.consent.hash} if client.consent else {})
+    bare = await control.http.post(control.local("proxy") + CREATE_PATH, json=body, headers={"Origin": origin})
     if bare.status_code != 403 or bare.json().get("error") != "bot_check_failed":
         raise _Failed(f"a create without a bot token was answered {bare.status_code}, not 403 bot_check_failed")
     host = origin.split("://", 1)[1].rsplit(":", 1)[0]

@@ -8,7 +8,8 @@ https page at its proxy over plain http, ``trusted_types=1`` adds Trusted Types 
 and ``media=blocked`` leaves Retell's media host out of its ``connect-src``; ``csp=strict`` puts
 a client's own page under the strict CSP. ``vars=<word>`` passes ``dynamicVariables``
 ``{"customer_name": word}`` and ``consent=<word>`` a consent text naming that word (see
-``consent_text``), so a test changes the text by changing the word; on the constructor page
+``consent_text``), so a test changes the text by changing the word (without it, a client that
+asks consent gets its own text, as its snippet passes it); on the constructor page
 ``lang`` is also passed as the ``lang`` option (v1 from 1.4.0). The client demo page stays at ``/``.
 """
 
@@ -94,6 +95,8 @@ def render(settings: PageSettings, client: Client, folder: str, query: dict[str,
         extra["dynamicVariables"] = {"customer_name": query["vars"]}
     if "consent" in query:
         extra["consent"] = {"text": consent_text(query["consent"]), "url": CONSENT_URL}
+    elif client.consent is not None:  # the client's own pages ask its consent, as its snippet does
+        extra["consent"] = {"text": client.consent.text, "url": client.consent.url}
 
     def asset(name: str) -> str:
         # Exact versions get SRI; moving aliases cannot have it.
@@ -113,7 +116,8 @@ def render(settings: PageSettings, client: Client, folder: str, query: dict[str,
         if "dynamicVariables" in extra:
             attributes += f' dynamic-variables="{html.escape(json.dumps(extra["dynamicVariables"]))}"'
         if "consent" in extra:
-            attributes += f' consent-text="{html.escape(consent_text(query["consent"]))}" consent-url="{CONSENT_URL}"'
+            consent = extra["consent"]
+            attributes += f' consent-text="{html.escape(consent["text"])}" consent-url="{html.escape(consent["url"])}"'
         embed = f'<script src="{asset("retell-widget.js")}"></script>\n<retell-widget {attributes}></retell-widget>'
     else:
         if "lang" in query:

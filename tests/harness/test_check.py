@@ -29,9 +29,11 @@ brand_color = "#123456"
 # One healthy client, and one for each planted breakage.
 CLIENTS = "\n".join(CLIENT.format(**{"extra": ""} | c) for c in [
     # On the current release, with a bot check: its calls pass Turnstile's (the sandbox's fake).
-    {"id": "healthy", "name": "Healthy", "agents": '"agent_healthy"', "version": "2.2.0",
+    # It also fixes a variable and its agent's version, lets pages send one variable, and asks consent.
+    {"id": "healthy", "name": "Healthy", "agents": '"agent_healthy"', "version": "2.5.0",
      "extra": 'bot_check = "turnstile"\nbot_site_key = "0x4AAAAAAAhealthy"\n'
-              'variables = { client_name = "Healthy" }\nagent_versions = { agent_healthy = 2 }\n'},
+              'variables = { client_name = "Healthy" }\nagent_versions = { agent_healthy = 2 }\n'
+              'page_variables = ["page_path"]\nconsent = { text = "We record calls.", url = "https://healthy.example/privacy" }\n'},
     {"id": "tampered", "name": "Tampered", "agents": '"agent_tampered"', "version": "1.0.0"},
     {"id": "unlisted", "name": "Unlisted", "agents": '"agent_unlisted"', "version": "2.1.0"},
     {"id": "stranger", "name": "Stranger", "agents": '"agent_stranger", "agent_known"', "version": "1.1.0"},
