@@ -171,10 +171,11 @@ UPDATE_COST = """async ([cdn, utterances, updates]) => {
   const { createTranscript } = await import(cdn + '/v2/transcript.js');
   const ours = await import(cdn + '/v2/panel.js');
   const old = await import(cdn + '/v2.2.0/panel.js');
-  const mount = (mod) => {
+  // From 2.5.0 the panel also takes the page's consent (none here), before the handlers.
+  const mount = (mod, consent = []) => {
     const root = document.body.appendChild(document.createElement('div')).attachShadow({ mode: 'open' });
     root.append(Object.assign(document.createElement('button'), { className: 'launcher' }));
-    const panel = mod.createPanel(root, (key) => key, { primary() {}, hangup() {}, mute() {}, minimize() {} });
+    const panel = mod.createPanel(root, (key) => key, ...consent, { primary() {}, hangup() {}, mute() {}, minimize() {} });
     panel.open();
     panel.show('in-call', 'In call');
     return { panel, log: root.querySelector('.log') };
@@ -192,7 +193,7 @@ UPDATE_COST = """async ([cdn, utterances, updates]) => {
     times.sort((a, b) => a - b);
     return times[times.length >> 1];
   };
-  const a = mount(ours);
+  const a = mount(ours, [null]);
   const transcript = createTranscript();
   said.forEach((_, i) => {
     const changed = transcript.update(said.slice(Math.max(0, i - 4), i + 1));

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import pytest
 
 from harness.check import FAIL, NOT_APPLICABLE, PASS, SKIPPED, CheckConfig, CheckError, junit, prepare, run, table
 from harness.state import SandboxState
-from tests.conftest import REPO
+from tests.conftest import REPO, run_async
 
 pytestmark = pytest.mark.e2e
 
@@ -173,4 +172,4 @@ def test_a_call_without_the_clients_configuration_fails_its_calls_check(tmp_path
         extra='variables = { client_name = "Mine" }\nagent_versions = { agent_c = 2 }\n'))
     (client,) = load(tmp_path / "clients.toml").clients
     with pytest.raises(_Failed, match=re.escape(said)):
-        asyncio.run(_configured(None, record, client, "agent_c"))  # type: ignore[arg-type]  # no tag: no records asked
+        run_async(_configured(None, record, client, "agent_c"))  # type: ignore[arg-type]  # no tag: no records asked

@@ -8,6 +8,7 @@ import pytest
 from starlette.requests import Request
 
 from proxy.body import ARRIVED, BodyRefused, read_body
+from tests.conftest import run_async
 
 
 def _trickle(arrived: float | None) -> Request:
@@ -36,7 +37,7 @@ def test_a_body_that_waited_its_turn_past_its_deadline_is_refused_at_once():
             await asyncio.wait_for(read_body(_trickle(now - 30), 16384, deadline=30), 5)
         return refused.value
 
-    refused = asyncio.run(scenario())
+    refused = run_async(scenario())
     assert (refused.status, refused.code) == (408, "body_timeout")
     assert "30 s (PROXY_BODY_TIMEOUT)" in refused.message
 
@@ -50,7 +51,7 @@ def test_a_complete_body_is_read_even_after_a_long_wait():
         scope = {"type": "http", "method": "POST", "path": "/", "headers": [], ARRIVED: now - 60}
         return await read_body(Request(scope, receive), 16384, deadline=10)
 
-    assert asyncio.run(scenario()) == b'{"agent_id": "a"}'  # a visitor's small body came with its headers
+    assert run_async(scenario()) == b'{"agent_id": "a"}'  # a visitor's small body came with its headers
 
 
 def test_without_an_arrival_the_deadline_runs_from_now():
@@ -59,4 +60,4 @@ def test_without_an_arrival_the_deadline_runs_from_now():
             await read_body(_trickle(None), 16384, deadline=0.2)
         return refused.value
 
-    assert asyncio.run(scenario()).status == 408
+    assert run_async(scenario()).status == 408

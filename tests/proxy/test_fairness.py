@@ -8,6 +8,7 @@ from pathlib import Path
 from proxy.body import ARRIVED
 from proxy.fairness import PerClientConcurrency
 from tests.proxy.conftest import settings_for
+from tests.conftest import run_async
 
 
 def _scope(peer: str, path: str = "/api/create-web-call") -> dict:
@@ -70,7 +71,7 @@ def test_one_address_has_at_most_its_share_in_progress_and_others_go_ahead(tmp_p
         assert inner.most == {"203.0.113.9": 4, "198.51.100.7": 1}
         assert gate._gates == {}  # nothing in progress: nothing remembered
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_an_ipv6_network_shares_one_gate(tmp_path: Path) -> None:
@@ -87,7 +88,7 @@ def test_an_ipv6_network_shares_one_gate(tmp_path: Path) -> None:
         inner.release.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_other_paths_are_not_gated(tmp_path: Path) -> None:
@@ -99,4 +100,4 @@ def test_other_paths_are_not_gated(tmp_path: Path) -> None:
         inner.release.set()
         await asyncio.gather(*tasks)
 
-    asyncio.run(scenario())
+    run_async(scenario())

@@ -8,6 +8,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from serving import Server, ServerFailed, bind
+from tests.conftest import run_async
 
 
 def _app(events: list[str], fail: bool = False) -> Starlette:
@@ -37,7 +38,7 @@ def test_a_server_serves_once_started_and_runs_its_lifespan_around_it():
         await server.stop()
         return response.status_code, response.text
 
-    assert asyncio.run(main()) == (200, "hello")
+    assert run_async(main()) == (200, "hello")
     assert events == ["startup", "shutdown"]
 
 
@@ -50,7 +51,7 @@ def test_one_server_serves_one_app_on_several_ports():
         await server.stop()
         return texts
 
-    assert asyncio.run(main()) == ["hello", "hello"]
+    assert run_async(main()) == ["hello", "hello"]
 
 
 def test_a_failing_lifespan_is_a_server_failed_not_an_exit():
@@ -59,7 +60,7 @@ def test_a_failing_lifespan_is_a_server_failed_not_an_exit():
             await Server(_app([], fail=True), sock).start()
 
     with pytest.raises(ServerFailed, match="failed to start"):
-        asyncio.run(main())
+        run_async(main())
 
 
 def test_a_forced_stop_does_not_wait_for_a_request_in_progress():
@@ -86,4 +87,4 @@ def test_a_forced_stop_does_not_wait_for_a_request_in_progress():
                 await request
         return graceful_waited
 
-    assert asyncio.run(main()) is True
+    assert run_async(main()) is True
