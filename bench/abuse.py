@@ -50,9 +50,21 @@ def _registry(folder: Path) -> Path:
     return path
 
 
-def _visitors(port: int, count: int, interval: float, stop: threading.Event, results: list[tuple[float, int]]) -> list[threading.Thread]:
-    """One thread per visitor address, each creating a call every ``interval`` seconds."""
+def _visitors(port: int, count: int, interval: float, stop: threading.Event, results: list[tuple[float, int]],
+              each_once: threading.Event) -> list[threading.Thread]:
+    """One thread per visitor address, each creating a call every ``interval`` seconds;
+    ``each_once`` is set once every visitor has had an answer (or given up on one)."""
     import httpx
+
+    answered: set[str] = set()
+    lock = threading.Lock()
+
+    def record(address: str, seconds: float, status: int) -> None:
+        results.append((seconds, status))
+        with lock:
+            answered.add(address)
+            if len(answered) == count:
+                each_once.set()
 
     def visit(address: str) -> None:
         transport = httpx.HTTPTransport(local_address=address)
@@ -66,7 +78,7 @@ def _visitors(port: int, count: int, interval: float, stop: threading.Event, res
                                          headers={"Origin": "https://www.client-0002.example"}).status_code
                 except httpx.HTTPError:
                     status = 0
-                results.append((time.perf_counter() - started, status))
+                record(address, time.perf_counter() - started, status)
                 next_at += interval
                 stop.wait(max(0.0, next_at - time.monotonic()))  # the visitor's own pace
 
@@ -83,8 +95,8 @@ def _phase(name: str, port: int, up_port: int, seconds: float, visitors: int, in
     started = time.time()
     asked_before = httpx.get(f"http://127.0.0.1:{up_port}/stats", timeout=10).json()["siteverify"]
     results: list[tuple[float, int]] = []
-    stop = threading.Event()
-    threads = _visitors(port, visitors, interval, stop, results)
+    stop, each_once = threading.Event(), threading.Event()
+    threads = _visitors(port, visitors, interval, stop, results, each_once)
     wrk = None
     try:
         if flood is not None:
@@ -99,6 +111,9 @@ def _phase(name: str, port: int, up_port: int, seconds: float, visitors: int, in
         else:
             stop.wait(seconds)  # the visitors' phase lasts this long
     finally:
+        # A short (smoke) phase on a busy machine may end before a visitor's first answer: every
+        # phase measures each visitor at least once.
+        each_once.wait(15)
         stop.set()
         for thread in threads:
             thread.join(15)
