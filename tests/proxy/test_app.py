@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 
@@ -334,6 +335,9 @@ def test_readiness_asks_retell_at_most_once_in_a_while(serve_upstream, proxy_fac
         def ready(_: int) -> int:
             return proxy.get("/api/ready").status_code
 
+        started = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(ready, range(40)))
-    assert statuses == [200] * 40 and seen[0] == 1
+        elapsed = time.monotonic() - started
+    # At most once per 5 s (ReadyProbe's ttl): once, unless a loaded machine stretched the 40 past it.
+    assert statuses == [200] * 40 and 1 <= seen[0] <= 1 + int(elapsed // 5)
