@@ -12,11 +12,16 @@
 import { botToken, loadBotCheck } from './bot.js';
 import { agreed, consentHash, forget, remember } from './consent.js';
 import { errorCode, fetchError, httpError, microphoneError, retryAfterSeconds } from './errors.js';
+import { Levels } from './levels.js';
 
 // If the SDK hasn't confirmed a hang-up this long after stopCall(), end the call anyway.
 const HANGUP_GRACE_MS = 3000;
 // livekit gives up on a connection after 15 s; past this, the widget does too, so it never hangs.
 const START_TIMEOUT_MS = 20000;
+// A visitor's microphone that stays below SOUND this long in a call, unmuted, while the agent is
+// not talking, is reported as silent (the widget says it can't hear them).
+const SILENCE_MS = 6000;
+const SOUND = 0.1;
 const BUSY = ['requesting-microphone', 'connecting', 'in-call'];
 const IGNORE = () => {};
 
@@ -54,14 +59,17 @@ function stopClient(client) {
   }
 }
 
-// A dropped connection and the agent hanging up both end in call_ended. livekit's Room (the SDK's
-// undocumented `room`) tells them apart: it tries to reconnect only after losing the connection.
-function watchConnection(client, onLost) {
+// livekit's Room (the SDK's undocumented `room`, made by startCall) tells what the SDK's events
+// don't: a dropped connection (it tries to reconnect only after losing one; the agent hanging up
+// also ends in call_ended), and the tracks to measure: the agent's subscribed audio and the
+// visitor's published microphone.
+function watchRoom(client, onLost, levels) {
   const room = client.room;
-  if (room && typeof room.on === 'function') {
-    room.on('reconnecting', onLost);
-    room.on('signalReconnecting', onLost);
-  }
+  if (!room || typeof room.on !== 'function') return;
+  room.on('reconnecting', onLost);
+  room.on('signalReconnecting', onLost);
+  room.on('trackSubscribed', (track) => levels.track('agent', track && track.mediaStreamTrack));
+  room.on('localTrackPublished', (pub) => levels.track('you', pub && pub.track && pub.track.mediaStreamTrack));
 }
 
 // The create request's body: the agent, and the page's own fields only when it has them, so a
@@ -138,6 +146,10 @@ function failure(code, cause, seconds = 0, status = 0) {
  *   ended(callId, reason) a call that had started is over (after its final state); reason is
  *                         agent, hangup, cancelled, removed, dropped or error
  *   failed(failure)       after the 'error' state (and `ended`, if the call had started)
+ *   levels({agent, you})  the loudness of each side, 0..1 (null: no track yet), 20 times a
+ *                         second in a call; all zero once when it ends
+ *   silent(on)            the visitor's microphone has sent only silence for a while, or no longer
+ * `state` also gets, as a third argument, why an 'ended' or 'consent' state came (a reason above).
  */
 export class Call {
   #o;
@@ -156,10 +168,15 @@ export class Call {
   #hash = null; // promise of the consent text's hash, computed once
   #consentHash = ''; // the hash sent with token requests, once agreed
   #fresh = false; // the visitor agreed during this attempt
+  #levels = null; // this attempt's level meters
+  #muted = false;
+  #quietSince = 0; // when the visitor's microphone was last heard (or last had no reason to be)
+  #silent = false;
 
   constructor(options, on) {
     this.#o = options;
-    this.#on = { state: IGNORE, started: IGNORE, talking: IGNORE, update: IGNORE, ended: IGNORE, failed: IGNORE, ...on };
+    this.#on = { state: IGNORE, started: IGNORE, talking: IGNORE, update: IGNORE, ended: IGNORE, failed: IGNORE,
+      levels: IGNORE, silent: IGNORE, ...on };
   }
 
   get state() {
@@ -255,6 +272,7 @@ export class Call {
     if (this.#state !== 'in-call' || !this.#client) return false;
     if (on) this.#client.mute();
     else this.#client.unmute();
+    this.#muted = on;
     return true;
   }
 
@@ -320,6 +338,7 @@ export class Call {
   async #call(RetellWebClient, accessToken, live) {
     const client = (this.#client = new RetellWebClient());
     const starting = { settled: false, error: null };
+    const levels = (this.#levels = new Levels((now) => live() && this.#heard(now)));
     this.#listen(client, live, starting);
     this.#startTimer = setTimeout(() => live() && this.#state === 'connecting' &&
       this.#fail(failure('start-failed', 'the call did not connect in time')), START_TIMEOUT_MS);
@@ -329,9 +348,9 @@ export class Call {
     } catch (err) {
       running = Promise.reject(err);
     }
-    watchConnection(client, () => {
+    watchRoom(client, () => {
       this.#lost = true;
-    });
+    }, levels);
     // Still within the click's user activation (browsers allow about 5 s): let the agent be heard
     // where autoplay needs a gesture. Before the room exists this just rejects, harmlessly.
     if (typeof client.startAudioPlayback === 'function') Promise.resolve().then(() => client.startAudioPlayback()).catch(IGNORE);
@@ -353,6 +372,8 @@ export class Call {
       stopTracks(this.#stream); // the SDK holds its own microphone track now
       this.#stream = null;
       this.#started = true;
+      this.#muted = false;
+      this.#quietSince = performance.now();
       this.#set('in-call');
       this.#on.started(this.#callId, this.#talking);
     });
@@ -377,9 +398,25 @@ export class Call {
     this.#on.talking(on);
   }
 
-  #set(next, failed = null) {
+  // A reading of both levels: passed on, and the visitor's silence judged. Silence counts only in
+  // a call, unmuted, while the agent is not talking.
+  #heard(now) {
+    this.#on.levels(now);
+    if (this.#state !== 'in-call') return;
+    const at = performance.now();
+    if (now.you == null || now.you >= SOUND || this.#muted || this.#talking) this.#quietSince = at;
+    this.#silence(at - this.#quietSince >= SILENCE_MS);
+  }
+
+  #silence(on) {
+    if (on === this.#silent) return;
+    this.#silent = on;
+    this.#on.silent(on);
+  }
+
+  #set(next, failed = null, reason = null) {
     this.#state = next;
-    this.#on.state(next, failed);
+    this.#on.state(next, failed, reason);
   }
 
   #fail(failed) {
@@ -409,7 +446,13 @@ export class Call {
     // The agent is not speaking once the call is over, even when its last "stop" came after the
     // hang-up (they travel separately: data channel and signalling).
     if (this.#talking) this.#talk(false);
-    this.#set(next, failed);
+    if (this.#levels) {
+      this.#levels.stop();
+      this.#levels = null;
+      this.#on.levels({ agent: 0, you: 0 });
+    }
+    this.#silence(false);
+    this.#set(next, failed, reason);
     if (wasStarted) this.#on.ended(this.#callId, reason);
   }
 }

@@ -1,4 +1,5 @@
 // Every string both widget lines show or announce, per language (v1 from 1.4.0, v2 from 2.5.0).
+// A rate limit's seconds are counted down on the button, so its message names no number.
 // v2 pages override any of them with the `strings` option (or a JSON `strings` attribute); `{s}`
 // stands for a number of seconds. Loaded on intent, with the call core.
 
@@ -28,7 +29,7 @@ const en = {
   'mic-denied': 'Microphone access is blocked. Allow the microphone for this site in your browser, then try again.',
   'no-mic': 'No microphone was found. Connect one, then try again.',
   forbidden: "This website isn't allowed to use this assistant.",
-  'rate-limited': 'Too many calls right now. Please try again in {s} seconds.',
+  'rate-limited': 'Too many calls right now. Please wait, then try again.',
   busy: 'Too many calls right now. Please try again in a moment.',
   unavailable: 'The assistant is unavailable right now. Please try again later.',
   // A refused CORS preflight and a lost connection look the same to a page, so say both.
@@ -43,6 +44,17 @@ const en = {
   consent: 'Please read and agree before the call starts.',
   consentLink: 'Read the full terms',
   agree: 'Agree and start',
+  'ended-agent': 'The assistant ended the call.',
+  cancelled: 'Call cancelled.',
+  why: 'The assistant needs your microphone to hear you. Your browser will ask for it.',
+  steps: 'Progress',
+  'step-mic': 'Microphone',
+  'step-connect': 'Connecting',
+  'step-call': 'In call',
+  silent: "We can't hear you. Check that your microphone is on and not muted.",
+  levels: 'Sound levels',
+  expand: 'Expand the transcript',
+  shrink: 'Shrink the transcript',
 };
 
 const es = {
@@ -71,7 +83,7 @@ const es = {
   'mic-denied': 'El acceso al micrófono está bloqueado. Permite el micrófono para este sitio en tu navegador y vuelve a intentarlo.',
   'no-mic': 'No se encontró ningún micrófono. Conecta uno y vuelve a intentarlo.',
   forbidden: 'Este sitio web no tiene permiso para usar este asistente.',
-  'rate-limited': 'Hay demasiadas llamadas ahora mismo. Vuelve a intentarlo en {s} segundos.',
+  'rate-limited': 'Hay demasiadas llamadas ahora mismo. Espera un momento y vuelve a intentarlo.',
   busy: 'Hay demasiadas llamadas ahora mismo. Vuelve a intentarlo en un momento.',
   unavailable: 'El asistente no está disponible ahora mismo. Inténtalo más tarde.',
   network: 'No pudimos contactar con el asistente. Comprueba tu conexión a internet y vuelve a intentarlo. Si sigue ocurriendo, puede que el asistente no esté configurado para este sitio.',
@@ -84,6 +96,17 @@ const es = {
   consent: 'Lee y acepta antes de que empiece la llamada.',
   consentLink: 'Leer las condiciones completas',
   agree: 'Aceptar e iniciar',
+  'ended-agent': 'El asistente finalizó la llamada.',
+  cancelled: 'Llamada cancelada.',
+  why: 'El asistente necesita tu micrófono para oírte. Tu navegador te lo pedirá.',
+  steps: 'Progreso',
+  'step-mic': 'Micrófono',
+  'step-connect': 'Conexión',
+  'step-call': 'En llamada',
+  silent: 'No te oímos. Comprueba que tu micrófono esté encendido y no silenciado.',
+  levels: 'Niveles de sonido',
+  expand: 'Ampliar la transcripción',
+  shrink: 'Reducir la transcripción',
 };
 
 const de = {
@@ -112,7 +135,7 @@ const de = {
   'mic-denied': 'Der Mikrofonzugriff ist blockiert. Erlauben Sie das Mikrofon für diese Website im Browser und versuchen Sie es erneut.',
   'no-mic': 'Es wurde kein Mikrofon gefunden. Schließen Sie eines an und versuchen Sie es erneut.',
   forbidden: 'Diese Website darf diesen Assistenten nicht verwenden.',
-  'rate-limited': 'Gerade gibt es zu viele Anrufe. Bitte versuchen Sie es in {s} Sekunden erneut.',
+  'rate-limited': 'Gerade gibt es zu viele Anrufe. Bitte warten Sie kurz und versuchen Sie es dann erneut.',
   busy: 'Gerade gibt es zu viele Anrufe. Bitte versuchen Sie es gleich erneut.',
   unavailable: 'Der Assistent ist gerade nicht erreichbar. Bitte versuchen Sie es später erneut.',
   network: 'Wir konnten den Assistenten nicht erreichen. Prüfen Sie Ihre Internetverbindung und versuchen Sie es erneut. Wenn das weiter passiert, ist der Assistent für diese Website vielleicht nicht eingerichtet.',
@@ -125,6 +148,17 @@ const de = {
   consent: 'Bitte lesen und stimmen Sie zu, bevor der Anruf beginnt.',
   consentLink: 'Vollständige Bedingungen lesen',
   agree: 'Zustimmen und starten',
+  'ended-agent': 'Der Assistent hat den Anruf beendet.',
+  cancelled: 'Anruf abgebrochen.',
+  why: 'Der Assistent braucht Ihr Mikrofon, um Sie zu hören. Ihr Browser fragt danach.',
+  steps: 'Fortschritt',
+  'step-mic': 'Mikrofon',
+  'step-connect': 'Verbindung',
+  'step-call': 'Im Gespräch',
+  silent: 'Wir hören Sie nicht. Prüfen Sie, ob Ihr Mikrofon eingeschaltet und nicht stummgeschaltet ist.',
+  levels: 'Lautstärke',
+  expand: 'Mitschrift vergrößern',
+  shrink: 'Mitschrift verkleinern',
 };
 
 export const LANGUAGES = { en, es, de };
