@@ -1,6 +1,7 @@
 // The call controller: v2's face of the call core (core/call.js, which runs the call itself):
-// the panel (with the consent step), the transcript, the element's data-state and data-error,
-// its events, and the cooldown after a rate limit. Imported by retell-widget.js on first
+// the panel (with the pre-call and consent steps), the levels, the transcript, the launcher's
+// state (data-state, data-muted and its description), data-error, the events, and the cooldown
+// after a rate limit. Imported by retell-widget.js on first
 // interaction, with the panel and the strings (core/messages.js, which v1 shares).
 
 import { Call } from './core/call.js';
@@ -14,7 +15,7 @@ class Controller {
   #consent;
   #t;
   #announcer;
-  #inCallLabel; // during a call the launcher says so, for when the panel is minimized
+  #described; // the launcher's description: the call's state, in words
   #panel;
   #call;
   #muted = false;
@@ -28,7 +29,7 @@ class Controller {
     this.#consent = options.consent;
     const t = (this.#t = messages(options.lang, options.strings));
     this.#announcer = root.querySelector('[role=status]');
-    this.#inCallLabel = root.querySelector('.launcher .label').lastChild;
+    this.#described = root.getElementById('state');
     this.#panel = createPanel(root, t, options.consent, {
       primary: () => (this.#call.state === 'consent' ? this.#call.agree() : this.start()),
       hangup: () => this.stop(),
@@ -37,7 +38,7 @@ class Controller {
     });
     this.#panel.show('idle', t('idle'));
     this.#call = new Call(options, {
-      state: (next, failure) => this.#show(next, failure),
+      state: (next, failure, reason) => this.#show(next, failure, reason),
       started: (callId, talking) => {
         this.#panel.setTalking(talking);
         this.#emit('call-start', { callId });
@@ -46,6 +47,8 @@ class Controller {
       update: (update) => this.#update(update),
       ended: (callId, reason) => this.#emit('call-end', { callId, reason }),
       failed: (failure) => this.#failed(failure),
+      levels: (now) => this.#panel.levels(now),
+      silent: (on) => this.#silent(on),
     });
     // Created on intent (hover, focus, touch) or a click: fetch the SDK now, off the click's path.
     this.#call.warm();
@@ -55,7 +58,6 @@ class Controller {
     if (this.#destroyed || this.#call.busy) return;
     this.#panel.open();
     if (Date.now() < this.#cooldownUntil) return; // the panel shows the countdown; honour Retry-After
-    this.#inCallLabel.textContent = this.#t('in-call'); // shown (in the launcher's width) once the call is up
     this.#muted = false;
     this.#transcript = createTranscript();
     this.#panel.setMuted(false);
@@ -71,7 +73,8 @@ class Controller {
     if (!this.#call.mute(on)) return;
     this.#muted = on;
     this.#panel.setMuted(on);
-    this.#announcer.textContent = on ? this.#t('muted') : this.#t('in-call');
+    this.#host.toggleAttribute('data-muted', on);
+    this.#described.textContent = this.#announcer.textContent = on ? this.#t('muted') : this.#t('in-call');
   }
 
   open() {
@@ -82,12 +85,13 @@ class Controller {
     this.#panel.close();
   }
 
-  // The launcher: start a call when none is going (opening the panel), else show or hide it.
+  // The launcher hides an open panel, else opens it and moves the keyboard into it. Only a widget
+  // that is idle (no call yet) starts one: after a call it shows its transcript and "Call again".
   launch() {
     const panel = this.#panel;
-    if (!this.#call.busy && !panel.isOpen && Date.now() >= this.#cooldownUntil) this.start();
-    else if (panel.isOpen) panel.close();
-    else panel.open();
+    if (panel.isOpen) return panel.close();
+    if (this.#call.state === 'idle' && Date.now() >= this.#cooldownUntil) this.start();
+    panel.open(true);
   }
 
   // Removed from the page: end the call now, without waiting for the SDK.
@@ -106,12 +110,16 @@ class Controller {
     if (this.#events.includes(name)) this.#host.dispatchEvent(new CustomEvent(name, { bubbles: true, composed: true, detail }));
   }
 
-  #show(next, failure) {
+  #show(next, failure, reason) {
     const code = failure ? failure.code : null;
     const seconds = failure ? failure.seconds : 0;
     if (seconds) this.#cooldownUntil = Date.now() + seconds * 1000;
-    const message = code ? this.#t(code, seconds) : this.#t(next);
+    // An ended call says who ended it: the assistant, or the visitor (hang-up or cancel).
+    const key = next === 'ended' ? ({ agent: 'ended-agent', cancelled: 'cancelled' })[reason] || 'ended' : next;
+    const message = code ? this.#t(code, seconds) : this.#t(key);
     this.#host.setAttribute('data-state', next);
+    if (next !== 'in-call') this.#host.removeAttribute('data-muted');
+    this.#described.textContent = next === 'idle' ? '' : message;
     if (code) this.#host.setAttribute('data-error', code);
     else this.#host.removeAttribute('data-error');
     this.#panel.show(next, message, code === 'rate-limited' ? seconds : 0);
@@ -126,6 +134,14 @@ class Controller {
     const message = this.#t(code, seconds);
     if (code !== 'mic-denied') console.error('RetellWidget:', message, cause);
     this.#emit('error', { code, message, retryAfter: seconds || null, cause });
+  }
+
+  // The visitor's microphone has sent only silence for a while (or sends sound again): the status
+  // line says so, and a screen reader hears it once.
+  #silent(on) {
+    const message = this.#t(on ? 'silent' : 'in-call');
+    this.#panel.silent(on, message);
+    if (on) this.#announcer.textContent = message;
   }
 
   #talking(on) {

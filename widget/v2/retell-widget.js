@@ -38,6 +38,7 @@
     consent: 'consent-text, consent-url',
   };
   const STATE = 'data-state';
+  const MIC = 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11z';
   // The launcher's label is needed before any chunk loads; every other string is in core/messages.js.
   const LAUNCH = {
     en: 'Talk to our assistant',
@@ -51,15 +52,16 @@ inset:auto var(--retell-offset,16px) var(--retell-offset,16px) auto!important;ma
 border:0!important;background:none!important;overflow:visible!important;width:auto!important;height:auto!important;
 max-width:none!important;max-height:none!important;visibility:visible!important;opacity:1!important;
 transform:none!important;pointer-events:none!important;color-scheme:light;
---_a:#6d28d9;--_at:#fff;--_s:#fff;--_t:#1f2937;--_m:#4b5563;--_d:#b91c1c;--_b:#d1d5db;--_f:#1f2937}
+--_a:#6d28d9;--_at:#fff;--_s:#fff;--_t:#1f2937;--_m:#4b5563;--_d:#b91c1c;--_b:#d1d5db;--_f:#1f2937;--_l:#15803d}
 :host([position=bottom-left]){inset:auto auto var(--retell-offset,16px) var(--retell-offset,16px)!important}
 :host([position=top-right]){inset:var(--retell-offset,16px) var(--retell-offset,16px) auto auto!important}
 :host([position=top-left]){inset:var(--retell-offset,16px) auto auto var(--retell-offset,16px)!important}
 :host([theme=blue]){--_a:#1d4ed8}:host([theme=green]){--_a:#15803d}:host([theme=rose]){--_a:#be123c}
 :host([theme=teal]){--_a:#0f766e}:host([theme=dark]){--_a:#111827}
-:host([scheme=dark]),:host([theme=dark]:not([scheme])){color-scheme:dark;--_s:#111827;--_t:#f9fafb;--_m:#d1d5db;--_b:#4b5563;--_f:#f9fafb}
+:host([scheme=dark]),:host([theme=dark]:not([scheme])){color-scheme:dark;--_s:#111827;--_t:#f9fafb;--_m:#d1d5db;--_b:#4b5563;--_f:#f9fafb;--_l:#4ade80}
 :host([scheme=dark][theme=dark]){--_a:#374151}
-@media (prefers-color-scheme:dark){:host([scheme=auto]){color-scheme:dark;--_s:#111827;--_t:#f9fafb;--_m:#d1d5db;--_b:#4b5563;--_f:#f9fafb}}
+@media (prefers-color-scheme:dark){:host(:not([scheme=light])){color-scheme:dark;--_s:#111827;--_t:#f9fafb;--_m:#d1d5db;--_b:#4b5563;--_f:#f9fafb;--_l:#4ade80}
+:host([theme=dark]:not([scheme=light])){--_a:#374151}}
 .root{display:flex;flex-direction:column-reverse;align-items:flex-end;gap:12px;
 font:400 15px/1.4 var(--retell-font,system-ui,-apple-system,"Segoe UI",Roboto,sans-serif);color:var(--retell-text,var(--_t));
 --a:var(--retell-accent,var(--_a));--at:var(--retell-accent-text,var(--_at))}
@@ -67,21 +69,31 @@ font:400 15px/1.4 var(--retell-font,system-ui,-apple-system,"Segoe UI",Roboto,sa
 :host([position^=top]) .root{flex-direction:column}
 :host(:not([data-state])) .root{display:none}
 [hidden]{display:none!important}
+.bar{display:flex;align-items:center;gap:8px}:host([position$=left]) .bar{flex-direction:row-reverse}
 button{pointer-events:auto;font:inherit;margin:0;cursor:pointer;-webkit-tap-highlight-color:transparent}
-.launcher{display:inline-flex;align-items:center;gap:10px;min-height:48px;padding:0 20px 0 16px;border:0;
+.launcher{position:relative;display:inline-flex;align-items:center;gap:10px;min-height:48px;padding:0 20px 0 16px;border:0;
 border-radius:var(--retell-radius,999px);background:var(--a);color:var(--at);font-weight:600;
 box-shadow:0 0 0 1px rgb(255 255 255/.25),0 4px 16px rgb(0 0 0/.25)}
-button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var(--_f));outline-offset:2px;box-shadow:0 0 0 2px var(--retell-surface,var(--_s))}
-.dot{flex:none;width:12px;height:12px;border-radius:50%;background:currentColor}
-:host([data-state=in-call]) .dot{animation:p 1.2s ease-in-out infinite}
-:host([data-state=connecting]) .dot,:host([data-state=requesting-microphone]) .dot{animation:p .6s ease-in-out infinite}
-@keyframes p{50%{transform:scale(1.5);opacity:.4}}
-.label{display:inline-grid}.label>*{grid-area:1/1;justify-self:start}
-:host([data-state=in-call]) .label>:first-child,:host(:not([data-state=in-call])) .label>:last-child{visibility:hidden}
+button:focus-visible,[tabindex]:focus-visible{outline:3px solid var(--retell-focus,var(--_f));outline-offset:2px;box-shadow:0 0 0 2px var(--retell-surface,var(--_s))}
+.icon{flex:none;display:grid;place-items:center;width:22px;height:22px}.icon>*{grid-area:1/1}
+svg{width:22px;height:22px;fill:currentColor}
+.spin,.bars{display:none}
+:host([data-state=connecting]) .spin,:host([data-state=requesting-microphone]) .spin{display:block;width:16px;height:16px;
+border:3px solid currentColor;border-right-color:transparent;border-radius:50%;animation:r 1s linear infinite}
+:host([data-state=in-call]) .bars{display:flex;align-items:center;gap:3px;height:20px}
+:host([data-state=connecting]) .mic,:host([data-state=requesting-microphone]) .mic,:host([data-state=in-call]) .mic{display:none}
+.bars i{width:4px;height:100%;border-radius:2px;background:currentColor;transform:scaleY(calc(.25 + var(--la,0) * .75))}
+.bars i:nth-child(2){transform:scaleY(calc(.35 + var(--la,0) * .65))}
+@keyframes r{to{transform:rotate(1turn)}}
+:host([data-state=in-call]) .launcher{box-shadow:0 0 0 3px var(--retell-live,var(--_l)),0 4px 16px rgb(0 0 0/.25)}
+.badge{position:absolute;top:-4px;right:-4px;width:20px;height:20px;border-radius:50%;border:2px solid var(--retell-surface,var(--_s));
+box-sizing:border-box;background:var(--retell-danger,var(--_d)) linear-gradient(45deg,transparent 44%,#fff 44% 56%,transparent 56%)}
+:host(:not([data-muted])) .badge{display:none}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 @media (max-width:480px){.launcher{width:56px;height:56px;padding:0;justify-content:center}
 .launcher .label{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}}
-@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}`;
+@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}
+.bars i,.bars i:nth-child(2){transform:none;opacity:calc(.4 + var(--la,0) * .6)}}`;
 
   let sheet = null; // one constructable sheet for every widget: allowed under a strict style-src
   function styles() {
@@ -94,7 +106,7 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
 
   // DOM by hand rather than innerHTML, so pages enforcing Trusted Types accept it too.
   function h(tag, attrs, ...children) {
-    const node = document.createElement(tag);
+    const node = tag === 'svg' || tag === 'path' ? document.createElementNS('http://www.w3.org/2000/svg', tag) : document.createElement(tag);
     for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
     node.append(...children);
     return node;
@@ -105,11 +117,20 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
     if (!template) {
       template = document.createElement('template');
       template.content.append(
-        h('div', { class: 'root', part: 'root' },
-          h('button', { class: 'launcher', part: 'launcher', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'panel' },
-            h('span', { class: 'dot', 'aria-hidden': 'true' }),
-            // Both labels, stacked: the launcher keeps one width when a call starts (no layout shift).
-            h('span', { class: 'label' }, h('span'), h('span'))),
+        // Every language the widget speaks is written left to right, whatever the page's direction;
+        // transcript lines follow their own words (dir=auto, panel.js).
+        h('div', { class: 'root', part: 'root', dir: 'ltr' },
+          // The launcher shows the call's state without motion: a microphone when idle, a ring
+          // while connecting, level bars and a coloured ring in a call, a badge when muted. Its name
+          // stays the label; the state is its description (#state).
+          h('div', { class: 'bar', part: 'launcher-bar' },
+            h('button', { class: 'launcher', part: 'launcher', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'panel', 'aria-describedby': 'state' },
+              h('span', { class: 'icon', 'aria-hidden': 'true' },
+                h('svg', { class: 'mic', viewBox: '0 0 24 24' }, h('path', { d: MIC })),
+                h('span', { class: 'spin' }), h('span', { class: 'bars' }, h('i'), h('i'), h('i'))),
+              h('span', { class: 'label' }),
+              h('span', { class: 'badge', 'aria-hidden': 'true' }))),
+          h('span', { id: 'state', hidden: '' }),
           h('div', { class: 'sr', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' }))
       );
     }
@@ -301,7 +322,7 @@ button:focus-visible,.log:focus-visible{outline:3px solid var(--retell-focus,var
 
     #configure(o) {
       this.#o = o;
-      this.#launcher.querySelector('.label').firstChild.textContent = o.label || o.strings.launch || LAUNCH[o.lang];
+      this.#launcher.querySelector('.label').textContent = o.label || o.strings.launch || LAUNCH[o.lang];
       this.setAttribute(STATE, 'idle');
     }
 
