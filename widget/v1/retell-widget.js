@@ -38,12 +38,10 @@
   const CORE_FAILED = "The call service didn't load. Please try again.";
   const BOT_CHECKS = ['turnstile', 'recaptcha'];
   const INTENT = ['pointerenter', 'focus', 'touchstart'];
-
-  // v1 has no countdown: a rate limit of Retell's (the proxy's 503 with Retry-After) is "unavailable".
-  function message(t, { code, seconds, status }) {
-    if (code === 'rate-limited' && status !== 429) return t('unavailable');
-    return t(code, seconds);
-  }
+  // "Call ended." stays this long, then the widget is idle again.
+  const ENDED_MS = 10000;
+  // An ended call says who ended it: the assistant, or the visitor (hang-up or cancel).
+  const ENDED = { agent: 'ended-agent', cancelled: 'cancelled' };
 
   // Describe a bad option value without calling its toString().
   function describe(value) {
@@ -147,11 +145,20 @@
     #consent = null; // the consent step's element, made when first shown
     #t = null; // the strings, once loaded with the core
     #state = 'idle';
+    #until = 0; // when a rate limit's Retry-After has passed (Date.now() time)
+    #timer = 0; // the countdown's interval, or the timeout that clears "Call ended." (clearInterval clears either)
     #call = null; // the call core's Call, once imported
     #loading = null; // the call core's import, in flight or done
     #destroyed = false;
     #onIntent = () => this.#core().catch(() => {});
-    #onClick = () => this.start();
+    // After a call or an error a click clears the message and makes no call: the next click
+    // does. A rate limit's button counts down, then says "Try again", and then tries again.
+    #onClick = () => {
+      const state = this.#state;
+      if (Date.now() < this.#until) return;
+      if (state === 'ended' || (state === 'error' && !this.#until)) this.#setState('idle');
+      else this.start();
+    };
     #onHangup = () => this.stop();
     #onReady = () => document.body.appendChild(this.#root);
 
@@ -194,7 +201,7 @@
 
     /** Starts a call. Outcomes are reported through `state`, never by rejecting. */
     async start() {
-      if (this.#destroyed || this.#state === 'connecting' || this.#state === 'in-call') return;
+      if (this.#destroyed || this.#state === 'connecting' || this.#state === 'in-call' || Date.now() < this.#until) return;
       let call;
       try {
         call = await this.#core();
@@ -215,6 +222,7 @@
       if (this.#destroyed) return;
       if (this.#call) this.#call.halt();
       this.#destroyed = true;
+      clearInterval(this.#timer);
       document.removeEventListener('DOMContentLoaded', this.#onReady);
       this.#button.removeEventListener('click', this.#onClick);
       for (const type of INTENT) this.#button.removeEventListener(type, this.#onIntent);
@@ -233,7 +241,7 @@
           if (!this.#call) {
             this.#t = strings.messages(this.#opts.lang, {});
             this.#hangup.textContent = this.#t('hangup');
-            this.#call = new core.Call(this.#opts, { state: (next, failure) => this.#show(next, failure) });
+            this.#call = new core.Call(this.#opts, { state: (next, failure, why) => this.#show(next, failure, why) });
             this.#call.warm(); // on intent (or a click): fetch the SDK now, off the click's path
           }
           return this.#call;
@@ -246,14 +254,35 @@
     }
 
     // The call core's states, v1's way: asking for the microphone is part of connecting.
-    #show(next, failure) {
+    #show(next, failure, why) {
       const state = next === 'requesting-microphone' ? 'connecting' : next;
       if (state === 'connecting' && this.#state === 'connecting') return;
       const t = this.#t || ((key) => (key === 'sdk' ? CORE_FAILED : ''));
-      const text = failure ? message(t, failure) : state === 'idle' ? '' : t(state);
+      const key = state === 'ended' ? ENDED[why] || state : state;
+      const text = failure ? t(failure.code, failure.seconds) : state === 'idle' ? '' : t(key);
       // A visitor's "Block" on the microphone prompt isn't a fault.
       if (failure && failure.code !== 'mic-denied') console.error('RetellWidget:', text, failure.cause);
-      this.#setState(state, text);
+      // The proxy's 429 and Retell's (its 503 with Retry-After) alike: wait as long as told.
+      this.#setState(state, text, failure && failure.code === 'rate-limited' ? failure.seconds : 0);
+    }
+
+    // The button's words are its accessible name too.
+    #label(text) {
+      this.#button.lastChild.textContent = text;
+      this.#button.setAttribute('aria-label', text);
+    }
+
+    // "Try again in N s" on the button (aria-disabled) until Retry-After has passed, then "Try again".
+    #countdown(wait) {
+      this.#until = Date.now() + wait * 1000;
+      const tick = () => {
+        const left = Math.ceil((this.#until - Date.now()) / 1000);
+        this.#button.setAttribute('aria-disabled', String(left > 0));
+        this.#label(this.#t(left > 0 ? 'retryIn' : 'retry', left));
+        if (left <= 0) clearInterval(this.#timer);
+      };
+      tick();
+      this.#timer = setInterval(tick, 250);
     }
 
     // The consent step, in v1's own markup: the website's text, its link, Agree and start, Cancel.
@@ -290,7 +319,7 @@
       return this.#consent;
     }
 
-    #setState(state, message = '') {
+    #setState(state, message = '', wait = 0) {
       const asking = state === 'consent';
       const step = asking || this.#consent ? this.#consentStep() : null;
       const wasAsking = this.#state === 'consent';
@@ -300,11 +329,19 @@
       const hangup = this.#hangup;
       // Disabling or hiding the focused button would drop keyboard focus to <body>; move it along.
       const active = document.activeElement;
+      const t = this.#t;
       this.#root.dataset.state = state;
       this.#status.textContent = message;
       button.disabled = busy;
       button.setAttribute('aria-disabled', String(busy));
+      // In a call the button says so ("Connecting…", "In call"); else it is the launcher again.
+      this.#label(busy ? t(state) : this.#opts.label);
+      if (t) hangup.textContent = t(state === 'connecting' ? 'cancel' : 'hangup');
       hangup.hidden = !busy;
+      clearInterval(this.#timer);
+      this.#until = 0;
+      if (wait > 0) this.#countdown(wait);
+      if (state === 'ended') this.#timer = setTimeout(() => this.#setState('idle'), ENDED_MS);
       if (step) step.hidden = !asking;
       // The consent step takes the focus, so its text is read first; leaving it gives it back.
       if (asking) step.focus();
