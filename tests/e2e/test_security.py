@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -29,9 +31,11 @@ def test_a_burst_hits_the_rate_limit_and_the_widget_says_when_to_retry(page: Pag
                                   headers={"Origin": client.origin}).status_code for _ in range(4)]
     assert statuses == [201, 201, 201, 429]
     page.goto(client.origin + "/sandbox/v1/")
-    page.locator(".retell-widget__button").click()
+    button = page.locator(".retell-widget__button")
+    button.click()
     until_state(page.locator(".retell-widget"), "error")
-    expect(page.locator(".retell-widget__status")).to_contain_text("Too many calls right now. Please try again in")
+    expect(page.locator(".retell-widget__status")).to_have_text("Too many calls right now. Please wait, then try again.")
+    expect(button).to_have_text(re.compile(r"^Try again in \d+ s$"))  # the seconds count down on the button
 
 
 @in_one_page("line", ["v1", "v2"])

@@ -21,6 +21,7 @@ from playwright.sync_api import Page, expect
 
 from registry import POSITIONS, THEMES
 from tests.e2e.lines import until_state
+from tests.e2e.levels import STEADY_LEVELS
 from tests.e2e.test_widget_v2 import visit
 from tests.e2e.variants import in_one_page
 
@@ -29,7 +30,8 @@ pytestmark = pytest.mark.e2e
 APPROVED = Path(__file__).parent / "screenshots"
 MAX_DIFFERENT_PIXELS = 0.005
 CHANNEL_NOISE = 16  # a channel difference up to this is anti-aliasing, not a change
-VIEWPORT = {"width": 560, "height": 420}
+# Taller than the panel's full-screen breakpoint (520 px), wider than the launcher's (480 px).
+VIEWPORT = {"width": 560, "height": 600}
 
 
 def matches_approved(png: bytes, name: str) -> None:
@@ -41,14 +43,20 @@ def matches_approved(png: bytes, name: str) -> None:
     assert path.exists(), f"no approved image {path}; run with RETELL_APPROVE_SCREENSHOTS=1 and review it"
     actual, approved = Image.open(io.BytesIO(png)).convert("RGB"), Image.open(path).convert("RGB")
     assert actual.size == approved.size, f"{name}: size {actual.size} != approved {approved.size}"
-    # Per pixel, the largest channel difference; then the share of pixels above the noise level.
-    r, g, b = ImageChops.difference(actual, approved).split()
-    largest = ImageChops.lighter(ImageChops.lighter(r, g), b)
-    changed = sum(largest.histogram()[CHANNEL_NOISE + 1:]) / (actual.size[0] * actual.size[1])
+    changed = changed_share(actual, approved)
     if changed > MAX_DIFFERENT_PIXELS:
         (APPROVED / f"{name}.actual.png").write_bytes(png)  # untracked; look at it next to the approved one
         pytest.fail(f"{name}: {changed:.2%} of pixels differ from the approved image (allowed "
                     f"{MAX_DIFFERENT_PIXELS:.1%}); see {name}.actual.png")
+
+
+def changed_share(a: Image.Image | bytes, b: Image.Image | bytes) -> float:
+    """The share of pixels that differ beyond anti-aliasing noise: per pixel, the largest channel
+    difference must exceed CHANNEL_NOISE."""
+    a, b = (Image.open(io.BytesIO(x)).convert("RGB") if isinstance(x, bytes) else x for x in (a, b))
+    r, g, b_ = ImageChops.difference(a, b).split()
+    largest = ImageChops.lighter(ImageChops.lighter(r, g), b_)
+    return sum(largest.histogram()[CHANNEL_NOISE + 1:]) / (a.size[0] * a.size[1])
 
 
 # One call shows every theme, and one page visits every corner (tests/e2e/variants.py).
@@ -56,6 +64,7 @@ def test_every_theme_in_call(page: Page, sandbox, subtests):
     """A theme is the host's ``theme`` attribute (the option sets it, as the first visit shows), so
     one call is restyled theme by theme, each screenshot judged on its own."""
     page.set_viewport_size(VIEWPORT)
+    page.add_init_script(STEADY_LEVELS)  # the level meters hold still
     first = next(iter(THEMES))
     host = visit(page, sandbox, theme=first)
     assert host.get_attribute("theme") == first
