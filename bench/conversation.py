@@ -171,10 +171,12 @@ UPDATE_COST = """async ([cdn, utterances, updates]) => {
   const { createTranscript } = await import(cdn + '/v2/transcript.js');
   const ours = await import(cdn + '/v2/panel.js');
   const old = await import(cdn + '/v2.2.0/panel.js');
-  // From 2.5.0 the panel also takes the page's consent (none here), before the handlers.
+  // From 2.5.0 the panel also takes the page's consent (none here), before the handlers; from
+  // 2.6.0 it finds the launcher in its row inside .root, as retell-widget.js makes them.
   const mount = (mod, consent = []) => {
     const root = document.body.appendChild(document.createElement('div')).attachShadow({ mode: 'open' });
-    root.append(Object.assign(document.createElement('button'), { className: 'launcher' }));
+    const top = root.appendChild(Object.assign(document.createElement('div'), { className: 'root' }));
+    top.appendChild(document.createElement('div')).append(Object.assign(document.createElement('button'), { className: 'launcher' }));
     const panel = mod.createPanel(root, (key) => key, ...consent, { primary() {}, hangup() {}, mute() {}, minimize() {} });
     panel.open();
     panel.show('in-call', 'In call');
