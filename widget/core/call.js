@@ -68,6 +68,7 @@ function watchRoom(client, onLost, levels) {
   if (!room || typeof room.on !== 'function') return;
   room.on('reconnecting', onLost);
   room.on('signalReconnecting', onLost);
+  if (!levels) return;
   room.on('trackSubscribed', (track) => levels.track('agent', track && track.mediaStreamTrack));
   room.on('localTrackPublished', (pub) => levels.track('you', pub && pub.track && pub.track.mediaStreamTrack));
 }
@@ -149,6 +150,7 @@ function failure(code, cause, seconds = 0, status = 0) {
  *   levels({agent, you})  the loudness of each side, 0..1 (null: no track yet), 20 times a
  *                         second in a call; all zero once when it ends
  *   silent(on)            the visitor's microphone has sent only silence for a while, or no longer
+ *                         (levels are measured only for a widget that gives one of these two)
  * `state` also gets, as a third argument, why an 'ended' or 'consent' state came (a reason above).
  */
 export class Call {
@@ -168,6 +170,7 @@ export class Call {
   #hash = null; // promise of the consent text's hash, computed once
   #consentHash = ''; // the hash sent with token requests, once agreed
   #fresh = false; // the visitor agreed during this attempt
+  #measure; // whether the widget shows levels (v1 doesn't: it makes no analysers)
   #levels = null; // this attempt's level meters
   #muted = false;
   #quietSince = 0; // when the visitor's microphone was last heard (or last had no reason to be)
@@ -177,6 +180,7 @@ export class Call {
     this.#o = options;
     this.#on = { state: IGNORE, started: IGNORE, talking: IGNORE, update: IGNORE, ended: IGNORE, failed: IGNORE,
       levels: IGNORE, silent: IGNORE, ...on };
+    this.#measure = Boolean(on.levels || on.silent);
   }
 
   get state() {
@@ -338,7 +342,7 @@ export class Call {
   async #call(RetellWebClient, accessToken, live) {
     const client = (this.#client = new RetellWebClient());
     const starting = { settled: false, error: null };
-    const levels = (this.#levels = new Levels((now) => live() && this.#heard(now)));
+    const levels = (this.#levels = this.#measure ? new Levels((now) => live() && this.#heard(now)) : null);
     this.#listen(client, live, starting);
     this.#startTimer = setTimeout(() => live() && this.#state === 'connecting' &&
       this.#fail(failure('start-failed', 'the call did not connect in time')), START_TIMEOUT_MS);
