@@ -85,6 +85,13 @@ def ring(button: Locator) -> str:
     return button.evaluate("b => getComputedStyle(b).boxShadow")
 
 
+def says(button: Locator, words: str, colour: str) -> None:
+    """The button shows the state in its words and its name (label in name), with a ring of ``colour``."""
+    expect(button).to_have_text(words)
+    expect(button).to_have_accessible_name(words)
+    assert colour in ring(button)
+
+
 def test_v1_shows_the_call_on_its_button_and_never_redials(page: Page, sandbox, faults):
     root = visit_v1(page, sandbox)
     button, status, hang_up = (root.locator(f".retell-widget__{name}") for name in ("button", "status", "hangup"))
@@ -94,9 +101,7 @@ def test_v1_shows_the_call_on_its_button_and_never_redials(page: Page, sandbox, 
     faults({"create": {"delay": 1.5}})
     button.click()
     until_state(root, "connecting")
-    expect(button).to_have_text("Connecting…")
-    expect(button).to_have_accessible_name("Connecting…")
-    assert "rgb(180, 83, 9)" in ring(button)
+    says(button, "Connecting…", "rgb(180, 83, 9)")
     expect(hang_up).to_have_text("Cancel")
     hang_up.click()
     until_state(root, "ended")
@@ -115,9 +120,7 @@ def test_v1_shows_the_call_on_its_button_and_never_redials(page: Page, sandbox, 
     assert sent == []
     button.click()
     until_state(root, "in-call")
-    expect(button).to_have_text("In call")
-    expect(button).to_have_accessible_name("In call")
-    assert "rgb(21, 128, 61)" in ring(button)
+    says(button, "In call", "rgb(21, 128, 61)")
     expect(hang_up).to_have_text("Hang up")
 
     # "Call ended." clears by itself after 10 s (the page's clock, run ahead).
