@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.e2e.levels import STEADY_LEVELS
@@ -26,6 +27,7 @@ SIZES = {
 }
 # The part of a desktop page the widget uses (bottom right); a phone's whole screen.
 CLIP = {"desktop": {"x": 800, "y": 180, "width": 480, "height": 620}, "phone": None}
+AXE = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 SDK = "/sdk/2.0.8/retell-web-client.js"
 # Retell's SDK, each RetellWebClient it makes kept in window.__clients, so a test can emit the
 # SDK's own `update` event.
@@ -34,13 +36,17 @@ KEEP_CLIENTS = ("import { RetellWebClient as Sdk } from %s;\n"
                 "  constructor(...args) { super(...args); (window.__clients ||= []).push(this); }\n}\n")
 
 
-def shoot(page: Page, size: str, name: str) -> bytes:
-    """Approved-image checks of the page as it is now, light then dark; returns the light image."""
+def shoot(page: Page, size: str, name: str, scan: bool = False) -> bytes:
+    """Approved-image checks of the page as it is now, light then dark (with ``scan``, an axe scan
+    of each too: the states test_widget_v2's scan cannot hold still); returns the light image."""
     images = {}
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         images[scheme] = page.screenshot(animations="disabled", caret="hide", clip=CLIP[size])
         matches_approved(images[scheme], f"2.6.0-{size}-{name}-{scheme}")
+        if scan:
+            results = Axe().run(page, context="retell-widget", options=AXE)
+            assert results.violations_count == 0, f"{name}, {scheme}\n" + results.generate_report()
     page.emulate_media(color_scheme="light")
     return images["light"]
 
@@ -66,12 +72,12 @@ def test_every_state_light_and_dark(browser: Browser, sandbox, faults, subtests,
         host.locator(".launcher").click()
         until_state(host, "consent")
         with subtests.test(msg="consent"):
-            shoot(page, size, "consent")
+            shoot(page, size, "consent", scan=size == "desktop")
         with page.expect_request(CREATE):  # and held: connecting stays
             host.get_by_role("button", name="Agree and start").click()
         until_state(host, "connecting")
         with subtests.test(msg="connecting"):
-            shoot(page, size, "connecting")
+            shoot(page, size, "connecting", scan=size == "desktop")
         held[0].continue_()
         page.unroute(CREATE)
         until_state(host, "in-call")
