@@ -98,7 +98,9 @@ def test_publishes_a_build_as_a_snapshot_behind_the_current_link(dist, tmp_path,
     link = (target / "current").readlink()
     assert publish(dist, str(target)) == 0
     assert f"{target} is up to date ({len(paths)} files)" in capsys.readouterr().out
-    assert (target / "current").readlink() == link and len(list((target / "snapshots").iterdir())) == 1
+    # One snapshot, and beside it (outside the served tree) its record.
+    assert (target / "current").readlink() == link
+    assert sorted(p.name for p in (target / "snapshots").iterdir()) == [link.name, f"{link.name}.json"]
 
 
 def test_a_changed_page_makes_a_new_snapshot_and_keeps_exact_versions_the_build_lacks(dist, tmp_path, capsys):
@@ -160,7 +162,7 @@ def test_a_failed_write_leaves_the_published_tree_as_it_was(dist, tmp_path, caps
         signal.signal(signal.SIGXFSZ, handler)
     assert "writing the new snapshot failed: [Errno 27] File too large" in capsys.readouterr().err
     assert (target / "current").readlink() == link and tree(target / "current") == before
-    assert [p.name for p in (target / "snapshots").iterdir()] == [link.name]
+    assert sorted(p.name for p in (target / "snapshots").iterdir()) == [link.name, f"{link.name}.json"]
 
 
 def test_keeps_the_newest_three_snapshots(dist, tmp_path):
@@ -168,7 +170,9 @@ def test_keeps_the_newest_three_snapshots(dist, tmp_path):
     for n in range(5):
         (dist / "docs/index.html").write_text(f"<p>{n}</p>")
         assert publish(dist, str(target)) == 0
-    assert len(list((target / "snapshots").iterdir())) == 3
+    folders = sorted(p.name for p in (target / "snapshots").iterdir() if p.is_dir())
+    records = sorted(p.name for p in (target / "snapshots").iterdir() if p.is_file())
+    assert len(folders) == 3 and records == [f"{name}.json" for name in folders]  # pruned together
     assert (target / "current/docs/index.html").read_text() == "<p>4</p>"
     assert (target / "current" / EXACT_JS).is_file()
 
