@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from builder import snapshots
 
@@ -30,9 +31,9 @@ def run(target: str, *, listing: bool, rollback: str | None, source: Path | None
     from builder.publish import _destination, _Folder
 
     try:
+        _check_flags(urlsplit(target).scheme != "s3", listing, rollback, source, dry_run)
         destination = _destination(target, endpoint_url)
         folder = isinstance(destination, _Folder)
-        _check_flags(folder, listing, rollback, source, dry_run)
         if listing:
             return _list_folder(Path(target)) if folder else _list_s3(destination)
         if folder:
