@@ -18,6 +18,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -157,8 +158,6 @@ def switch(root: Path, name: str) -> None:
 
 
 def remove(snapshots: Path, name: str) -> None:
-    import shutil
-
     shutil.rmtree(snapshots / name)
     (snapshots / f"{name}.json").unlink(missing_ok=True)
 
