@@ -30,20 +30,21 @@ def run(target: str, *, listing: bool, rollback: str | None, source: Path | None
     """``--list`` (``listing``) or ``--rollback [NAME]`` (``rollback``: the name, "" for the previous one)."""
     from builder.publish import _destination, _Folder
 
+    s3 = urlsplit(target).scheme == "s3"
     try:
-        _check_flags(urlsplit(target).scheme != "s3", listing, rollback, source, dry_run)
+        _check_flags(not s3, listing, rollback, source, dry_run)
+        if s3 and not listing:
+            assert source is not None
+            # A publish of the older build, which makes its own S3 client and reports its own errors.
+            return _rollback_s3(source, target, endpoint_url, dry_run)
         destination = _destination(target, endpoint_url)
-        folder = isinstance(destination, _Folder)
-        if listing:
-            return _list_folder(Path(target)) if folder else _list_s3(destination)
-        if folder:
-            return _rollback_folder(Path(target), rollback or None, dry_run)
+        if not isinstance(destination, _Folder):
+            return _list_s3(destination)
+        return _list_folder(Path(target)) if listing else _rollback_folder(Path(target), rollback or None, dry_run)
     except snapshots.SnapshotError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
         return exc.status
-    assert source is not None
-    return _rollback_s3(source, target, endpoint_url, dry_run)
 
 
 def _check_flags(folder: bool, listing: bool, rollback: str | None, source: Path | None, dry_run: bool) -> None:
