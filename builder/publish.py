@@ -47,7 +47,6 @@ from urllib.parse import urlsplit
 
 from builder import snapshots
 from builder.headers import EXACT_PATH
-from registry.errors import ErrorList
 
 _POINTERS = (".html", ".xml", ".json")  # pages, feeds, manifest and search index name other files: last
 _KEEP_SNAPSHOTS = 3
