@@ -114,3 +114,18 @@ def make_site(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+def tiny_build(out: Path, latest: str = "1.0.0", page: str = "<p>home</p>") -> Path:
+    """A build output as small as ``builder publish`` takes: a manifest serving ``latest`` on v1,
+    that release's exact file and its v1/ alias, and one page. Writes into ``out``; returns it."""
+    import json
+
+    files = {"cdn/manifest.json": json.dumps({"latest": latest, "lines": {"v1": latest}, "changelog": "/changelog/",
+                                              "releases": {}, "files": {}}),
+             f"cdn/v{latest}/retell-widget.js": f"// {latest}\n", "cdn/v1/retell-widget.js": f"// {latest}\n",
+             "docs/index.html": page}
+    for path, text in files.items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_text(text)
+    return out
