@@ -16,7 +16,9 @@ A folder target is a series of complete snapshots and one symbolic link, swapped
 
 Each publish writes a new snapshot (unchanged files and the published exact versions the build
 lacks are hard links into the previous one), then replaces ``current`` with one rename(2): a
-reader resolves the old tree or the new one, never a mix.
+reader resolves the old tree or the new one, never a mix. Beside ``current`` it writes nginx's and
+Caddy's configuration for serving it (``builder.webserver``: ``nginx.conf``, ``nginx-server.conf``,
+``Caddyfile``), from the same cache policy as ``_headers``.
 
 An S3 target gets only the files whose MD5 differs from the object's ETag, or whose Content-Type
 or Cache-Control (the build's policy, ``builder.headers``) differs from what they went up with,
@@ -46,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from builder import webserver
 from builder.headers import EXACT_PATH
 from registry.errors import ErrorList
 
@@ -242,14 +245,14 @@ class _Folder:
         return True  # a Netlify- or Cloudflare-Pages-style host reads cdn/_headers from the tree
 
     def needs_write(self, the_plan: Plan) -> bool:
-        return bool(the_plan.put or the_plan.dropped) or not self.exists()
+        return bool(the_plan.put or the_plan.dropped) or not self.exists() or webserver.stale(self.root)
 
     @contextlib.contextmanager
     def locked(self, dry_run: bool) -> Iterator[None]:
         if self.root.exists() and not self.root.is_dir():
             raise PublishError([f"error: --to {self.root}: is a file, not a folder"], 2)
         strangers = sorted(p.name for p in self.root.iterdir()
-                           if p.name not in ("current", "snapshots") and not p.name.startswith(".")
+                           if p.name not in ("current", "snapshots", *webserver.FILES) and not p.name.startswith(".")
                            ) if self.root.is_dir() else []
         if strangers or (self.current.exists() and not self.current.is_symlink()):
             raise PublishError([f"error: --to {self.root}: holds files publish did not make "
@@ -303,6 +306,7 @@ class _Folder:
         os.replace(link, self.current)  # the one atomic step readers can observe
         print(f"  {self.current} -> snapshots/{name}")
         self._prune(keep=snapshot)
+        _write_web_server_files(self.root)
 
     def _prune(self, keep: Path) -> None:
         # Old snapshots share their files' inodes with the current one, so published exact
@@ -428,6 +432,12 @@ class _S3:
             raise PublishError([f"error: cannot reach S3 at {exc.kwargs.get('endpoint_url')}"]) from None
         except BotoCoreError as exc:
             raise PublishError([f"error: S3: {exc}"]) from None
+
+
+def _write_web_server_files(root: Path) -> None:
+    # nginx's and Caddy's configuration for serving root/current, from the same policy as _headers.
+    written = webserver.write(root)
+    print(f"  web server configuration: {', '.join(str(path) for path in written)}")
 
 
 def _link_or_copy(source: Path, target: Path, link: bool = True) -> None:
