@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
         "publish", help="publish a build to a folder or an S3 bucket, exact versions first, never overwriting one",
         description="Publish a build output: exact versions first, then aliases and assets, then HTML, JSON "
                     "and XML. A folder target gets a new snapshot in DIR/snapshots/ (the newest 3 are kept) and "
-                    "DIR/current, a symbolic link, is swapped to it atomically; an S3 target gets only the files "
+                    "DIR/current, a symbolic link, is swapped to it atomically, with nginx.conf, nginx-server.conf and a "
+                    "Caddyfile for serving it written beside it; an S3 target gets only the files "
                     "that changed. A published exact version (cdn/vX.Y.Z/) is never changed or deleted: "
                     "different bytes for it are refused. --list shows what was published (time, git commit, "
                     "widget versions); --rollback switches a folder's DIR/current back to an older snapshot "

@@ -17,7 +17,10 @@ A folder target is a series of complete snapshots and one symbolic link, swapped
 Each publish writes a new snapshot (unchanged files and the published exact versions the build
 lacks are hard links into the previous one) and its record (``builder.snapshots``: time, commit,
 widget versions), then replaces ``current`` with one rename(2): a reader resolves the old tree or
-the new one, never a mix. ``builder.rollback`` lists the snapshots and switches back.
+the new one, never a mix. ``builder.rollback`` lists the snapshots and switches back. Beside
+``current`` it writes nginx's and Caddy's configuration for serving it (``builder.webserver``:
+``nginx.conf``, ``nginx-server.conf``, ``Caddyfile``), from the same cache policy as ``_headers``;
+they name ``DIR/current``, so a rollback needs no new configuration.
 
 An S3 target gets only the files whose MD5 differs from the object's ETag, or whose Content-Type
 or Cache-Control (the build's policy, ``builder.headers``) differs from what they went up with,
@@ -45,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from builder import snapshots
+from builder import snapshots, webserver
 from builder.headers import EXACT_PATH
 
 _POINTERS = (".html", ".xml", ".json")  # pages, feeds, manifest and search index name other files: last
@@ -238,14 +241,14 @@ class _Folder:
         return True  # a Netlify- or Cloudflare-Pages-style host reads cdn/_headers from the tree
 
     def needs_write(self, the_plan: Plan) -> bool:
-        return bool(the_plan.put or the_plan.dropped) or not self.exists()
+        return bool(the_plan.put or the_plan.dropped) or not self.exists() or webserver.stale(self.root)
 
     @contextlib.contextmanager
     def locked(self, dry_run: bool) -> Iterator[None]:
         if self.root.exists() and not self.root.is_dir():
             raise PublishError([f"error: --to {self.root}: is a file, not a folder"], 2)
         strangers = sorted(p.name for p in self.root.iterdir()
-                           if p.name not in ("current", "snapshots") and not p.name.startswith(".")
+                           if p.name not in ("current", "snapshots", *webserver.FILES) and not p.name.startswith(".")
                            ) if self.root.is_dir() else []
         if strangers or (self.current.exists() and not self.current.is_symlink()):
             raise PublishError([f"error: --to {self.root}: holds files publish did not make "
@@ -294,6 +297,7 @@ class _Folder:
         snapshots.switch(self.root, name)
         print(f"  {self.current} -> snapshots/{name}")
         self._prune(keep=snapshot)
+        _write_web_server_files(self.root)
 
     def _prune(self, keep: Path) -> None:
         # Old snapshots share their files' inodes with the current one, so published exact
@@ -443,6 +447,12 @@ def _records(state: dict) -> list[snapshots.Snapshot]:
         with contextlib.suppress(ValueError):
             found.append(snapshots.Snapshot.from_json(data))
     return found
+
+
+def _write_web_server_files(root: Path) -> None:
+    # nginx's and Caddy's configuration for serving root/current, from the same policy as _headers.
+    written = webserver.write(root)
+    print(f"  web server configuration: {', '.join(str(path) for path in written)}")
 
 
 def _link_or_copy(source: Path, target: Path, link: bool = True) -> None:
