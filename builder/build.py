@@ -27,8 +27,9 @@ from builder.clients import render_clients
 from builder.config import BuildConfig
 from builder.content import Converted, Page, ChangelogEntry, convert, doc_assets, page_from, release_from, sort_releases
 from builder.docs import pygments_css, render_docs
-from builder.headers import headers_file
+from builder.headers import DOCS_CSP, headers_file
 from builder.render import Output, Outputs, digest, environment
+from builder.search import documents, render_search
 from builder.write import write as write_files
 from registry.errors import ErrorList
 
@@ -148,7 +149,7 @@ class Builder:
         # Gather: read and validate every source before anything is rendered or written.
         sources = self._gather(errors)
         # Render: every output file, reusing the previous build's where the inputs are the same.
-        rendered = self._render(sources, errors)
+        rendered = self._render(sources, errors, index=write)
         # Check: every internal link, anchor and asset resolves.
         pages = self._check_links(rendered.out, errors)
         if errors:
@@ -183,7 +184,7 @@ class Builder:
                              [(p.relative_to(templates).as_posix(), p.read_bytes()) for p in template_files])
         return _Sources(pages, releases, tree, sdk, clients, templates, template_files, fingerprint)
 
-    def _render(self, sources: _Sources, errors: list[str]) -> _Rendered:
+    def _render(self, sources: _Sources, errors: list[str], index: bool = True) -> _Rendered:
         out = Outputs(self.state.outputs, self.state.groups)
         encoded = {key: self._encode(data) for key, data in sources.tree.files.items()}
         sdk_files = self._sdk_files(sources.sdk)
@@ -191,9 +192,13 @@ class Builder:
         errors += over
         manifest = self._render_cdn(out, sources, encoded, sdk_files)
         self._render_pages(out, sources, manifest)
+        # Index: the docs' full-text search (Pagefind), from the pages' content, only when it
+        # changed; ``check`` writes nothing, so it skips the binary's run (~0.03-0.15 s of CPU).
+        if index:
+            render_search(out, documents(sources.pages, sources.releases), self.config.src / "docs", errors)
         # The docs get the same cache policy when hosted on Netlify or Cloudflare Pages.
         docs_paths = [p.removeprefix("docs/") for p in out.files if p.startswith("docs/")]
-        out.put("docs/_headers", self.config.src / "site.toml", self._headers(docs_paths))
+        out.put("docs/_headers", self.config.src / "site.toml", self._headers(docs_paths, DOCS_CSP))
         return _Rendered(out, encoded, budgets, over)
 
     def _render_cdn(self, out: Outputs, sources: _Sources, encoded: dict[str, Encoded],
@@ -372,14 +377,14 @@ class Builder:
             files[path] = self.state.encoded[key]
         return files
 
-    def _headers(self, paths: list[str]) -> bytes:
+    def _headers(self, paths: list[str], csp: str | None = None) -> bytes:
         # A rebuild rarely adds or removes a file, and the rules for 2,000 paths take ~10 ms.
         made = self.memo.headers
-        key = tuple(paths)
+        key = (*paths, csp or "")
         if key not in made:
             if len(made) > 4:
                 made.clear()
-            made[key] = headers_file(paths).encode()
+            made[key] = headers_file(paths, csp).encode()
         return made[key]
 
     def _minified(self, name: str, path: Path) -> str:
