@@ -104,10 +104,11 @@ def index(docs: list[Document]) -> dict[str, bytes]:
 
 
 def _page(doc: Document) -> str:
-    # The language is set so Pagefind stems English words ("webhooks" finds "webhook"), and the
-    # title comes from the page's first heading, as on the site.
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(doc.title)}</title>'
-            f"</head><body><main data-pagefind-body>{doc.html}</main></body></html>")
+    # The language is set so Pagefind stems English words ("webhooks" finds "webhook"); a result's
+    # title is the page's title, as in the navigation (Pagefind would take the first heading).
+    title = html.escape(doc.title)
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head><body>'
+            f'<main data-pagefind-body data-pagefind-meta="title:{title}">{doc.html}</main></body></html>')
 
 
 def _binary() -> str:
