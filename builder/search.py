@@ -9,7 +9,8 @@ The index is made from the pages' content only (their markdown's HTML, the same 
 page's ``<main>``), written as minimal pages to a temporary folder: the navigation, ~60 KB of
 every page on a 1,000-page site, is neither written nor read again. It is the build's slowest
 small step (tens of milliseconds plus the binary's start), so it runs only when a page's content
-changed: otherwise the previous build's index files are kept as a group.
+changed: otherwise the previous build's index files are kept as a group. The dev server's
+rebuilds keep the older index while the pages reload, then refresh it (``Rebuilder.refresh_search``).
 """
 
 from __future__ import annotations
@@ -55,23 +56,28 @@ def documents(pages: Iterable[Page], releases: Iterable[ChangelogEntry]) -> list
     return docs
 
 
-def render_search(out: Outputs, docs: list[Document], source: Path, errors: list[str]) -> None:
+def render_search(out: Outputs, docs: list[Document], source: Path, errors: list[str], *, fresh: bool = True) -> bool:
     """Put the Pagefind bundle for ``docs`` under ``docs/pagefind/``, reusing the last one when
-    no document changed."""
+    no document changed. With ``fresh=False`` an older bundle is kept too, if there is one (the
+    dev server's rebuilds: a page reloads without waiting for the indexer); returns whether the
+    bundle is up to date."""
     key = digest(_version(), [(d.url, d.title, d.html) for d in docs])
     if out.reuse("search", key):
-        return
+        return True
+    if not fresh and out.reuse("search", None):
+        return False
     try:
         files = index(docs)
     except SearchIndexError as exc:
         errors.append(f"{source}: the search index was not made: {exc}")
-        return
+        return False
     paths = []
     for name, data in sorted(files.items()):
         out.put(f"{FOLDER}/{name}", source, data)
         paths.append(f"{FOLDER}/{name}")
     out.rendered += 1
     out.groups["search"] = (key, tuple(paths))
+    return True
 
 
 class SearchIndexError(Exception):

@@ -51,8 +51,17 @@ def test_the_index_is_made_again_only_when_a_page_changed(make_site, monkeypatch
     builder.rebuild()
     assert runs == [3, 3]
     assert "A wombat." in _fragments(root / "dist/docs/pagefind")["/guide/"]["content"]
+    # The dev server's rebuilds keep the older index, for the next rebuild to refresh.
+    (root / "site_src/docs/guide.md").write_text(DOCS["guide.md"] + "\nA numbat.\n")
+    builder.rebuild(search=False)
+    assert runs == [3, 3] and builder.search_stale
+    assert "A wombat." in _fragments(root / "dist/docs/pagefind")["/guide/"]["content"]
+    assert "A numbat." in (root / "dist/docs/guide/index.html").read_text()
+    builder.rebuild()
+    assert runs == [3, 3, 3] and not builder.search_stale
+    assert "A numbat." in _fragments(root / "dist/docs/pagefind")["/guide/"]["content"]
     # `check` writes nothing, so it does not run the indexer.
-    assert builder.check() == [] and runs == [3, 3]
+    assert builder.check() == [] and runs == [3, 3, 3]
 
 
 def test_a_missing_indexer_is_a_build_error_that_says_what_to_install(make_site, monkeypatch):
@@ -65,3 +74,19 @@ def test_a_missing_indexer_is_a_build_error_that_says_what_to_install(make_site,
     assert error.endswith("site_src/docs: the search index was not made: pagefind's binary was not found: "
                           "install 'pagefind[bin]' (the pagefind package alone is only its Python API)")
     assert not (root / "dist").exists()
+
+
+def test_the_dev_server_reloads_pages_first_and_refreshes_the_index_after(make_site, tmp_path):
+    from builder.livereload import Rebuilder
+
+    root = make_site()
+    out = tmp_path / "served"
+    rebuilder = Rebuilder(root / "site_src", root / "widget", out, {})
+    rebuilder(set())
+    assert rebuilder.refresh_search() is False  # the first build made it
+    (root / "site_src/docs/guide.md").write_text(DOCS["guide.md"] + "\nA numbat.\n")
+    rebuilder({root / "site_src/docs/guide.md"})
+    assert "A numbat." in (out / "docs/guide/index.html").read_text()
+    assert "A numbat." not in _fragments(out / "docs/pagefind")["/guide/"]["content"]
+    assert rebuilder.refresh_search() is True
+    assert "A numbat." in _fragments(out / "docs/pagefind")["/guide/"]["content"]
