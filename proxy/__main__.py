@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                     "that path), signed as Retell signs it with RETELL_WEBHOOK_KEY (default RETELL_API_KEY), "
                     "and print the proxy's status and body. 204 means the proxy checks with the same key and "
                     "stored the event (its call id is fixed, so it is stored once, unattributed, at no cost); "
-                    "401 bad_signature means the proxy has another key. Exit 0 on 2xx, 1 on another answer, "
+                    "401 bad_signature means the proxy has another key (or the clocks are more than 5 minutes "
+                    "apart: the message says which). Exit 0 on 2xx, 1 on another answer, "
                     "2 when nothing was sent.")
     hook.add_argument("url", metavar="URL", help="the proxy's webhook URL, e.g. https://proxy.example.com/api/retell-webhook")
     hook.add_argument("--cacert", metavar="FILE", help="trust the proxy's certificate from this CA file (PEM) "

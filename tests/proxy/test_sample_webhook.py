@@ -66,6 +66,8 @@ def test_it_sends_a_signed_call_ended_and_prints_every_answer(proxy_factory, tmp
      "error: set RETELL_WEBHOOK_KEY (or RETELL_API_KEY) to the key the proxy checks webhooks with\n"),
     (["http://127.0.0.1:9"], {"RETELL_WEBHOOK_KEY": "short"},
      "error: RETELL_WEBHOOK_KEY must be at least 16 characters, got <hidden>\n"),
+    (["http://127.0.0.1:9", "--cacert", "/no/such/ca.pem"], {"RETELL_API_KEY": API_KEY},
+     "error: --cacert /no/such/ca.pem: [Errno 2] No such file or directory\n"),
 ])
 def test_refused_input_sends_nothing_and_says_why(args, environ, message, monkeypatch, capsys):
     for name in ("RETELL_API_KEY", "RETELL_WEBHOOK_KEY"):
