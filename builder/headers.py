@@ -66,6 +66,11 @@ TYPES = {
     ".pdf": "application/pdf",
 }
 ENCODINGS = {".br": "br", ".gz": "gzip"}
+# The docs site's pages load only their own files. 'wasm-unsafe-eval' is for the search:
+# Pagefind's index is read by WebAssembly, which a script-src without it refuses to compile
+# (it allows WebAssembly only, not eval). No worker-src: search.js runs Pagefind on the page.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 
 def _clean(path: str) -> str:
@@ -101,12 +106,14 @@ def headers_for(path: str) -> dict[str, str]:
     return headers
 
 
-def headers_file(paths: list[str]) -> str:
-    """A ``_headers`` file with one rule per file, so no wildcard can match the wrong thing."""
+def headers_file(paths: list[str], csp: str | None = None) -> str:
+    """A ``_headers`` file with one rule per file, so no wildcard can match the wrong thing;
+    ``csp``, if given, is every file's Content-Security-Policy (the docs' pages)."""
     # CORS for the widget files (snippets load them with crossorigin="anonymous" for SRI) is the
     # CDN's own setting, not a rule here: hosts merge a header set twice into "*, *", which
     # browsers reject.
-    rules = ["/*", *(f"  {name}: {value}" for name, value in ALWAYS.items()), ""]
+    rules = ["/*", *(f"  {name}: {value}" for name, value in ALWAYS.items()),
+             *([f"  Content-Security-Policy: {csp}"] if csp else []), ""]
     for path in sorted(_clean(p) for p in paths):
         if path == "_headers":
             continue
