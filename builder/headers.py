@@ -5,8 +5,8 @@ configurations ``publish`` writes beside a folder (``builder.webserver``) and th
 all read this policy, so a file is cached the same way wherever it is served. Paths are
 relative to the CDN root ('v1.0.0/retell-widget.js'); a leading '/' or 'cdn/' is ignored.
 
-The policy is data (``CACHE_RULES``, ``TYPES``, ``ENCODINGS``, ``ALWAYS``, ``CDN_CORS``) so that
-the web servers' configurations are generated from it rather than written again by hand; its
+The policy is data (``CACHE_RULES``, ``TYPES``, ``ENCODINGS``, ``ALWAYS``, ``CDN_CORS``, ``DOCS_CSP``) so
+that the web servers' configurations are generated from it rather than written again by hand; its
 patterns are regular expressions that Python, PCRE (nginx) and RE2 (Caddy) read alike.
 """
 

@@ -5,7 +5,8 @@ policy ``cdn/_headers`` is written from), so nginx and Caddy serve a file as eve
 does:
 
 - ``DIR/nginx.conf``: ``map`` blocks, for nginx's ``http {}`` context;
-- ``DIR/nginx-server.conf``: the root, types, compression, headers and 404 page, for a
+- ``DIR/nginx-server.conf``: the root, types, compression, headers (the docs' CSP under
+  ``/docs/``, CORS under ``/cdn/``) and 404 page, for a
   ``server {}`` block whose ``listen``, ``server_name`` and TLS are the operator's;
 - ``DIR/Caddyfile``: the same as a Caddy snippet, ``(retell_widget)``, to ``import`` in a site block.
 
@@ -23,7 +24,7 @@ import os
 import re
 from pathlib import Path
 
-from builder.headers import ALWAYS, CACHE_RULES, CDN_CORS, ENCODINGS, INDEX, TYPES, content_type
+from builder.headers import ALWAYS, CACHE_RULES, CDN_CORS, DOCS_CSP, ENCODINGS, INDEX, TYPES, content_type
 
 NGINX_HTTP = "nginx.conf"
 NGINX_SERVER = "nginx-server.conf"
@@ -31,6 +32,7 @@ CADDYFILE = "Caddyfile"
 FILES = (NGINX_HTTP, NGINX_SERVER, CADDYFILE)
 SNIPPET = "retell_widget"  # the Caddy snippet's name
 CDN = "/cdn"  # the one part answered with CORS, and the one with exact versions
+DOCS = "/docs"  # the one part with a Content-Security-Policy, as docs/_headers gives it
 NOT_FOUND = "/docs/404.html"  # the site's 404 page, for every part
 _PARTS = (CDN, "")  # the CDN's rules, then the same rules for the docs and the client pages
 # Rules files (cdn/_headers, docs/_headers) and dot files are not for readers.
@@ -102,6 +104,9 @@ def nginx_http() -> str:
               "# $request_uri, so its 404s say it too after error_page changes $uri.",
               "map $request_uri $retell_cors {", '    default "";',
               *(f"    {_quote('~^' + CDN + '/')} {_quote(value)};" for value in CDN_CORS.values()), "}", "",
+              "# The docs' pages load only the site's own files ('wasm-unsafe-eval': the search's index).",
+              "map $request_uri $retell_csp {", '    default "";',
+              f"    {_quote('~^' + DOCS + '/')} {_quote(DOCS_CSP)};", "}", "",
               "# Debian's nginx has no brotli module: try_files serves x.js.br when the browser accepts br",
               "# (and not with q=0); gzip_static serves x.js.gz otherwise.",
               "map $http_accept_encoding $retell_br {", '    default "";',
@@ -125,6 +130,7 @@ def nginx_server(current: Path) -> str:
               "add_header Vary Accept-Encoding always;",
               *(f"add_header {name} {_quote(value)} always;" for name, value in ALWAYS.items()),
               *(f"add_header {name} $retell_cors always;" for name in CDN_CORS),
+              "add_header Content-Security-Policy $retell_csp always;",
               f"error_page 404 {NOT_FOUND};", "",
               "# Rules files and dot files are not for readers.",
               f"location ~ {_quote(_HIDDEN)} {{", "    return 404;", "}", "",
@@ -160,6 +166,7 @@ def caddyfile(current: Path) -> str:
               "\t\theader Content-Type {retell_type}",
               *(f"\t\theader {name} {_quote(value)}" for name, value in ALWAYS.items()),
               *(f"\t\theader {CDN}/* {name} {_quote(value)}" for name, value in CDN_CORS.items()),
+              f"\t\theader {DOCS}/* Content-Security-Policy {_quote(DOCS_CSP)}",
               "\t\t# A precompressed file asked for by its own name says so.",
               *(f"\t\theader @asked_{name} Content-Encoding {name}" for name in ENCODINGS.values()),
               "\t\theader {", "\t\t\tVary Accept-Encoding  # set once the file_server has added its own", "\t\t\tdefer", "\t\t}",

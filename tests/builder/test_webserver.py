@@ -19,7 +19,7 @@ import pytest
 
 from builder import webserver
 from builder.__main__ import main
-from builder.headers import IMMUTABLE, MOVING, REVALIDATE, headers_for
+from builder.headers import DOCS_CSP, IMMUTABLE, MOVING, REVALIDATE, headers_for
 from harness import webservers
 from tests.builder.conftest import V2_JS, release, write_site
 
@@ -116,6 +116,14 @@ def test_the_cdn_answers_every_origin_and_only_the_cdn(server, path, cors):
     response = server.get(path, headers={"Origin": "https://www.acme.example"})
     # One value: a second header would make "*, *", which browsers reject.
     assert response.headers.get_list("Access-Control-Allow-Origin") == (["*"] if cors else [])
+
+
+def test_the_docs_and_only_the_docs_get_their_content_security_policy(server):
+    # The policy docs/_headers gives every file of the docs, so the search's WebAssembly may run.
+    paths = {"/docs/": DOCS_CSP, "/docs/guide/": DOCS_CSP, "/docs/missing/": DOCS_CSP,
+             "/cdn/v1.0.0/retell-widget.js": None, "/cdn/v9.9.9/missing.js": None, "/clients/client-a/": None}
+    found = {path: server.get(path).headers.get_list("Content-Security-Policy") for path in paths}
+    assert found == {path: [csp] if csp else [] for path, csp in paths.items()}
 
 
 @pytest.mark.parametrize("path", ["/cdn/v9.9.9/missing.js", "/docs/missing/", "/cdn/_headers", "/docs/_headers",
