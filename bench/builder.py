@@ -1,4 +1,5 @@
-"""Builder benchmark: cold build, unchanged rebuild, one changed page, one changed client, vs MkDocs.
+"""Builder benchmark: cold build, unchanged rebuild, one changed page, one changed client, vs MkDocs;
+and publishing the build to a folder, then rolling back.
 
 ``python -m bench.builder`` generates a synthetic source (bench/gen_site.py: 1,000 docs pages,
 1,000 clients, 50 releases), builds it with ``python -m builder build`` and MkDocs builds the same
@@ -7,11 +8,18 @@ with pip on first use). Cold builds run as processes on both sides, alternating 
 so a change in machine load hits both; incremental builds use the builder's API in one process,
 as ``builder serve`` does. MkDocs has no incremental build (``mkdocs serve`` rebuilds the whole
 site on every change), so its cold build is the peer of every row.
+
+Then the build is published to a folder twice (before and after one changed page) and
+``builder publish --rollback`` switches ``current`` between the two snapshots, timed in one
+process (the API the CLI calls) and as the command an operator types (a process, with Python's
+start-up). MkDocs has no publish or rollback, so these rows have no peer.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import shutil
 import subprocess
 import sys
@@ -90,12 +98,14 @@ def run(size: SiteSize, runs: int, cold_runs: int, work: Path, mkdocs: bool) -> 
     report = builder.rebuild()
     medians = {name: round(common.median(values), 4) for name, values in times.items() if values}
     peer = medians.get("mkdocs_cold")
+    rollback = _rollback_times(builder, work, out, runs)
     return {
         "size": {"pages": size.pages, "clients": size.clients, "releases": size.releases, "words": size.words},
         "output": {"files": len(report.files), "bytes": sum(report.files.values())},
         "mkdocs_version": _mkdocs_version(mkdocs_exe),
         "runs": runs, "cold_runs": cold_runs,
         "rows": _rows(times, medians),
+        "publish_rollback": rollback,
         "targets": TARGETS,
         "verdicts": {
             "cold_vs_mkdocs": (peer / medians["cold"] >= 10) if peer else None,
@@ -125,11 +135,54 @@ def _incremental_times(builder: Builder, work: Path, runs: int) -> dict[str, lis
     times = {"unchanged": common.repeat(lambda: builder.rebuild(), runs), "one_page": [], "one_client": []}
     edits = iter(range(1, 10_000))
     for _ in range(runs):
+        # As serve: the page reloads after this rebuild; the search index is refreshed after it
+        # (bench.search times that step).
         touch_page(work, 1, next(edits))
-        times["one_page"].append(common.timed(lambda: builder.rebuild()))
+        times["one_page"].append(common.timed(lambda: builder.rebuild(search=False)))
+        builder.rebuild()
         touch_client(work, 1, next(edits))
-        times["one_client"].append(common.timed(lambda: builder.rebuild()))
+        times["one_client"].append(common.timed(lambda: builder.rebuild(search=False)))
     return times
+
+
+def _rollback_times(builder: Builder, work: Path, out: Path, runs: int) -> list[dict]:
+    """Publish the build to a folder, change a page and publish again, then roll back and forth."""
+    from builder.rollback import run as rollback
+
+    target = work / "www"
+    shutil.rmtree(target, ignore_errors=True)
+    times: dict[str, list[float]] = {}
+
+    def publish() -> None:
+        from builder.publish import publish
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert publish(out, str(target)) == 0
+
+    times["publish_first"] = [common.timed(publish)]
+    touch_page(work, 2, 1)
+    builder.rebuild()
+    times["publish_one_page"] = [common.timed(publish)]
+    names = sorted(p.name for p in (target / "snapshots").iterdir() if p.is_dir())
+
+    def switch(name: str | None) -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert rollback(str(target), listing=False, rollback=name or "", source=None, endpoint_url=None,
+                            dry_run=False) == 0
+
+    times["rollback"], times["rollback_process"] = [], []
+    for _ in range(runs):
+        times["rollback"].append(common.timed(lambda: switch(None)))  # to the one before: the first publish
+        switch(names[-1])
+        times["rollback_process"].append(common.timed(lambda: subprocess.run(
+            [sys.executable, "-m", "builder", "publish", "--to", str(target), "--rollback"],
+            cwd=common.REPO, check=True, stdout=subprocess.DEVNULL)))
+        switch(names[-1])
+    labels = {"publish_first": "publish to a new folder (API)",
+              "publish_one_page": "publish after one page changed (API)",
+              "rollback": "rollback to the previous snapshot (API)", "rollback_process": "rollback (process)"}
+    return [{"case": name, "label": labels[name], "median_s": round(common.median(values), 4),
+             "runs_s": [round(t, 4) for t in values]} for name, values in times.items()]
 
 
 def _rows(times: dict[str, list[float]], medians: dict[str, float]) -> list[dict]:
@@ -176,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{data['output']['files']:,} files, {data['output']['bytes']:,} bytes; {data['mkdocs_version'] or 'no MkDocs'}")
     print(common.table(["case", "median s", "MkDocs cold s", "MkDocs / ours"],
                        [(r["label"], r["median_s"], r["mkdocs_s"], r["mkdocs_over_ours"]) for r in data["rows"]]))
+    print(common.table(["publish and rollback", "median s"],
+                       [(r["label"], r["median_s"]) for r in data["publish_rollback"]]))
     print("targets: " + "; ".join(f"{k} {v}: {'met' if data['verdicts'][k] else 'not met' if data['verdicts'][k] is not None else 'n/a'}"
                                   for k, v in TARGETS.items()))
     print(f"wrote {path}")

@@ -38,6 +38,9 @@ def builder(data: dict) -> list[str]:
         mkdocs = f"{row['mkdocs_s']:.2f}" if row["mkdocs_s"] else "-"
         lines.append(f"| {row['label']} | {row['median_s']:.3f} | {mkdocs} | {_x(row['mkdocs_over_ours'])} "
                      f"| {targets.get(row['case'], '')} |")
+    if data.get("publish_rollback"):  # results taken before publish and rollback were measured lack it
+        lines += ["", "| publish and rollback (no MkDocs peer) | ours (s) |", "| --- | --: |"]
+        lines += [f"| {row['label']} | {row['median_s']:.4f} |" for row in data["publish_rollback"]]
     return lines
 
 

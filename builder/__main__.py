@@ -41,17 +41,27 @@ def _parser() -> argparse.ArgumentParser:
         "publish", help="publish a build to a folder or an S3 bucket, exact versions first, never overwriting one",
         description="Publish a build output: exact versions first, then aliases and assets, then HTML, JSON "
                     "and XML. A folder target gets a new snapshot in DIR/snapshots/ (the newest 3 are kept) and "
-                    "DIR/current, a symbolic link, is swapped to it atomically; an S3 target gets only the files "
+                    "DIR/current, a symbolic link, is swapped to it atomically, with nginx.conf, nginx-server.conf and a "
+                    "Caddyfile for serving it written beside it; an S3 target gets only the files "
                     "that changed. A published exact version (cdn/vX.Y.Z/) is never changed or deleted: "
-                    "different bytes for it are refused.",
+                    "different bytes for it are refused. --list shows what was published (time, git commit, "
+                    "widget versions); --rollback switches a folder's DIR/current back to an older snapshot "
+                    "atomically, or republishes an older build (--from) to S3, whose aliases, pages and "
+                    "manifest have no older copy.",
     )
-    publish.add_argument("--from", dest="source", type=Path, default=Path("dist"), metavar="DIR",
-                         help="build output to publish (default: dist)")
+    publish.add_argument("--from", dest="source", type=Path, default=None, metavar="DIR",
+                         help="build output to publish (default: dist); with --rollback to S3, the older build")
     publish.add_argument("--to", dest="target", required=True, metavar="DIR|s3://BUCKET/PREFIX",
                          help="a local folder, or an S3 bucket and optional key prefix")
     publish.add_argument("--endpoint-url", default=None, metavar="URL",
                          help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL, else AWS)")
     publish.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    publish.add_argument("--list", action="store_true",
+                         help="list the snapshots (folder) or last publishes (S3): time, commit, widget versions; "
+                              "* marks the live one")
+    publish.add_argument("--rollback", nargs="?", const="", default=None, metavar="SNAPSHOT",
+                         help="folder: switch DIR/current to SNAPSHOT (a name --list shows), by default the one "
+                              "before the current; S3: republish the older build given with --from")
     return parser
 
 
@@ -64,10 +74,16 @@ def _fail(errors: list[str], notes: list[str] | None = None, verb: str = "build"
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.verb == "publish" and (args.list or args.rollback is not None):
+        from builder.rollback import run
+
+        return run(args.target, listing=args.list, rollback=args.rollback, source=args.source,
+                   endpoint_url=args.endpoint_url, dry_run=args.dry_run)
     if args.verb == "publish":
         from builder.publish import publish
 
-        return publish(args.source, args.target, endpoint_url=args.endpoint_url, dry_run=args.dry_run)
+        return publish(args.source or Path("dist"), args.target, endpoint_url=args.endpoint_url,
+                       dry_run=args.dry_run)
     from builder.build import BuildError, Builder
     from builder.config import ConfigError, load_config
 

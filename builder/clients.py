@@ -54,6 +54,8 @@ def _page(demo: jinja2.Template, client: Client, line: str, site: object, manife
         font=Markup(FONT_STACKS[client.font]),  # our own constants, safe inside <style>
         line=line,
         current=manifest.lines.get(line, client.widget_version),
-        snippet=snippet(client, site, manifest),
+        # One pinned snippet per agent: each of the client's agents may go on a page of its own.
+        # The page itself runs the first agent's.
+        snippets=[(agent, snippet(client, site, manifest, agent=agent)) for agent in client.agents],
         alias_snippet=snippet(client, site, manifest, folder=alias),
     )

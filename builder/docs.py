@@ -1,10 +1,9 @@
 """The docs site: pages with navigation and a table of contents, the changelog with its Atom
-feed, the search index, ``sitemap.xml`` and a 404 page."""
+feed, ``sitemap.xml`` and a 404 page (the search index is ``builder.search``'s)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from builder.render import Outputs, digest
 # each page is published as a folder, so they become "../proxy/#rate-limits".
 _LINK = re.compile(r'(href|src)="(?![a-z][a-z0-9+.-]*:|/|#|\.\./)([^"]*)"')
 _MD_LINK = re.compile(r"^([a-z0-9][a-z0-9-]*)\.md(#.*)?$")
-_SEARCH_TEXT = 600  # characters of body text per page in the search index
 # The navigation lists every page, so with 1,000 pages it is ~60 KB of each ~65 KB page. Passing
 # it through Jinja, then encoding and marking it, once per page was most of the docs' cost, so a
 # page is rendered around this marker and the navigation's bytes are spliced in where it landed.
@@ -79,6 +77,13 @@ def _with_nav(render: Callable[[Markup], str], nav: _Nav, current: str | None = 
     return b"".join((head.encode(), *nav.parts(current), tail.encode()))
 
 
+def wrap_tables(html: str) -> str:
+    """Each table in a box that scrolls sideways, so a wide one (the proxy's settings) stays in
+    the content column instead of running under the sticky "On this page" column. The box is
+    focusable so a keyboard can scroll it too."""
+    return html.replace("<table>", '<div class="table-scroll" tabindex="0"><table>').replace("</table>", "</table></div>")
+
+
 def rewrite_links(html: str) -> str:
     def fix(match: re.Match[str]) -> str:
         attribute, target = match[1], match[2]
@@ -92,12 +97,10 @@ def rewrite_links(html: str) -> str:
 
 @dataclass(slots=True)
 class DocsMemo:
-    """What the docs keep between builds of one ``Builder``: the rendered navigation and the
-    search index's entries."""
+    """What the docs keep between builds of one ``Builder``: the rendered navigation."""
 
     nav_key: str = ""
     navs: dict[str, _Nav] = field(default_factory=dict)  # root ("../", "./", "../../") -> navigation
-    search: dict[str, str] = field(default_factory=dict)  # page digest -> its search entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +137,7 @@ def render_docs(env: jinja2.Environment, out: Outputs, pages: list[Page], releas
     _pages(site, out)
     _home_and_404(site, out)
     _changelog(site, out)
-    _indexes(site, out, memo)
+    _sitemap(site, out)
     out.groups["docs"] = (pages_key + release_key, tuple(list(out.files)[emitted:]))
 
 
@@ -160,7 +163,7 @@ def _pages(site: _Site, out: Outputs) -> None:
 
     def render(page: Page) -> bytes:
         toc = [h for h in page.headings if h.level in (2, 3)]
-        return _with_nav(lambda nav: doc.render(page=page, html=Markup(rewrite_links(page.html)), toc=toc, nav=nav,
+        return _with_nav(lambda nav: doc.render(page=page, html=Markup(wrap_tables(rewrite_links(page.html))), toc=toc, nav=nav,
                                                 root="../"), site.navs["../"], f"{page.slug}/")
 
     for page in site.pages:
@@ -208,30 +211,10 @@ def _changelog(site: _Site, out: Outputs) -> None:
              lambda: env.get_template("feed.xml").render(releases=releases, updated=updated))
 
 
-def _indexes(site: _Site, out: Outputs, memo: DocsMemo) -> None:
-    # The search index and the sitemap.
-    out.emit("docs/search.json", site.pages_key, site.templates / "doc.html", lambda: _search_index(site.pages, memo))
+def _sitemap(site: _Site, out: Outputs) -> None:
     paths = ["", *(f"{p.slug}/" for p in site.pages), "changelog/", *(f"changelog/{r.version}/" for r in site.releases)]
     out.emit("docs/sitemap.xml", digest(site.fingerprint, paths), site.templates / "sitemap.xml",
              lambda: site.env.get_template("sitemap.xml").render(paths=paths))
-
-
-def _search_index(pages: list[Page], memo: DocsMemo) -> str:
-    # Each page's entry is kept by the page's digest, so one changed page re-encodes one entry.
-    cache = memo.search
-    entries = []
-    for p in pages:
-        entry = cache.get(p.digest)
-        if entry is None:
-            entry = cache[p.digest] = json.dumps({
-                "title": p.title, "url": f"{p.slug}/",
-                "headings": [{"id": h.id, "name": h.name} for h in p.headings if h.level in (2, 3)],
-                "search": " ".join([p.title, *(h.name for h in p.headings), p.text[:_SEARCH_TEXT]]).lower(),
-            }, separators=(",", ":"), ensure_ascii=False)
-        entries.append(entry)
-    if len(cache) > 2 * len(pages):
-        memo.search = {p.digest: cache[p.digest] for p in pages}
-    return '{"pages":[' + ",".join(entries) + "]}"
 
 
 def pygments_css() -> str:

@@ -116,7 +116,14 @@ class Rebuilder:
         config = load_config(self.src, self.widget, self.out, self.overrides)
         if self._builder is None or self._builder.config != config:
             self._builder = Builder(config)
-        return self._builder.rebuild().summary()
+        return self._builder.rebuild(search=False).summary()
+
+    def refresh_search(self) -> bool:
+        """Make the search index current if the last rebuild kept an older one; whether it did."""
+        if self._builder is None or not self._builder.search_stale:
+            return False
+        self._builder.rebuild()
+        return True
 
 
 def _tag(generation: int) -> bytes:
@@ -231,12 +238,29 @@ async def rebuild(rebuilder: Callable[[set[Path]], list[str]], channel: LiveChan
             print(f"rebuilt in {time.perf_counter() - started:.2f}s after a change to {names[0]}{more}", flush=True)
         else:
             print("\n".join(summary), flush=True)
+        await _refresh_search(rebuilder)
         return
     for line in errors:
         print(line, file=sys.stderr)
     kept = "still serving the last good build" if channel.state.generation else "no good build to serve yet"
     print(f"build failed: {len(errors)} error(s); {kept}", file=sys.stderr, flush=True)
     channel.publish(LiveState(channel.state.generation, tuple(errors)))
+
+
+async def _refresh_search(rebuilder: Callable[[set[Path]], list[str]]) -> None:
+    # After the pages reloaded: the search index, which a rebuild kept as it was (see Rebuilder).
+    refresh = getattr(rebuilder, "refresh_search", None)
+    if refresh is None:
+        return
+    from builder.build import BuildError
+
+    started = time.perf_counter()
+    try:
+        if await asyncio.to_thread(refresh):
+            print(f"search index refreshed in {time.perf_counter() - started:.2f}s", flush=True)
+    except BuildError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr, flush=True)
 
 
 async def watch(paths: list[Path], rebuilder: Callable[[set[Path]], list[str]], channel: LiveChannel,

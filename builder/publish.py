@@ -15,8 +15,12 @@ A folder target is a series of complete snapshots and one symbolic link, swapped
     DIR/snapshots/...                                   (the newest 3 are kept, for rollback)
 
 Each publish writes a new snapshot (unchanged files and the published exact versions the build
-lacks are hard links into the previous one), then replaces ``current`` with one rename(2): a
-reader resolves the old tree or the new one, never a mix.
+lacks are hard links into the previous one) and its record (``builder.snapshots``: time, commit,
+widget versions), then replaces ``current`` with one rename(2): a reader resolves the old tree or
+the new one, never a mix. ``builder.rollback`` lists the snapshots and switches back. Beside
+``current`` it writes nginx's and Caddy's configuration for serving it (``builder.webserver``:
+``nginx.conf``, ``nginx-server.conf``, ``Caddyfile``), from the same cache policy as ``_headers``;
+they name ``DIR/current``, so a rollback needs no new configuration.
 
 An S3 target gets only the files whose MD5 differs from the object's ETag, or whose Content-Type
 or Cache-Control (the build's policy, ``builder.headers``) differs from what they went up with,
@@ -24,15 +28,13 @@ which ``PREFIX/.publish-state.json`` records. ``_headers`` itself is not uploade
 ``.gz`` files go up under their own keys with ``Content-Encoding: br`` / ``gzip`` and the type of
 the uncompressed file, so a CDN in front can serve ``x.js.br`` for ``x.js`` when the browser
 accepts it; ``x.js`` itself stays uncompressed for every other client. S3 publishing never
-deletes objects.
+deletes objects. The state object also keeps the records of the last publishes, for ``--list``.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -46,21 +48,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from builder import snapshots, webserver
 from builder.headers import EXACT_PATH
-from registry.errors import ErrorList
 
 _POINTERS = (".html", ".xml", ".json")  # pages, feeds, manifest and search index name other files: last
 _KEEP_SNAPSHOTS = 3
+_KEEP_RECORDS = 20  # on S3: the records of the last publishes, for --list
 _STATE = ".publish-state.json"  # on S3: the metadata each file was last uploaded with
 _UPLOAD_THREADS = 8
 
 
-class PublishError(ErrorList):
+class PublishError(snapshots.SnapshotError):
     """A refusal or failure, with every reason; ``status`` is the exit status (2: bad input)."""
-
-    def __init__(self, errors: list[str], status: int = 1) -> None:
-        super().__init__(errors)
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +156,8 @@ def publish(source: Path, target: str, *, endpoint_url: str | None = None, dry_r
             if not destination.needs_write(the_plan):
                 print(f"{destination} is up to date ({len(the_plan.unchanged)} files)")
                 return 0
-            destination.write(the_plan, _progress(len(the_plan.put)))
-    except PublishError as exc:
+            destination.write(the_plan, _progress(len(the_plan.put)), snapshots.describe(source))
+    except snapshots.SnapshotError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
         return exc.status
@@ -242,14 +241,14 @@ class _Folder:
         return True  # a Netlify- or Cloudflare-Pages-style host reads cdn/_headers from the tree
 
     def needs_write(self, the_plan: Plan) -> bool:
-        return bool(the_plan.put or the_plan.dropped) or not self.exists()
+        return bool(the_plan.put or the_plan.dropped) or not self.exists() or webserver.stale(self.root)
 
     @contextlib.contextmanager
     def locked(self, dry_run: bool) -> Iterator[None]:
         if self.root.exists() and not self.root.is_dir():
             raise PublishError([f"error: --to {self.root}: is a file, not a folder"], 2)
         strangers = sorted(p.name for p in self.root.iterdir()
-                           if p.name not in ("current", "snapshots") and not p.name.startswith(".")
+                           if p.name not in ("current", "snapshots", *webserver.FILES) and not p.name.startswith(".")
                            ) if self.root.is_dir() else []
         if strangers or (self.current.exists() and not self.current.is_symlink()):
             raise PublishError([f"error: --to {self.root}: holds files publish did not make "
@@ -258,11 +257,7 @@ class _Folder:
             yield
             return
         self.snapshots.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".publish.lock", "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise PublishError([f"error: another publish to {self.root} is running"]) from None
+        with snapshots.lock(self.root):
             yield
 
     def published(self) -> dict[str, Published]:
@@ -275,7 +270,7 @@ class _Folder:
     def md5_of(self, path: str) -> str:
         return _md5((self.current / path).read_bytes())
 
-    def write(self, the_plan: Plan, progress: Callable[[str], None]) -> None:
+    def write(self, the_plan: Plan, progress: Callable[[str], None], record: snapshots.Snapshot) -> None:
         previous = self.current.resolve() if self.exists() else None
         staging = self.snapshots / f".staging-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
@@ -287,30 +282,29 @@ class _Folder:
             for file in the_plan.put:
                 _link_or_copy(file.source, staging / file.path, link=False)
                 progress(file.path)
-            name = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+            name = record.name
             snapshot = self.snapshots / name
+            snapshots.write_record(self.snapshots, record)
             staging.rename(snapshot)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            (self.snapshots / f"{record.name}.json").unlink(missing_ok=True)
             raise PublishError([f"error: writing the new snapshot failed: {exc}; {self.current} is unchanged"]) \
                 from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        link = self.root / f".current-{os.getpid()}"
-        link.unlink(missing_ok=True)
-        link.symlink_to(Path("snapshots") / name)
-        os.replace(link, self.current)  # the one atomic step readers can observe
+        snapshots.switch(self.root, name)
         print(f"  {self.current} -> snapshots/{name}")
         self._prune(keep=snapshot)
+        _write_web_server_files(self.root)
 
     def _prune(self, keep: Path) -> None:
         # Old snapshots share their files' inodes with the current one, so published exact
         # versions outlive any snapshot removed here.
-        names = sorted(p.name for p in self.snapshots.iterdir() if not p.name.startswith("."))
-        for name in names[:-_KEEP_SNAPSHOTS]:
+        for name in snapshots.names(self.snapshots)[:-_KEEP_SNAPSHOTS]:
             if name != keep.name:
-                shutil.rmtree(self.snapshots / name)
+                snapshots.remove(self.snapshots, name)
 
 
 class _S3:
@@ -325,6 +319,7 @@ class _S3:
                         max_pool_connections=_UPLOAD_THREADS)
         # A session of our own, not boto3's module-wide default one, so credentials are read now.
         self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+        self._records: list[snapshots.Snapshot] = []  # the last publishes', as the state object has them
 
     def __str__(self) -> str:
         where = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
@@ -354,7 +349,8 @@ class _S3:
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start):
             for item in page.get("Contents", []):
                 etags[item["Key"][len(start):]] = item["ETag"].strip('"')
-        stored = self._read_state() if etags.pop(_STATE, None) else {}
+        state = self._read_state() if etags.pop(_STATE, None) else {}
+        stored, self._records = state.get("metadata", {}), _records(state)
         found = {}
         for path, etag in etags.items():
             metadata = self._metadata(path)
@@ -362,15 +358,30 @@ class _S3:
             found[path] = Published(None if "-" in etag else etag, stored.get(path, metadata) == metadata)
         return found
 
-    def _read_state(self) -> dict[str, dict[str, str]]:
+    def _read_state(self) -> dict:
         body = self.client.get_object(Bucket=self.bucket, Key=self.key(_STATE))["Body"].read()
         try:
-            return json.loads(body)["metadata"]
-        except (ValueError, KeyError, TypeError):
-            return {}  # an unreadable state only costs re-uploading files whose metadata changed
+            state = json.loads(body)
+        except ValueError:
+            state = None
+        # An unreadable state only costs re-uploading files whose metadata changed, and the records.
+        return state if isinstance(state, dict) and isinstance(state.get("metadata"), dict) else {}
 
-    def _write_state(self, local: list[LocalFile]) -> None:
-        state = {"metadata": {f.path: self._metadata(f.path) for f in local}}
+    def records(self) -> list[snapshots.Snapshot]:
+        """The records of the last publishes, oldest first; the last is what is live."""
+        from botocore.exceptions import ClientError
+
+        with self._errors():
+            try:
+                return _records(self._read_state())
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return []  # nothing published here yet
+                raise
+
+    def _write_state(self, local: list[LocalFile], record: snapshots.Snapshot) -> None:
+        state = {"metadata": {f.path: self._metadata(f.path) for f in local},
+                 "publishes": [r.to_json() for r in [*self._records, record][-_KEEP_RECORDS:]]}
         self.client.put_object(Bucket=self.bucket, Key=self.key(_STATE), Body=json.dumps(state, indent=1).encode(),
                                ContentType="application/json", CacheControl="no-store")
 
@@ -391,7 +402,7 @@ class _S3:
                                **self._metadata(file.path))
         return file.path
 
-    def write(self, the_plan: Plan, progress: Callable[[str], None]) -> None:
+    def write(self, the_plan: Plan, progress: Callable[[str], None], record: snapshots.Snapshot) -> None:
         # Each phase finishes before the next starts, so nothing points at a file not yet up.
         pool = ThreadPoolExecutor(_UPLOAD_THREADS)
         try:
@@ -402,7 +413,7 @@ class _S3:
                         finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
                         for future in finished:
                             progress(future.result())
-                self._write_state([*the_plan.unchanged, *the_plan.put])
+                self._write_state([*the_plan.unchanged, *the_plan.put], record)
         finally:
             # After a failure or Ctrl-C, start no more uploads; the ones under way finish.
             pool.shutdown(cancel_futures=True)
@@ -428,6 +439,20 @@ class _S3:
             raise PublishError([f"error: cannot reach S3 at {exc.kwargs.get('endpoint_url')}"]) from None
         except BotoCoreError as exc:
             raise PublishError([f"error: S3: {exc}"]) from None
+
+
+def _records(state: dict) -> list[snapshots.Snapshot]:
+    found = []
+    for data in state.get("publishes", []) if isinstance(state.get("publishes"), list) else []:
+        with contextlib.suppress(ValueError):
+            found.append(snapshots.Snapshot.from_json(data))
+    return found
+
+
+def _write_web_server_files(root: Path) -> None:
+    # nginx's and Caddy's configuration for serving root/current, from the same policy as _headers.
+    written = webserver.write(root)
+    print(f"  web server configuration: {', '.join(str(path) for path in written)}")
 
 
 def _link_or_copy(source: Path, target: Path, link: bool = True) -> None:

@@ -54,11 +54,12 @@ class Outputs:
     shared: dict[str, bytes] = field(default_factory=dict)  # see builder.links.check
     groups: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # name -> (key, paths)
 
-    def reuse(self, group: str, key: str) -> bool:
+    def reuse(self, group: str, key: str | None) -> bool:
         """Take a whole group of files (say, every client page) from the previous build when
-        the group's key is unchanged, without looking at each file's key."""
+        the group's key is unchanged (or whatever it is, when ``key`` is None), without looking
+        at each file's key."""
         old = self.previous_groups.get(group)
-        if old is None or old[0] != key or any(path not in self.previous for path in old[1]):
+        if old is None or (key is not None and old[0] != key) or any(path not in self.previous for path in old[1]):
             return False
         for path in old[1]:
             self.files[path] = self.previous[path]

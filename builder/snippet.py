@@ -17,9 +17,10 @@ def _script_json(value: object) -> str:
     return json.dumps(value, indent=2).replace("<", "\\u003c")
 
 
-def options(client: Client, site: SiteConfig) -> dict[str, object]:
+def options(client: Client, site: SiteConfig, agent: str | None = None) -> dict[str, object]:
+    """The constructor's options for ``agent``, one of the client's (default: its first)."""
     chosen = {
-        "agentId": client.agents[0],
+        "agentId": agent or client.agents[0],
         "proxyEndpoint": site.proxy_url,
         "position": client.position,
         "theme": client.theme,
@@ -42,8 +43,10 @@ def options(client: Client, site: SiteConfig) -> dict[str, object]:
     return chosen
 
 
-def snippet(client: Client, site: SiteConfig, manifest: Manifest, folder: str | None = None) -> str:
-    """The snippet for ``folder`` (default: the client's exact version, with SRI).
+def snippet(client: Client, site: SiteConfig, manifest: Manifest, folder: str | None = None,
+            agent: str | None = None) -> str:
+    """The snippet for ``folder`` (default: the client's exact version, with SRI) and ``agent``
+    (default: the client's first).
 
     A moving folder ('v1', 'latest') gets no ``integrity``: its bytes change on every release,
     and a stale hash would make the browser refuse the file.
@@ -63,5 +66,5 @@ def snippet(client: Client, site: SiteConfig, manifest: Manifest, folder: str | 
     if css is not None:
         lines.append(f'<link rel="stylesheet" href="{site.cdn_url}/{folder}/{WIDGET_CSS}"{attributes(css, "      ")}>')
     lines.append(f'<script{script_type} src="{site.cdn_url}/{folder}/{WIDGET_JS}"{attributes(js, "        ")}></script>')
-    lines.append(f"<script{script_type}>\n  new RetellWidget({_script_json(options(client, site))});\n</script>")
+    lines.append(f"<script{script_type}>\n  new RetellWidget({_script_json(options(client, site, agent))});\n</script>")
     return "\n".join(lines)

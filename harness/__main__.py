@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="serve every origin over https:// from a local CA (its ca.pem path is in --state)")
     parser.add_argument("--domain", default="localhost",
                         help="parent domain of every origin (default: localhost, which browsers resolve to "
-                             "this machine; others need e.g. Chromium's --host-resolver-rules)")
+                             "this machine; others need --https and e.g. Chromium's --host-resolver-rules)")
     parser.add_argument("--watch", action="store_true",
                         help="rebuild incrementally when --src or --widget changes, and reload open pages")
     parser.add_argument("--agents", type=Path, metavar="FILE",
@@ -107,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", args.domain):
         parser.error(f"--domain {args.domain!r} is not a lower-case DNS name")
+    if not args.https and not (args.domain == "localhost" or args.domain.endswith(".localhost")):
+        # Plain http is a secure context (with a microphone) on localhost names only, and the
+        # registry refuses http:// origins anywhere else.
+        parser.error(f"--domain {args.domain} needs --https: plain http is for localhost names only "
+                     "(browsers give no microphone to http:// elsewhere)")
     if args.port_base and not 1024 <= args.port_base <= 65000:
         parser.error(f"--port-base {args.port_base} must be 0 (free ports) or from 1024 to 65000")
     from builder.build import BuildError

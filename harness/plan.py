@@ -105,11 +105,12 @@ class SandboxPlan:
         return self.dist / "cdn" / "manifest.json"
 
     def allowed(self) -> dict[str, list[str]]:
-        """Each client's sandbox origins. The strict-CSP and hostile-CSS sites (and the plain-http
-        one) belong to the first client, so its agent works there."""
+        """Each client's sandbox origins. The strict-CSP and hostile-CSS sites belong to the first
+        client, so its agent works there. The plain-http ``insecure`` site belongs to nobody: the
+        registry refuses http:// off loopback, as no call can start where there is no microphone."""
         urls = self.listeners.urls
         allowed = {c.id: [urls[c.id]] for c in self.clients.clients}
-        allowed[self.clients.clients[0].id] += [urls["csp"], urls["css"], *([urls["insecure"]] if self.config.https else [])]
+        allowed[self.clients.clients[0].id] += [urls["csp"], urls["css"]]
         return allowed
 
     def pages(self) -> pages.PageSettings:

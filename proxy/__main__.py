@@ -1,4 +1,5 @@
-"""Command line: ``python -m proxy serve`` and ``python -m proxy usage``, configured from the environment."""
+"""Command line: ``python -m proxy serve``, ``python -m proxy usage`` and ``python -m proxy
+send-test-webhook``, configured from the environment."""
 
 from __future__ import annotations
 
@@ -29,6 +30,20 @@ def _parser() -> argparse.ArgumentParser:
                        help="client: calls created and connected, minutes and cost per client, from Retell's "
                             "webhooks (default); outcome: create attempts per client and outcome")
     usage.add_argument("--format", choices=("text", "csv"), default="text", help="text (default) or csv, for invoicing")
+    hook = verbs.add_parser(
+        "send-test-webhook", help="send a signed sample call_ended to a proxy and print its answer",
+        description="POST a sample call_ended webhook to URL (a proxy's /api/retell-webhook; a bare origin gets "
+                    "that path), signed as Retell signs it with RETELL_WEBHOOK_KEY (default RETELL_API_KEY), "
+                    "and print the proxy's status and body. 204 means the proxy checks with the same key and "
+                    "stored the event (its call id is fixed, so it is stored once, unattributed, at no cost); "
+                    "401 bad_signature means the proxy has another key (or the clocks are more than 5 minutes "
+                    "apart: the message says which). Exit 0 on 2xx, 1 on another answer, "
+                    "2 when nothing was sent.")
+    hook.add_argument("url", metavar="URL", help="the proxy's webhook URL, e.g. https://proxy.example.com/api/retell-webhook")
+    hook.add_argument("--cacert", metavar="FILE", help="trust the proxy's certificate from this CA file (PEM) "
+                      "rather than the system's roots")
+    hook.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer (default 10; "
+                      "Retell itself waits 10)")
     return parser
 
 
@@ -169,10 +184,41 @@ def usage(since: str, by: str = "client", form: str = "text") -> int:
     return 0
 
 
+def send_test_webhook(url: str, cafile: str | None = None, timeout: float = 10.0) -> int:
+    from proxy.sample_webhook import NotSent, send
+    from proxy.settings import SettingsError, setting_value
+
+    # The key the proxy checks webhooks with, read as `proxy serve` reads it; never printed.
+    try:
+        key, name = setting_value(os.environ, "RETELL_WEBHOOK_KEY"), "RETELL_WEBHOOK_KEY"
+        if key is None:
+            key, name = setting_value(os.environ, "RETELL_API_KEY"), "RETELL_API_KEY"
+    except SettingsError as exc:
+        print(f"error: {exc.errors[0]}", file=sys.stderr)
+        return 2
+    if not key.reveal():
+        print("error: set RETELL_WEBHOOK_KEY (or RETELL_API_KEY) to the key the proxy checks webhooks with",
+              file=sys.stderr)
+        return 2
+    try:
+        answer = send(url, key.reveal(), cafile=cafile, timeout=timeout)
+    except NotSent as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"sent a sample call_ended to {answer.url}, signed with {name}")
+    print(f"the proxy answered {answer.status}{': ' + answer.body if answer.body else ''}")
+    if answer.status == 401 and "bad_signature" in answer.body:
+        print(f"hint: if the message says the signature does not match, the proxy checks with another key than "
+              f"this {name}", file=sys.stderr)
+    return 0 if 200 <= answer.status < 300 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.verb == "usage":
         return usage(args.since, args.by, args.format)
+    if args.verb == "send-test-webhook":
+        return send_test_webhook(args.url, args.cacert, args.timeout)
     return serve(args.host, args.port, args.workers)
 
 

@@ -30,6 +30,13 @@ _SIGNATURE = re.compile(r"v=(\d{1,15}),d=([0-9a-f]{64})")
 WINDOW_MS = 5 * 60 * 1000  # as Retell's SDKs: a signature older (or newer) than 5 minutes is refused
 
 
+def sign(body: bytes, key: str, at_ms: int | None = None) -> str:
+    """``X-Retell-Signature`` for ``body``, as Retell signs a delivery (``signature_problem``'s
+    counterpart): ``v=<milliseconds>,d=<hex HMAC-SHA256 keyed with key over body + milliseconds>``."""
+    stamp = int(time.time() * 1000) if at_ms is None else at_ms
+    return f"v={stamp},d={hmac.new(key.encode(), body + str(stamp).encode(), hashlib.sha256).hexdigest()}"
+
+
 def signature_problem(body: bytes, key: str, header: str | None, now_ms: int | None = None) -> str | None:
     """Why ``header`` does not sign ``body``, or None if it does.
 

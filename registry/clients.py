@@ -133,53 +133,70 @@ def load(path: Path, releases: Mapping[str, Release] | None = None, cache: Table
 
 
 def _validate(data: dict, where: _Locator, releases: Mapping[str, Release] | None) -> Registry:
-    errors: list[str] = []
     entries = data.get("client")
     if not isinstance(entries, list) or not entries:
         raise RegistryError([f"{where.path}:1: the registry needs at least one [[client]] table"])
+    errors: list[tuple[int, str]] = []  # (line, message): reported in the file's order
     clients: list[Client] = []
-    owner_of_agent: dict[str, str] = {}
-    seen_ids: set[str] = set()
-    origins: OriginIndex[tuple[str, int]] = OriginIndex()  # -> (client label, its index in the file)
+    across = _AcrossClients(where)
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            errors.append(f"{where.path}:1: 'client' must be an array of [[client]] tables")
+            errors.append((1, f"{where.path}:1: 'client' must be an array of [[client]] tables"))
             break
         problems: list[tuple[str | None, str]] = []
         label = f"client '{entry.get('id')}'" if isinstance(entry.get("id"), str) else f"client #{index + 1}"
-        client = _parse_client(entry, problems, releases)
-        # Checks across clients run on the raw values, so they are reported even when the
-        # entry has other problems.
-        raw_id, raw_agents = entry.get("id"), entry.get("agents")
-        if isinstance(raw_id, str):
-            if raw_id in seen_ids:
-                problems.append(("id", f"id '{raw_id}' is used by another client"))
-            seen_ids.add(raw_id)
-        for agent in raw_agents if isinstance(raw_agents, list) else ():
-            if isinstance(agent, str):
-                other = owner_of_agent.setdefault(agent, label)
-                if other != label:
-                    problems.append(("agents", f"agent '{agent}' is already claimed by {other}"))
-        for pattern in client.origins if client is not None else ():
-            # An origin two clients could claim would make the allowlist and the demo pages
-            # disagree on whose it is; the first client listed keeps it, the second is refused.
-            overlap = origins.overlapping(pattern)
-            if overlap is not None and overlap[1][0] != label:
-                theirs, (owner, other) = overlap
-                problems.append(("origins", f"origin '{pattern}' overlaps {owner}'s '{theirs}' "
-                                            f"({where.path}:{where.line(other, 'origins')}); an origin belongs to one client"))
-        for pattern in client.origins if client is not None else ():
-            origins.add(pattern, (label, index))
+        client, origins = _parse_client(entry, problems, releases)
+        across.check(entry, index, label, origins, problems)
         if client is not None and not problems:
             clients.append(client)
-        errors += [f"{where.path}:{where.line(index, key)}: {label}: {message}" for key, message in problems]
+        for key, message in problems:
+            line = where.line(index, key)
+            errors.append((line, f"{where.path}:{line}: {label}: {message}"))
     if errors:
-        raise RegistryError(errors)
+        # Stable: problems on one line keep the order the checks found them in.
+        raise RegistryError([message for _, message in sorted(errors, key=lambda error: error[0])])
     return Registry(tuple(clients))
 
 
+class _AcrossClients:
+    """The checks between clients: ids, agents and origins each belong to one client. They run
+    on what each entry's fields hold, so they are reported with the entry's other problems."""
+
+    def __init__(self, where: _Locator) -> None:
+        self._where = where
+        self._ids: set[str] = set()
+        self._agents: dict[str, str] = {}  # agent id -> the label of the client that claimed it
+        self._origins: OriginIndex[tuple[str, int]] = OriginIndex()  # -> (client label, its index in the file)
+
+    def check(self, entry: dict, index: int, label: str, origins: tuple[OriginPattern, ...],
+              problems: list[tuple[str | None, str]]) -> None:
+        raw_id, raw_agents = entry.get("id"), entry.get("agents")
+        if isinstance(raw_id, str):
+            if raw_id in self._ids:
+                problems.append(("id", f"id '{raw_id}' is used by another client"))
+            self._ids.add(raw_id)
+        for agent in raw_agents if isinstance(raw_agents, list) else ():
+            if isinstance(agent, str):
+                other = self._agents.setdefault(agent, label)
+                if other != label:
+                    problems.append(("agents", f"agent '{agent}' is already claimed by {other}"))
+        for pattern in origins:
+            # An origin two clients could claim would make the allowlist and the demo pages
+            # disagree on whose it is; the first client listed keeps it, the second is refused.
+            overlap = self._origins.overlapping(pattern)
+            if overlap is not None and overlap[1][1] != index:
+                theirs, (owner, other_index) = overlap
+                problems.append(("origins", f"origin '{pattern}' overlaps '{theirs}' of {owner} "
+                                            f"({self._where.path}:{self._where.line(other_index, 'origins')}); "
+                                            "an origin belongs to one client"))
+        for pattern in origins:
+            self._origins.add(pattern, (label, index))
+
+
 def _parse_client(entry: dict, problems: list[tuple[str | None, str]],
-                  releases: Mapping[str, Release] | None) -> Client | None:
+                  releases: Mapping[str, Release] | None) -> tuple[Client | None, tuple[OriginPattern, ...]]:
+    """The client, or None when it has problems; and its well-formed origins either way, for the
+    checks between clients."""
     # Each group of fields appends its problems in the file's documented order.
     _check_keys(entry, problems)
     client_id = _text(entry, problems, "id", _CLIENT_ID)
@@ -196,9 +213,9 @@ def _parse_client(entry: dict, problems: list[tuple[str | None, str]],
     bot = _bot_check(entry, problems, version_text, release)
     call = parse_call_fields(entry, agents, release, problems)
     if problems:
-        return None
+        return None, origins
     return Client(client_id, name, origins, agents, theme, position, version_text, color.lower(), **looks, **quotas, **bot,
-                  **call)
+                  **call), origins
 
 
 def _check_keys(entry: dict, problems: list[tuple[str | None, str]]) -> None:
@@ -263,9 +280,17 @@ def _origins(entry: dict, problems: list[tuple[str | None, str]]) -> tuple[Origi
     patterns: list[OriginPattern] = []
     for raw in _strings(entry, problems, "origins"):
         try:
-            patterns.append(OriginPattern.parse(raw))
+            pattern = OriginPattern.parse(raw)
         except ValueError as exc:
             problems.append(("origins", f"origin '{raw}' is malformed: {exc}"))
+            continue
+        if not pattern.secure_context:
+            # Browsers give the microphone to secure contexts only, so a call could never start there.
+            problems.append(("origins", f"origin '{raw}' is plain http, where browsers offer no microphone: use "
+                                        "https:// (http:// is for development on loopback only: 127.0.0.1, [::1], "
+                                        "localhost or a name under .localhost)"))
+            continue
+        patterns.append(pattern)
     return tuple(patterns)
 
 

@@ -6,6 +6,7 @@ guide's ``origin.includes('localhost')`` rule let ``https://evil-localhost.com``
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,7 +16,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _HOST = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
-_ORIGIN = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>[^/:?#@\s]+)(:(?P<port>\d{1,5}))?$")
+_ORIGIN = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>\[[0-9a-f:.]+\]|[^/:?#@\s\[\]]+)(:(?P<port>\d{1,5}))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,9 @@ def parse_origin(text: str) -> Origin:
     scheme, host, port_text = match["scheme"], match["host"], match["port"]
     if scheme not in _DEFAULT_PORTS:
         raise ValueError(f"scheme '{scheme}' is not http or https")
-    if not (_HOST.fullmatch(host) or _IPV4.fullmatch(host)):
+    if host.startswith("["):
+        _check_ipv6(host)
+    elif not (_HOST.fullmatch(host) or _IPV4.fullmatch(host)):
         raise ValueError(f"'{host}' is not a lower-case host name")
     port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
     if not 0 < port < 65536:
@@ -53,6 +56,26 @@ def parse_origin(text: str) -> Origin:
         # Browsers never send a default port, so a registry entry spelling it out is a typo.
         raise ValueError(f"port {port} is the default for {scheme}; leave it out")
     return Origin(scheme, host, port)
+
+
+def _check_ipv6(host: str) -> None:
+    # Browsers serialise an IPv6 host in its shortest form (RFC 5952), so any other spelling is a typo.
+    try:
+        address = ipaddress.IPv6Address(host[1:-1])
+    except ValueError:
+        raise ValueError(f"'{host}' is not an IPv6 address") from None
+    if f"[{address.compressed}]" != host:
+        raise ValueError(f"'{host}' is not an IPv6 address in its shortest form, [{address.compressed}]")
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine to every browser: 127.0.0.0/8, [::1], localhost or a
+    name under .localhost (which browsers resolve to loopback themselves)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    if _IPV4.fullmatch(host):
+        return host.split(".")[0] == "127"
+    return host == "[::1]"
 
 
 def is_http_url(value: object) -> bool:
@@ -85,6 +108,16 @@ class OriginPattern:
         if wildcard and "." not in origin.host:
             raise ValueError("a wildcard needs a domain with at least two labels, as in *.example.com")
         return cls(origin.scheme, origin.host, origin.port, wildcard)
+
+    @property
+    def secure_context(self) -> bool:
+        """Whether a page on every origin this matches is a secure context, where browsers offer the
+        microphone: https, or plain http on loopback (a wildcard only under .localhost)."""
+        if self.scheme == "https":
+            return True
+        if self.wildcard:
+            return self.host == "localhost" or self.host.endswith(".localhost")
+        return _is_loopback(self.host)
 
     def matches(self, origin: Origin) -> bool:
         if (origin.scheme, origin.port) != (self.scheme, self.port):

@@ -40,6 +40,9 @@ def test_builder_smoke(tmp_path: Path) -> None:
     assert ("mkdocs_cold" in cases) == mkdocs
     assert set(data["verdicts"]) == {"cold_vs_mkdocs", "unchanged", "one_change"}
     assert data["output"]["files"] > 0
+    publish = {row["case"]: row["median_s"] for row in data["publish_rollback"]}
+    assert set(publish) == {"publish_first", "publish_one_page", "rollback", "rollback_process"}
+    assert all(seconds > 0 for seconds in publish.values())
 
 
 def test_proxy_smoke(tmp_path: Path) -> None:

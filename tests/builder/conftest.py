@@ -91,26 +91,42 @@ def release(version: str, date: str = "2026-11-26", body: str = "Changes.", feat
 
 @pytest.fixture
 def make_site(tmp_path: Path) -> Callable[..., Path]:
-    def make(*, widget: dict[str, str] | None = None, releases: dict[str, str] | None = None,
-             docs: dict[str, str] | None = None, clients: str = CLIENTS, site_toml_extra: str = "",
-             sdk: bool = True) -> Path:
-        root = tmp_path / "site"
-        src = root / "site_src"
-        shutil.copytree(REPO / "site_src" / "templates", src / "templates")
-        (src / "site.toml").write_text((REPO / "site_src" / "site.toml").read_text().split("[budgets]")[0] + site_toml_extra)
-        (src / "clients.toml").write_text(clients)
-        for folder, files in (("docs", DOCS if docs is None else docs),
-                              ("changelog", {"1.0.0.md": release("1.0.0")} if releases is None else releases)):
-            (src / folder).mkdir(parents=True, exist_ok=True)
-            for name, text in files.items():
-                (src / folder / name).write_text(text)
-        default_widget = {"v1/retell-widget.js": V1_JS, "v1/retell-widget.css": V1_CSS}
-        for name, text in (default_widget if widget is None else widget).items():
-            (root / "widget" / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / "widget" / name).write_text(text)
-        (root / "widget").mkdir(exist_ok=True)
-        if sdk:
-            write_sdk(root / "widget" / "sdk")
-        return root
+    return lambda **options: write_site(tmp_path / "site", **options)
 
-    return make
+
+def write_site(root: Path, *, widget: dict[str, str] | None = None, releases: dict[str, str] | None = None,
+               docs: dict[str, str] | None = None, clients: str = CLIENTS, site_toml_extra: str = "",
+               sdk: bool = True) -> Path:
+    """The tiny site's sources in ``root`` (site_src/, widget/); returns ``root``."""
+    src = root / "site_src"
+    shutil.copytree(REPO / "site_src" / "templates", src / "templates")
+    (src / "site.toml").write_text((REPO / "site_src" / "site.toml").read_text().split("[budgets]")[0] + site_toml_extra)
+    (src / "clients.toml").write_text(clients)
+    for folder, files in (("docs", DOCS if docs is None else docs),
+                          ("changelog", {"1.0.0.md": release("1.0.0")} if releases is None else releases)):
+        (src / folder).mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (src / folder / name).write_text(text)
+    default_widget = {"v1/retell-widget.js": V1_JS, "v1/retell-widget.css": V1_CSS}
+    for name, text in (default_widget if widget is None else widget).items():
+        (root / "widget" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "widget" / name).write_text(text)
+    (root / "widget").mkdir(exist_ok=True)
+    if sdk:
+        write_sdk(root / "widget" / "sdk")
+    return root
+
+
+def tiny_build(out: Path, latest: str = "1.0.0", page: str = "<p>home</p>") -> Path:
+    """A build output as small as ``builder publish`` takes: a manifest serving ``latest`` on v1,
+    that release's exact file and its v1/ alias, and one page. Writes into ``out``; returns it."""
+    import json
+
+    files = {"cdn/manifest.json": json.dumps({"latest": latest, "lines": {"v1": latest}, "changelog": "/changelog/",
+                                              "releases": {}, "files": {}}),
+             f"cdn/v{latest}/retell-widget.js": f"// {latest}\n", "cdn/v1/retell-widget.js": f"// {latest}\n",
+             "docs/index.html": page}
+    for path, text in files.items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_text(text)
+    return out

@@ -38,7 +38,7 @@ def test_builds_the_cdn_tree_demo_pages_and_docs(make_site, capsys):
     for page in ("clients/index.html", "clients/client-a/index.html", "clients/client-b/index.html",
                  "docs/index.html", "docs/getting-started/index.html", "docs/guide/index.html", "docs/404.html",
                  "docs/changelog/index.html", "docs/changelog/1.0.0/index.html", "docs/changelog/feed.xml",
-                 "docs/search.json", "docs/sitemap.xml", "docs/assets/search.js", "docs/assets/pygments.css",
+                 "docs/pagefind/pagefind-entry.json", "docs/pagefind/pagefind.js", "docs/sitemap.xml", "docs/assets/search.js", "docs/assets/pygments.css",
                  "cdn/_headers", "cdn/manifest.json"):
         assert (dist / page).is_file(), page
     out = capsys.readouterr().out
@@ -184,13 +184,19 @@ def test_one_changed_page_rerenders_only_that_page_and_what_lists_it(make_site):
     root = make_site()
     builder = Builder(config(root))
     builder.build()
+    bundle = root / "dist/docs/pagefind"
+    before = {p: p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
     guide = root / "site_src/docs/guide.md"
     guide.write_text(guide.read_text().replace("Steps.", "New steps."))
     report = builder.rebuild()
     assert "New steps." in (root / "dist/docs/guide/index.html").read_text()
     # The page and the search index holding its text; the docs home lists only the page's summary,
-    # which did not change.
-    assert report.rendered == 2 and report.written == 2
+    # which did not change. Of the index, only files whose bytes changed are written: the entry,
+    # the metadata, the chunk holding the new word and the page's fragment, not the library; and
+    # the docs' _headers, which lists the new names.
+    changed = [p for p in bundle.rglob("*") if p.is_file() and before.get(p) != p.read_bytes()]
+    assert report.rendered == 2 and report.written == 1 + len(changed) + 1
+    assert bundle / "pagefind-entry.json" in changed and bundle / "pagefind.js" not in changed
 
 
 def test_a_removed_page_is_removed_from_the_output(make_site):
@@ -262,7 +268,8 @@ def test_an_unsaved_rebuild_never_leaves_a_stale_cache(make_site):
     Builder(config(root)).build()  # saves the cache
     watcher = Builder(config(root))
     guide.write_text(original.replace("Steps.", "Changed steps."))
-    assert watcher.rebuild().written == 2  # in memory only
+    rebuilt = watcher.rebuild()  # in memory only
+    assert rebuilt.written >= 2 and "Changed steps." in (root / "dist/docs/guide/index.html").read_text()
     # Back to the saved sources: a new process must write the page back, not trust the old cache.
     guide.write_text(original)
     report = Builder(config(root)).build()

@@ -33,6 +33,22 @@ def test_demo_page_embeds_its_snippet_pinned_with_sri(make_site):
     assert '"proxyEndpoint": "http://api.test:9/api/create-web-call"' in page
 
 
+def test_each_agent_has_its_snippet_and_the_page_runs_the_first(make_site):
+    root = make_site()
+    assert build(root) == 0
+    page = (root / "dist/clients/client-b/index.html").read_text()
+    shown = re.findall(r'<h3 id="agent-([\w-]+)">Agent <code>\1</code></h3>\s*<pre><code>(.*?)</code></pre>', page, re.S)
+    assert [agent for agent, _ in shown] == ["agent_b1", "agent_b2"]
+    for agent, text in shown:
+        assert "integrity=" in text and f'&#34;agentId&#34;: &#34;{agent}&#34;' in text
+    # The pinned snippets differ only in their agent.
+    assert shown[0][1].replace("agent_b1", "agent_b2") == shown[1][1]
+    running = page.split("<script>\n  new RetellWidget(")[1:]  # the shown snippets are escaped
+    assert len(running) == 1 and '"agentId": "agent_b1"' in running[0]
+    single = (root / "dist/clients/client-a/index.html").read_text()
+    assert "Agent <code>" not in single and "Each agent has its own snippet" not in single
+
+
 def test_the_moving_alias_is_labelled_and_has_no_integrity(make_site):
     root = make_site()
     assert build(root) == 0

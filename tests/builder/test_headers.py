@@ -1,6 +1,6 @@
 import pytest
 
-from builder.headers import IMMUTABLE, MOVING, REVALIDATE, cache_control, content_type, headers_file, headers_for
+from builder.headers import DOCS_CSP, IMMUTABLE, MOVING, REVALIDATE, cache_control, content_type, headers_file, headers_for
 
 
 @pytest.mark.parametrize("path, policy", [
@@ -62,4 +62,7 @@ def test_the_build_writes_headers_for_the_cdn_and_the_docs(make_site):
     assert "/manifest.json\n  Cache-Control: public, max-age=300, stale-while-revalidate=86400\n" in cdn
     docs = (root / "dist/docs/_headers").read_text()
     assert "/guide/index.html\n  Cache-Control: public, max-age=0, must-revalidate\n  Content-Type: text/html; charset=utf-8\n" in docs
-    assert "/search.json\n  Cache-Control: public, max-age=300" in docs
+    assert "/pagefind/pagefind-entry.json\n  Cache-Control: public, max-age=300" in docs
+    # The docs' pages get their CSP; the CDN's files are scripts and styles for other sites' pages.
+    assert f"/*\n  X-Content-Type-Options: nosniff\n  Content-Security-Policy: {DOCS_CSP}\n" in docs
+    assert "Content-Security-Policy" not in cdn

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from builder.__main__ import main
 from builder.headers import headers_for
 from builder.publish import LocalFile, Published, plan
+from tests.builder.conftest import tiny_build
 from tests.conftest import REPO, running
 
 EXACT_JS = "cdn/v1.0.0/retell-widget.js"
@@ -98,7 +99,9 @@ def test_publishes_a_build_as_a_snapshot_behind_the_current_link(dist, tmp_path,
     link = (target / "current").readlink()
     assert publish(dist, str(target)) == 0
     assert f"{target} is up to date ({len(paths)} files)" in capsys.readouterr().out
-    assert (target / "current").readlink() == link and len(list((target / "snapshots").iterdir())) == 1
+    # One snapshot, and beside it (outside the served tree) its record.
+    assert (target / "current").readlink() == link
+    assert sorted(p.name for p in (target / "snapshots").iterdir()) == [link.name, f"{link.name}.json"]
 
 
 def test_a_changed_page_makes_a_new_snapshot_and_keeps_exact_versions_the_build_lacks(dist, tmp_path, capsys):
@@ -160,7 +163,7 @@ def test_a_failed_write_leaves_the_published_tree_as_it_was(dist, tmp_path, caps
         signal.signal(signal.SIGXFSZ, handler)
     assert "writing the new snapshot failed: [Errno 27] File too large" in capsys.readouterr().err
     assert (target / "current").readlink() == link and tree(target / "current") == before
-    assert [p.name for p in (target / "snapshots").iterdir()] == [link.name]
+    assert sorted(p.name for p in (target / "snapshots").iterdir()) == [link.name, f"{link.name}.json"]
 
 
 def test_keeps_the_newest_three_snapshots(dist, tmp_path):
@@ -168,7 +171,9 @@ def test_keeps_the_newest_three_snapshots(dist, tmp_path):
     for n in range(5):
         (dist / "docs/index.html").write_text(f"<p>{n}</p>")
         assert publish(dist, str(target)) == 0
-    assert len(list((target / "snapshots").iterdir())) == 3
+    folders = sorted(p.name for p in (target / "snapshots").iterdir() if p.is_dir())
+    records = sorted(p.name for p in (target / "snapshots").iterdir() if p.is_file())
+    assert len(folders) == 3 and records == [f"{name}.json" for name in folders]  # pruned together
     assert (target / "current/docs/index.html").read_text() == "<p>4</p>"
     assert (target / "current" / EXACT_JS).is_file()
 
@@ -239,7 +244,19 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3(s3_endpoint, monkeypatch, tmp_path, dist) -> Callable[..., tuple[str, object]]:
+def aws_env(monkeypatch, tmp_path) -> None:
+    """Test credentials for the local server, and nothing from the machine's own AWS settings."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+                        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def s3(s3_endpoint, aws_env, tmp_path, dist) -> Callable[..., tuple[str, object]]:
     """A new empty bucket on the local server; returns its name and a boto3 client.
 
     The test's build loses most of its docs pages and all archived releases but 1.0.0: what an S3
@@ -251,13 +268,6 @@ def s3(s3_endpoint, monkeypatch, tmp_path, dist) -> Callable[..., tuple[str, obj
     for release in (dist / "cdn").glob("v*.*.*"):
         if release.name != EXACT_JS.split("/")[1]:
             shutil.rmtree(release)
-    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     client = boto3.client("s3", endpoint_url=s3_endpoint)
     bucket = f"site-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
@@ -429,3 +439,35 @@ def test_s3_reports_an_unreachable_endpoint(dist, s3, capsys):
         port = unused.getsockname()[1]  # bound, never listening: connections are refused
         assert publish(dist, "s3://some-bucket", "--endpoint-url", f"http://127.0.0.1:{port}") == 1
     assert f"error: cannot reach S3 at http://127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_s3_rollback_republishes_an_older_build_and_list_shows_each_publish(s3_endpoint, aws_env, tmp_path, capsys):
+    # Tiny builds, not the site's: the local S3 server takes 20 to 30 ms per object.
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    bucket = f"site-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    to, endpoint = f"s3://{bucket}/site", ["--endpoint-url", s3_endpoint]
+    assert main(["publish", "--to", to, "--list", *endpoint]) == 0
+    assert capsys.readouterr().out == f"no publish records at {to} at {s3_endpoint}\n"
+    old = tiny_build(tmp_path / "old", "1.0.0", "<p>old</p>")
+    assert publish(old, to, *endpoint) == 0
+    assert publish(tiny_build(tmp_path / "new", "1.0.1", "<p>new</p>"), to, *endpoint) == 0
+    capsys.readouterr()
+
+    assert main(["publish", "--to", to, "--rollback", "--from", str(old), *endpoint]) == 0
+    out = capsys.readouterr().out
+    assert f"rolling back {to} to the build in {old}: " in out and "latest 1.0.0 (v1 1.0.0)" in out
+    # Only the mutable objects go up again, the alias before what points at it (a phase's uploads run
+    # in parallel, so the last two come in either order).
+    paths = progress_paths(out)
+    assert paths[0] == "cdn/v1/retell-widget.js" and sorted(paths[1:]) == ["cdn/manifest.json", "docs/index.html"]
+    uploaded = objects(client, bucket)
+    assert uploaded["site/docs/index.html"] == b"<p>old</p>" and uploaded["site/cdn/v1/retell-widget.js"] == b"// 1.0.0\n"
+    assert uploaded["site/cdn/v1.0.1/retell-widget.js"] == b"// 1.0.1\n"  # a published exact version stays
+
+    assert main(["publish", "--to", to, "--list", *endpoint]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"publishes to {to} at {s3_endpoint}, newest first (* = the last complete publish, what is live):"
+    assert [(line[:2], line.rsplit("latest ", 1)[1]) for line in lines[1:]] == [
+        ("* ", "1.0.0 (v1 1.0.0)"), ("  ", "1.0.1 (v1 1.0.1)"), ("  ", "1.0.0 (v1 1.0.0)")]
+    assert all("commit unknown" in line for line in lines[1:])

@@ -74,6 +74,8 @@ def test_a_healthy_client_passes_every_check(report):
     report, _ = report
     assert outcomes(report, "healthy") == {"page": PASS, "a11y": PASS, "calls": PASS, "config": PASS, "hostile": PASS,
                                            "csp": PASS, "bot": PASS}
+    # The fake Turnstile takes any site key, and the pass says so.
+    assert "cannot tell whether bot_site_key '0x4AAAAAAAhealthy' is right" in reason(report, "healthy", "bot")
     assert not report.passed  # the planted ones fail
 
 
@@ -118,6 +120,7 @@ def test_the_table_and_junit_name_each_failure(report):
     xml = junit(report)
     assert xml.count("<testcase ") == 35 and 'classname="clients.stranger" name="calls"' in xml
     assert "<failure message=" in xml and "<skipped message=" in xml
+    assert "healthy bot: note: the sandbox's fake Turnstile accepts any site key" in text and "<system-out>note: " in xml
 
 
 def test_a_broken_registry_stops_before_any_browser(tmp_path):

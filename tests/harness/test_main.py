@@ -31,6 +31,7 @@ def test_a_script_the_sandbox_cannot_use_stops_it_with_every_problem(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--domain", "Evil Domain"], "--domain 'Evil Domain' is not a lower-case DNS name"),
+    (["--domain", "test"], "--domain test needs --https: plain http is for localhost names only"),
     (["--port-base", "70000"], "--port-base 70000 must be 0 (free ports) or from 1024 to 65000"),
     (["--port-base", "80"], "must be 0 (free ports) or from 1024 to 65000"),
 ])

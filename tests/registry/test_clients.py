@@ -217,8 +217,8 @@ def test_two_clients_may_not_share_an_origin_and_the_message_names_both(tmp_path
     lines = GOOD.splitlines()
     first_line = next(i + 1 for i, line in enumerate(lines) if line.startswith("origins") and "acme" in line)
     second_line = next(i + 1 for i, line in enumerate(lines) if line.startswith("origins") and "bolt" in line)
-    assert error == (f"{path}:{second_line}: client 'client-b': origin '{second_origin}' overlaps client 'client-a''s "
-                     f"'{first}' ({path}:{first_line}); an origin belongs to one client")
+    assert error == (f"{path}:{second_line}: client 'client-b': origin '{second_origin}' overlaps '{first}' of "
+                     f"client 'client-a' ({path}:{first_line}); an origin belongs to one client")
 
 
 def test_versions_follow_semver_with_pre_releases(tmp_path):
@@ -226,3 +226,42 @@ def test_versions_follow_semver_with_pre_releases(tmp_path):
     assert registry.load(write(tmp_path, text), releases=released("1.0.0", "2.0.0-beta.1")).clients[1].version.line == "v2"
     with pytest.raises(registry.RegistryError, match="'widget_version' value '2.0' is malformed"):
         registry.load(write(tmp_path, GOOD.replace('widget_version = "1.0.0"', 'widget_version = "2.0"', 1)))
+
+
+def test_an_overlap_is_reported_with_the_clients_other_problems_in_line_order(tmp_path):
+    # client-b has an unknown widget_version too, and client-a a problem of its own: neither
+    # hides the overlap, and the errors come out in the file's order, not the checks'.
+    text = GOOD.replace('origins = ["https://bolt.example"]', 'origins = ["https://www.acme.example"]').replace(
+        'widget_version = "1.0.0"\nbrand_color = "#b91c1c"', 'widget_version = "9.9.9"\nbrand_color = "#b91c1c"').replace(
+        'theme = "purple"', 'theme = "rainbow"')
+    path = write(tmp_path, text)
+    with pytest.raises(registry.RegistryError) as info:
+        registry.load(path, releases=released("1.0.0"))
+    lines = text.splitlines()
+    found = [(int(e.split(":")[1]), e) for e in info.value.errors]
+    assert [line for line, _ in found] == sorted(line for line, _ in found)
+    assert [lines[line - 1].split(" =")[0] for line, _ in found] == ["theme", "origins", "widget_version"]
+    assert "origin 'https://www.acme.example' overlaps 'https://*.acme.example' of client 'client-a'" in found[1][1]
+    assert "widget_version '9.9.9' is not a released version" in found[2][1]
+
+
+@pytest.mark.parametrize("origin", ["http://127.0.0.1:8000", "http://127.1.2.3", "http://[::1]:8000",
+                                    "http://localhost:3000", "http://client-a.localhost:8101",
+                                    "http://*.dev.localhost:8101"])
+def test_plain_http_origins_are_accepted_on_loopback(tmp_path, origin):
+    text = GOOD.replace('origins = ["https://bolt.example"]', f'origins = ["https://bolt.example", "{origin}"]')
+    assert str(registry.load(write(tmp_path, text)).clients[1].origins[1]) == origin
+
+
+@pytest.mark.parametrize("origin", ["http://bolt.example", "http://*.bolt.example", "http://10.0.0.5:8000",
+                                    "http://localhost.bolt.example", "http://[::2]"])
+def test_plain_http_origins_elsewhere_are_refused_as_they_would_have_no_microphone(tmp_path, origin):
+    text = GOOD.replace('origins = ["https://bolt.example"]', f'origins = ["https://bolt.example", "{origin}"]')
+    path = write(tmp_path, text)
+    with pytest.raises(registry.RegistryError) as info:
+        registry.load(path)
+    line = next(i + 1 for i, text_line in enumerate(text.splitlines()) if origin in text_line)
+    assert info.value.errors == [
+        f"{path}:{line}: client 'client-b': origin '{origin}' is plain http, where browsers offer no microphone: "
+        "use https:// (http:// is for development on loopback only: 127.0.0.1, [::1], localhost or a name under "
+        ".localhost)"]

@@ -60,3 +60,24 @@ def test_absolute_http_urls(value):
                                    "https:///path", "javascript:alert(1)", "//cdn.example", "http://[::1"])
 def test_anything_else_is_not_an_absolute_http_url(value):
     assert not is_http_url(value)
+
+
+def test_ipv6_hosts_are_parsed_in_their_shortest_form_only():
+    assert parse_origin("http://[::1]:8000") == Origin("http", "[::1]", 8000)
+    assert str(parse_origin("https://[2001:db8::1]")) == "https://[2001:db8::1]"
+    with pytest.raises(ValueError, match=r"shortest form, \[::1\]"):
+        parse_origin("http://[0:0:0:0:0:0:0:1]")
+    for text in ["http://[::g]", "http://[::1", "http://[::1]x", "http://[]"]:
+        with pytest.raises(ValueError):
+            parse_origin(text)
+
+
+@pytest.mark.parametrize("text, secure", [
+    ("https://shop.example", True), ("https://*.shop.example", True), ("http://localhost:3000", True),
+    ("http://a.localhost", True), ("http://*.dev.localhost", True), ("http://127.0.0.1:8000", True),
+    ("http://127.9.9.9", True), ("http://[::1]", True), ("http://shop.example", False),
+    ("http://*.shop.example", False), ("http://128.0.0.1", False), ("http://localhost.shop.example", False),
+    ("http://[::2]", False), ("http://10.0.0.1", False),
+])
+def test_secure_context_is_https_or_plain_http_on_loopback(text, secure):
+    assert OriginPattern.parse(text).secure_context is secure
