@@ -96,7 +96,7 @@ def _check_parser() -> argparse.ArgumentParser:
                         help="check only shard K of N (e.g. 2/4): N shards cover every client once, and a client's "
                              "shard depends on its id alone; after --client and --changed-since")
     parser.add_argument("--table", action="store_true",
-                        help=f"print one table row per client even above {50} clients (else a summary: counts per "
+                        help="print one table row per client even above 50 clients (else a summary: counts per "
                              "check and the failing clients)")
     return parser
 
