@@ -1,5 +1,6 @@
 """Command line: ``python -m harness`` builds the site and serves every sandbox origin until Ctrl-C;
-``python -m harness check`` checks every client of the registry in Chromium against it."""
+``python -m harness check`` checks every client of the registry in Chromium against it;
+``python -m harness junit-merge OUT IN...`` merges the JUnit reports of a sharded check."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__,
-                                     epilog="python -m harness check --help: the registry check")
+                                     epilog="python -m harness check --help: the registry check; "
+                                            "python -m harness junit-merge --help: one JUnit report from the shards'")
     parser.add_argument("--src", type=Path, default=Path("site_src"), help="site source folder (default: site_src)")
     parser.add_argument("--widget", type=Path, default=Path("widget"), help="widget source folder (default: widget)")
     parser.add_argument("--port-base", type=int, default=0, metavar="N",
@@ -85,24 +87,69 @@ def _check_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("check-results"), metavar="DIR",
                         help="where a failed check's screenshot and Playwright trace go (default: check-results)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML, one test case per client and check")
+    parser.add_argument("--changed-since", metavar="REF",
+                        help="check only the clients a change since the git REF (e.g. origin/main) can have broken: "
+                             "their registry entry changed or is new, their pinned release's files changed, or "
+                             "everyone when the widget's SDK, the proxy, the registry code, the builder or the "
+                             "harness changed; prints why each client was chosen")
+    parser.add_argument("--shard", metavar="K/N",
+                        help="check only shard K of N (e.g. 2/4): N shards cover every client once, and a client's "
+                             "shard depends on its id alone; after --client and --changed-since")
+    parser.add_argument("--table", action="store_true",
+                        help="print one table row per client even above 50 clients (else a summary: counts per "
+                             "check and the failing clients)")
     return parser
 
 
 def check(argv: list[str]) -> int:
-    args = _check_parser().parse_args(argv)
-    if args.jobs < 0 or args.jobs > 32:
-        _check_parser().error(f"--jobs {args.jobs} must be from 1 to 32 (0: the default)")
+    parser = _check_parser()
+    args = parser.parse_args(argv)
+    from harness.selection import Shard
+
+    problems = [] if 0 <= args.jobs <= 32 else [f"--jobs {args.jobs} must be from 1 to 32 (0: the default)"]
+    shard = None
+    if args.shard is not None:
+        try:
+            shard = Shard.parse(args.shard)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        parser.error("\n".join(problems))
     from harness.check import CheckConfig
     from harness.check import main as run_check
 
     return run_check(CheckConfig(src=args.src, widget=args.widget, clients=tuple(args.client), jobs=args.jobs,
-                                 out=args.out, junit=args.junit))
+                                 out=args.out, junit=args.junit, changed_since=args.changed_since, shard=shard,
+                                 table=args.table))
+
+
+def junit_merge(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness junit-merge",
+        description="Merge the JUnit reports of a sharded registry check (harness check --shard K/N --junit FILE) "
+                    "into one, and print its totals. Refuses a test case found in two reports.")
+    parser.add_argument("out", type=Path, metavar="OUT", help="the merged report to write")
+    parser.add_argument("inputs", type=Path, nargs="+", metavar="IN", help="a shard's JUnit report")
+    args = parser.parse_args(argv)
+    from harness.junit import JunitError, merge
+
+    try:
+        text, totals = merge(args.inputs)
+    except JunitError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}: {len(args.inputs)} report(s), {totals}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["check"]:
         return check(argv[1:])
+    if argv[:1] == ["junit-merge"]:
+        return junit_merge(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", args.domain):

@@ -36,6 +36,7 @@ from playwright.async_api import TimeoutError as BrowserTimeout
 
 import registry
 from harness.browser import PEER_CONNECTIONS
+from harness.selection import SelectionError, Shard, select
 from harness.state import SandboxState
 from registry.errors import ErrorList
 
@@ -77,6 +78,9 @@ class CheckConfig:
     jobs: int = 0  # 0: a sensible number for this machine
     out: Path = Path("check-results")
     junit: Path | None = None
+    changed_since: str | None = None  # a git REF: only the clients a change since it can have broken
+    shard: Shard | None = None  # then only this shard of them
+    table: bool = False  # the full table even for a large run (else a summary above SUMMARY_ABOVE clients)
 
     @property
     def workers(self) -> int:
@@ -118,8 +122,9 @@ class _Failed(Exception):
     """A check's failure, in plain words."""
 
 
-def prepare(config: CheckConfig) -> registry.Registry:
-    """The registry and a build of the site, validated before any browser starts."""
+def prepare(config: CheckConfig, say: Callable[[str], None] = lambda line: None) -> registry.Registry:
+    """The registry and a build of the site, validated before any browser starts; only the
+    clients the config selects (``say`` hears why), and no build when that is none."""
     from builder.build import Builder, BuildError
     from builder.config import ConfigError, load_config
 
@@ -127,27 +132,37 @@ def prepare(config: CheckConfig) -> registry.Registry:
         clients = registry.load(config.src / "clients.toml")
     except registry.RegistryError as exc:
         raise CheckError(exc.errors) from None
-    unknown = [c for c in config.clients if clients.client_for_id(c) is None]
-    if unknown:
-        raise CheckError([f"--client {c}: no such client in {config.src / 'clients.toml'}" for c in unknown])
+    try:
+        picked = select(clients.clients, config.src / "clients.toml", config.widget, config.clients,
+                        config.changed_since, config.shard)
+    except SelectionError as exc:
+        raise CheckError(exc.errors) from None
+    for line in picked.reasons:
+        say(line)
+    if not picked.clients:
+        return registry.Registry(())
+    ids = {c.id for c in picked.clients}
     try:
         with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
             dist = Path(tmp) / "dist"
             Builder(load_config(config.src, config.widget, dist), cache=False).build()
             # Read again as the sandbox's proxy reads it: against the manifest's releases.
-            return registry.load(config.src / "clients.toml", registry.Manifest.read(dist / "cdn" / "manifest.json").releases)
+            built = registry.load(config.src / "clients.toml", registry.Manifest.read(dist / "cdn" / "manifest.json").releases)
+            return registry.Registry(tuple(c for c in built.clients if c.id in ids))
     except (ConfigError, BuildError, registry.RegistryError) as exc:
         raise CheckError(exc.errors) from None
 
 
 def run(config: CheckConfig, on_ready: Callable[[SandboxState], None] | None = None,
-        progress: Callable[[str], None] | None = None) -> Report:
+        progress: Callable[[str], None] | None = None, say: Callable[[str], None] = lambda line: None) -> Report:
     """Check every (chosen) client against a fresh sandbox; ``on_ready`` sees its state first
-    (tests plant breakage there). Raises ``CheckError`` before any browser if the site is broken."""
+    (tests plant breakage there), ``say`` why the clients were chosen. Raises ``CheckError``
+    before any browser if the site is broken."""
     from harness.launch import SandboxFailed, launched
 
-    clients = prepare(config)
-    chosen = [c for c in clients.clients if not config.clients or c.id in config.clients]
+    chosen = list(prepare(config, say).clients)
+    if not chosen:  # nothing a change can have broken: no sandbox to start
+        return Report([], 0.0)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
         args = ["--src", str(config.src), "--widget", str(config.widget)]
@@ -608,7 +623,7 @@ def main(config: CheckConfig) -> int:
         print(("\r" + line + "\x1b[K") if interactive else line, end="" if interactive else "\n", file=sys.stderr, flush=True)
 
     try:
-        report = run(config, progress=progress)
+        report = run(config, progress=progress, say=lambda line: print(line, file=sys.stderr, flush=True))
     except CheckError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
@@ -616,7 +631,12 @@ def main(config: CheckConfig) -> int:
         return 1
     if interactive:
         print(file=sys.stderr)
-    print(table(report))
+    from harness.summary import SUMMARY_ABOVE, summary
+
+    if not report.clients:
+        print("nothing to check: no client was selected")
+    else:
+        print(table(report) if config.table or len(report.clients) <= SUMMARY_ABOVE else summary(report))
     if config.junit is not None:
         config.junit.parent.mkdir(parents=True, exist_ok=True)
         config.junit.write_text(junit(report), encoding="utf-8")

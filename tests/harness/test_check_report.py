@@ -38,3 +38,42 @@ def test_a_passed_bot_check_notes_that_the_site_key_is_untested(tmp_path):
     xml = junit(report)
     assert f'name="bot" time="0.000"><system-out>{note.replace("&", "&amp;")}</system-out></testcase>' in xml
     assert '<testcase classname="clients.bolt" name="page" time="0.000"/>' in xml
+
+
+def test_a_run_above_fifty_clients_prints_a_summary_unless_the_table_is_asked_for(tmp_path, capsys, monkeypatch):
+    from harness import check
+    from harness.summary import SUMMARY_ABOVE, summary
+
+    clients = [ClientReport(f"client-{n:03}", f"Client {n}", "2.5.0",
+                            {"page": Outcome(PASS), "calls": Outcome(PASS), "csp": Outcome(PASS), "bot": Outcome(NOT_APPLICABLE, "none")})
+               for n in range(SUMMARY_ABOVE + 10)]
+    clients[7].checks["calls"] = Outcome(FAIL, "agent agent_7: no audio", artefacts=["out/client-007/calls/trace.zip"])
+    clients[9].checks["csp"] = Outcome(FAIL, "CSP violations: script-src")
+    clients[9].checks["bot"] = Outcome(PASS, "note: the fake accepts any site key")
+    report = Report(clients, seconds=12.0)
+    lines = summary(report).splitlines()
+    assert lines[0] == "60 clients checked: the counts per check (--table prints one row per client)"
+    counts = {line.split()[0]: line.split()[1:] for line in lines[2:2 + 8]}
+    assert counts["check"] == ["pass", "FAIL", "n/a", "skip"]
+    assert counts["page"] == ["60", "0", "0", "0"] and counts["calls"] == ["59", "1", "0", "0"]
+    assert counts["csp"] == ["59", "1", "0", "0"] and counts["bot"] == ["1", "0", "59", "0"] and counts["hostile"] == ["0"] * 4
+    at = lines.index("2 failing client(s):")
+    assert lines[at + 1:at + 6] == ["client-007 (2.5.0): calls", "  calls: agent agent_7: no audio",
+                                    "    out/client-007/calls/trace.zip", "client-009 (2.5.0): csp",
+                                    "  csp: CSP violations: script-src"]
+    assert "1 passed check(s) carry a note" in summary(report)
+    assert lines[-1] == "58 of 60 clients passed every check in 12.0 s"
+    assert not any(line.startswith("client-001") for line in lines)
+
+    # What main prints: the summary, the table with --table, at most 50 clients always the table;
+    # JUnit is whole either way.
+    for config, wanted in ((check.CheckConfig(junit=tmp_path / "j.xml"), summary(report)),
+                           (check.CheckConfig(table=True), table(report))):
+        monkeypatch.setattr(check, "run", lambda config, **kw: report)
+        assert check.main(config) == 1
+        assert capsys.readouterr().out.startswith(wanted)
+    assert junit(report).count("<testcase") == (tmp_path / "j.xml").read_text().count("<testcase") == 60 * 4
+    small = Report(clients[:SUMMARY_ABOVE], seconds=1.0)
+    monkeypatch.setattr(check, "run", lambda config, **kw: small)
+    check.main(check.CheckConfig())
+    assert capsys.readouterr().out == table(small) + "\n"

@@ -54,3 +54,26 @@ def test_a_busy_port_is_a_clear_error():
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port} for the cdn origin" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("shard, message", [
+    ("0/3", "--shard 0/3: K must be from 1 to N (the shards are 1/3 to 3/3)"),
+    ("4/3", "--shard 4/3: K must be from 1 to N (the shards are 1/3 to 3/3)"),
+    ("x", "--shard x: expected K/N, shard K of N, e.g. 2/4"),
+    ("1/0", "--shard 1/0: N must be from 1 to 1024"),
+])
+def test_a_bad_shard_is_refused_before_any_build_with_every_other_problem(shard, message):
+    result = subprocess.run([sys.executable, "-m", "harness", "check", "--shard", shard, "--jobs", "40"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "python -m harness check: error: --jobs 40 must be from 1 to 32 (0: the default)", message]
+
+
+def test_an_unknown_ref_is_refused_before_any_build():
+    result = subprocess.run([sys.executable, "-m", "harness", "check", "--changed-since", "no-such-ref-25"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"--changed-since no-such-ref-25: no such commit, branch or tag in {REPO} (in CI, fetch it first: git fetch origin main)",
+        "check stopped before any browser started: 1 error(s)"]
