@@ -3,6 +3,7 @@ in the real ``widget/`` or ``site_src/``; only the templates and site.toml are t
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -89,28 +90,29 @@ def release(version: str, date: str = "2026-11-26", body: str = "Changes.", feat
     return f"version: {version}\ndate: {date}\n{meta}languages: {languages}\n\n{body}\n"
 
 
+def write_site(root: Path, *, widget: dict[str, str] | None = None, releases: dict[str, str] | None = None,
+               docs: dict[str, str] | None = None, clients: str = CLIENTS, site_toml_extra: str = "",
+               sdk: bool = True) -> Path:
+    """The tiny site's sources under ``root``: ``root/site_src`` and ``root/widget``."""
+    src = root / "site_src"
+    shutil.copytree(REPO / "site_src" / "templates", src / "templates")
+    (src / "site.toml").write_text((REPO / "site_src" / "site.toml").read_text().split("[budgets]")[0] + site_toml_extra)
+    (src / "clients.toml").write_text(clients)
+    for folder, files in (("docs", DOCS if docs is None else docs),
+                          ("changelog", {"1.0.0.md": release("1.0.0")} if releases is None else releases)):
+        (src / folder).mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (src / folder / name).write_text(text)
+    default_widget = {"v1/retell-widget.js": V1_JS, "v1/retell-widget.css": V1_CSS}
+    for name, text in (default_widget if widget is None else widget).items():
+        (root / "widget" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "widget" / name).write_text(text)
+    (root / "widget").mkdir(exist_ok=True)
+    if sdk:
+        write_sdk(root / "widget" / "sdk")
+    return root
+
+
 @pytest.fixture
 def make_site(tmp_path: Path) -> Callable[..., Path]:
-    def make(*, widget: dict[str, str] | None = None, releases: dict[str, str] | None = None,
-             docs: dict[str, str] | None = None, clients: str = CLIENTS, site_toml_extra: str = "",
-             sdk: bool = True) -> Path:
-        root = tmp_path / "site"
-        src = root / "site_src"
-        shutil.copytree(REPO / "site_src" / "templates", src / "templates")
-        (src / "site.toml").write_text((REPO / "site_src" / "site.toml").read_text().split("[budgets]")[0] + site_toml_extra)
-        (src / "clients.toml").write_text(clients)
-        for folder, files in (("docs", DOCS if docs is None else docs),
-                              ("changelog", {"1.0.0.md": release("1.0.0")} if releases is None else releases)):
-            (src / folder).mkdir(parents=True, exist_ok=True)
-            for name, text in files.items():
-                (src / folder / name).write_text(text)
-        default_widget = {"v1/retell-widget.js": V1_JS, "v1/retell-widget.css": V1_CSS}
-        for name, text in (default_widget if widget is None else widget).items():
-            (root / "widget" / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / "widget" / name).write_text(text)
-        (root / "widget").mkdir(exist_ok=True)
-        if sdk:
-            write_sdk(root / "widget" / "sdk")
-        return root
-
-    return make
+    return functools.partial(write_site, tmp_path / "site")
