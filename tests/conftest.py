@@ -96,11 +96,20 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 def running(app: ASGIApp, **options: object) -> Iterator[int]:
     """Serve ``app`` on a free 127.0.0.1 port in a thread; yield the port; stop it after.
     ``options`` go to uvicorn's Config."""
+    with running_on_loop(app, **options) as (port, _):
+        yield port
+
+
+@contextlib.contextmanager
+def running_on_loop(app: ASGIApp, **options: object) -> Iterator[tuple[int, asyncio.AbstractEventLoop]]:
+    """``running``, yielding the server's event loop too, for work that must run on it."""
     sock = bind()
     server = Server(app, sock, **options)
     started = threading.Event()
+    loops: list[asyncio.AbstractEventLoop] = []
 
     async def main() -> None:
+        loops.append(asyncio.get_running_loop())
         try:
             await server.start()
         finally:
@@ -111,7 +120,7 @@ def running(app: ASGIApp, **options: object) -> Iterator[int]:
     thread.start()
     try:
         assert started.wait(15) and server.uvicorn.started, "server did not start"
-        yield server.port
+        yield server.port, loops[0]
     finally:
         server.uvicorn.should_exit = True  # uvicorn reads it at its next tick, from any thread
         thread.join(15)

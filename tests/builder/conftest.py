@@ -3,6 +3,7 @@ in the real ``widget/`` or ``site_src/``; only the templates and site.toml are t
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -89,15 +90,10 @@ def release(version: str, date: str = "2026-11-26", body: str = "Changes.", feat
     return f"version: {version}\ndate: {date}\n{meta}languages: {languages}\n\n{body}\n"
 
 
-@pytest.fixture
-def make_site(tmp_path: Path) -> Callable[..., Path]:
-    return lambda **options: write_site(tmp_path / "site", **options)
-
-
 def write_site(root: Path, *, widget: dict[str, str] | None = None, releases: dict[str, str] | None = None,
                docs: dict[str, str] | None = None, clients: str = CLIENTS, site_toml_extra: str = "",
                sdk: bool = True) -> Path:
-    """The tiny site's sources in ``root`` (site_src/, widget/); returns ``root``."""
+    """The tiny site's sources under ``root``: ``root/site_src`` and ``root/widget``."""
     src = root / "site_src"
     shutil.copytree(REPO / "site_src" / "templates", src / "templates")
     (src / "site.toml").write_text((REPO / "site_src" / "site.toml").read_text().split("[budgets]")[0] + site_toml_extra)
@@ -115,6 +111,11 @@ def write_site(root: Path, *, widget: dict[str, str] | None = None, releases: di
     if sdk:
         write_sdk(root / "widget" / "sdk")
     return root
+
+
+@pytest.fixture
+def make_site(tmp_path: Path) -> Callable[..., Path]:
+    return functools.partial(write_site, tmp_path / "site")
 
 
 def tiny_build(out: Path, latest: str = "1.0.0", page: str = "<p>home</p>") -> Path:

@@ -24,21 +24,26 @@ from starlette.routing import Route
 from builder.__main__ import main
 from builder.headers import headers_for
 from builder.publish import LocalFile, Published, plan
-from tests.builder.conftest import tiny_build
+from tests.builder.conftest import tiny_build, write_site
 from tests.conftest import REPO, running
 
 EXACT_JS = "cdn/v1.0.0/retell-widget.js"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """One build of the real site, as `python -m builder build` writes it, for the module."""
-    root = tmp_path_factory.mktemp("built")
-    shutil.copytree(REPO / "site_src", root / "site_src")
-    shutil.copytree(REPO / "widget", root / "widget")
+def _build(root: Path) -> Path:
     assert main(["build", "--src", str(root / "site_src"), "--widget", str(root / "widget"),
                  "--out", str(root / "dist")]) == 0
     return root
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """One build of the tiny fixture site (tests/builder/conftest.py), as `python -m builder build`
+    writes it, for the module: an exact version with its alias, Retell's SDK, docs and demo pages,
+    a few of each kind of file, which is what these tests look at. Publishing the real build costs
+    20 to 30 ms a file on the local S3 server, and a copy per test; the first folder test
+    publishes it."""
+    return _build(write_site(tmp_path_factory.mktemp("built")))
 
 
 @pytest.fixture
@@ -84,7 +89,12 @@ def test_plan_reads_an_exact_version_only_when_the_target_cannot_give_its_digest
 
 # Publishing to a folder.
 
-def test_publishes_a_build_as_a_snapshot_behind_the_current_link(dist, tmp_path, capsys):
+def test_publishes_a_build_as_a_snapshot_behind_the_current_link(tmp_path, capsys):
+    # The real site's build, every file of it: each kind of file it has goes in its phase.
+    shutil.copytree(REPO / "site_src", tmp_path / "real" / "site_src")
+    shutil.copytree(REPO / "widget", tmp_path / "real" / "widget")
+    dist = _build(tmp_path / "real") / "dist"
+    capsys.readouterr()
     target = tmp_path / "www"
     assert publish(dist, str(target)) == 0
     assert (target / "current").is_symlink()
@@ -256,18 +266,8 @@ def aws_env(monkeypatch, tmp_path) -> None:
 
 
 @pytest.fixture
-def s3(s3_endpoint, aws_env, tmp_path, dist) -> Callable[..., tuple[str, object]]:
-    """A new empty bucket on the local server; returns its name and a boto3 client.
-
-    The test's build loses most of its docs pages and all archived releases but 1.0.0: what an S3
-    test checks is how publish treats each kind of file, which a few of each show, and the local
-    S3 server takes 20 to 30 ms per file."""
-    for page in (dist / "docs").iterdir():
-        if page.is_dir() and page.name != "getting-started":
-            shutil.rmtree(page)
-    for release in (dist / "cdn").glob("v*.*.*"):
-        if release.name != EXACT_JS.split("/")[1]:
-            shutil.rmtree(release)
+def s3(s3_endpoint, aws_env) -> Callable[..., tuple[str, object]]:
+    """A new empty bucket on the local server; returns its name and a boto3 client."""
     client = boto3.client("s3", endpoint_url=s3_endpoint)
     bucket = f"site-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)

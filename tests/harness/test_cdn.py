@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from harness.cdn import cdn_app, parse_headers_file
-from tests.conftest import running
+from tests.conftest import Swappable, running
 
 HEADERS = """# cache policy
 /v1.0.0/*
@@ -17,8 +17,16 @@ HEADERS = """# cache policy
 """
 
 
+@pytest.fixture(scope="module")
+def server():
+    """One server for the module, each test's own CDN app served through it (a stop costs 0.2 s)."""
+    app = Swappable()
+    with running(app, lifespan="off") as port:
+        yield app, port
+
+
 @pytest.fixture
-def cdn(tmp_path):
+def cdn(tmp_path, server):
     root = tmp_path / "cdn"
     for folder in ("v1", "v1.0.0"):
         (root / folder).mkdir(parents=True)
@@ -28,7 +36,8 @@ def cdn(tmp_path):
     (root / "manifest.json").write_text("{}")
     (root / "_headers").write_text(HEADERS)
     (tmp_path / "secret.txt").write_text("outside")
-    with running(cdn_app(root)) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+    app, port = server
+    with app.serving(cdn_app(root)), httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         yield client
 
 

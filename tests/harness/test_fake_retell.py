@@ -8,7 +8,7 @@ import pytest
 
 from harness.call import Call
 from harness.fake_retell import TOKEN_TTL_SECONDS, FakeRetell, Refusal
-from tests.conftest import running
+from tests.conftest import Swappable, running
 
 KEY = "key_fake_123"
 
@@ -21,11 +21,20 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(scope="module")
+def server():
+    """One server for the module, each test's own fake served through it (a stop costs 0.2 s)."""
+    app = Swappable()
+    with running(app, lifespan="off") as port:
+        yield app, port
+
+
 @pytest.fixture
-def retell():
+def retell(server):
     clock = Clock()
     fake = FakeRetell(KEY, frozenset({"agent_one"}), clock=clock)
-    with running(fake.app()) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+    app, port = server
+    with app.serving(fake.app()), httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         yield fake, client, port, clock
 
 

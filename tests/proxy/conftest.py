@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -13,9 +14,10 @@ from starlette.types import ASGIApp
 from harness.fake_retell import FakeRetell
 from proxy.app import create_app
 from proxy.settings import ProxySettings, Secret
-from tests.conftest import Swappable, running
+from tests.conftest import Swappable, running, running_on_loop
 from tests.releases import manifest_json
 
+T = TypeVar("T")
 API_KEY = "key_test_4f1c9a_do_not_leak"
 REGISTRY = '''
 [[client]]
@@ -103,13 +105,117 @@ def settings_for(base_url: str, registry_file: Path, tmp_path: Path, **overrides
     return ProxySettings(Secret(fields.pop("api_key", API_KEY)), base_url, registry_file, fields.pop("timeout", 5.0), **fields)
 
 
+class _ProxyHost:
+    """One uvicorn server (as ``serving`` runs it) that serves one test's proxy app after another's.
+
+    Stopping a uvicorn server costs 0.2 s (its 0.1 s tick, then its 0.1 s pause for connections),
+    and the proxy tests started a hundred. Each test still gets a new app, made from its own
+    settings, with its lifespan run on the server's loop as uvicorn runs it: opened when it is
+    put in; when it is taken out, once the requests in progress have finished, closed (which
+    flushes its usage rows). Only the listening socket outlives the test."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self.app: ASGIApp | None = None
+        self.busy = 0
+        self.port, self.loop = stack.enter_context(running_on_loop(self, proxy_headers=False, lifespan="off"))
+        self.idle = self._on_loop(self._event())
+
+    @staticmethod
+    async def _event() -> asyncio.Event:
+        event = asyncio.Event()
+        event.set()
+        return event
+
+    def _on_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(15)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert self.app is not None, "a request arrived between tests"
+        self.busy += 1
+        self.idle.clear()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.busy -= 1
+            if not self.busy:
+                self.idle.set()
+
+    @contextlib.contextmanager
+    def serving(self, app: ASGIApp) -> Iterator[int]:
+        lifespan = self._on_loop(_Lifespan.start(app))
+        self.app = app
+        try:
+            yield self.port
+        finally:
+            try:
+                self._on_loop(asyncio.wait_for(self.idle.wait(), 10))
+            finally:
+                self.app = None
+                self._on_loop(lifespan.stop())
+
+
+class _Lifespan:
+    """An ASGI app's lifespan, driven as uvicorn drives it (``lifespan="on"``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.inbox: asyncio.Queue[dict] = asyncio.Queue()
+        self.outbox: asyncio.Queue[dict] = asyncio.Queue()
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+        self.task = asyncio.create_task(app(scope, self.inbox.get, self.outbox.put))
+
+    @classmethod
+    async def start(cls, app: ASGIApp) -> _Lifespan:
+        lifespan = cls(app)
+        await lifespan._step("startup")
+        return lifespan
+
+    async def stop(self) -> None:
+        await self._step("shutdown")
+        await self.task
+
+    async def _step(self, step: str) -> None:
+        await self.inbox.put({"type": f"lifespan.{step}"})
+        answer = asyncio.ensure_future(self.outbox.get())
+        await asyncio.wait({answer, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if not answer.done():
+            answer.cancel()
+            await self.task  # raises what the app raised
+            raise AssertionError(f"the app's lifespan ended without answering its {step}")
+        message = answer.result()
+        assert message["type"] == f"lifespan.{step}.complete", f"the proxy did not {step}: {message}"
+
+
+class _ProxyHosts:
+    """This process's proxy hosts: a test takes an idle one (or starts one more) per proxy."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self.stack = stack
+        self.idle: list[_ProxyHost] = []
+
+    @contextlib.contextmanager
+    def serving(self, app: ASGIApp) -> Iterator[int]:
+        host = self.idle.pop() if self.idle else _ProxyHost(self.stack)
+        try:
+            with host.serving(app) as port:
+                yield port
+        finally:
+            self.idle.append(host)
+
+
+@pytest.fixture(scope="session")
+def proxy_hosts() -> Iterator[_ProxyHosts]:
+    with contextlib.ExitStack() as stack:
+        yield _ProxyHosts(stack)
+
+
 @pytest.fixture
-def proxy_factory(registry_file: Path, manifest_file: Path, tmp_path: Path) -> Iterator[Callable[..., httpx.Client]]:
-    """Start a proxy against ``base_url`` on a free port and return a client for it."""
+def proxy_factory(registry_file: Path, manifest_file: Path, tmp_path: Path,
+                  proxy_hosts: _ProxyHosts) -> Iterator[Callable[..., httpx.Client]]:
+    """Start a proxy against ``base_url`` (on a host of ``proxy_hosts``) and return a client for it."""
     with contextlib.ExitStack() as stack:
         def make(base_url: str, **overrides: Any) -> httpx.Client:
             settings = settings_for(base_url, registry_file, tmp_path, **overrides)
-            port = stack.enter_context(serving(create_app(settings)))
+            port = stack.enter_context(proxy_hosts.serving(create_app(settings)))
             return stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}"))
 
         yield make

@@ -1,7 +1,9 @@
 import ipaddress
 import json
+import logging
 import shutil
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -51,17 +53,43 @@ def test_an_ipv6_client_is_its_network(address, prefix, key):
     assert ip_key(address, prefix) == key
 
 
-def test_rotating_addresses_inside_one_ipv6_network_buys_no_budget(proxy_factory, fake_retell, caplog):
-    """The hostile review's attack: 60 addresses of one /64 made 60 creates at 20/minute."""
-    import logging
+class _AccessLines(logging.Handler):
+    """The proxy's access lines; the server writes each once its response is sent, so a test
+    waits for them rather than reading them as soon as it has the answer."""
 
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+        self._written = threading.Condition()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._written:
+            self.records.append(record)
+            self._written.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 10) -> list[logging.LogRecord]:
+        with self._written:
+            assert self._written.wait_for(lambda: len(self.records) >= count, timeout), self.records
+            return list(self.records)
+
+
+def test_rotating_addresses_inside_one_ipv6_network_buys_no_budget(proxy_factory, fake_retell):
+    """The hostile review's attack: 60 addresses of one /64 made 60 creates at 20/minute."""
     proxy = proxy_factory(fake_retell[1], rate_limit_ip="20/hour", trusted_proxies=TRUSTED)
-    with caplog.at_level(logging.INFO, logger="proxy.access"):
+    access, logger = _AccessLines(), logging.getLogger("proxy.access")
+    level = logger.level
+    logger.addHandler(access)
+    logger.setLevel(logging.INFO)
+    try:
         statuses = [create(proxy, **{"X-Forwarded-For": f"2001:db8:1:2::{n:x}"}).status_code for n in range(1, 31)]
         # Another household's network is not touched by it.
         other = create(proxy, **{"X-Forwarded-For": "2001:db8:1:3::1"}).status_code
+        records = access.wait_for(31)
+    finally:
+        logger.removeHandler(access)
+        logger.setLevel(level)
     assert statuses == [201] * 20 + [429] * 10 and other == 201
-    lines = [r for r in caplog.records if r.name == "proxy.access" and getattr(r, "ip", None)]
+    lines = [r for r in records if getattr(r, "ip", None)]
     assert {r.ip for r in lines} == {"2001:db8:1:2::/64", "2001:db8:1:3::/64"}  # the logs name the budget's key
 
 
