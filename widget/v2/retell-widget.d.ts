@@ -39,7 +39,7 @@ export interface RetellWidgetOptions {
   position?: RetellWidgetPosition;
   /** Named colour theme; default `purple`. `dark` also switches to the dark scheme. */
   theme?: RetellWidgetTheme;
-  /** Light or dark surfaces, or `auto` to follow `prefers-color-scheme`; default `light`. */
+  /** Light or dark surfaces, or `auto` to follow `prefers-color-scheme`; left out, it follows the visitor too (from 2.6.0; `light` before). */
   scheme?: RetellWidgetScheme;
   /** The call SDK (an ES module exporting RetellWebClient); default: `sdk/` beside the version folders. */
   sdkUrl?: string;
