@@ -185,7 +185,7 @@ def run(config: CheckConfig, on_ready: Callable[[SandboxState], None] | None = N
 @dataclass(slots=True)
 class _Worker:
     """One browser context and page, reused from client to client (a navigation is far cheaper
-    than a new context). Tracing runs throughout; each check is one chunk, kept when it fails."""
+    than a new context). Tracing runs only around the checks that keep a trace (``_attempt``)."""
 
     context: object
     page: object
@@ -194,7 +194,6 @@ class _Worker:
 
 async def _worker(browser) -> _Worker:  # noqa: ANN001
     context = await browser.new_context()
-    await context.tracing.start(snapshots=True, screenshots=False)
     page = await context.new_page()
     await page.add_init_script(_PEER_CONNECTIONS)
     console: list[str] = []
@@ -272,7 +271,8 @@ async def _check_client(run: _Run, client: registry.Client) -> None:
     async def page() -> None:
         async with run.worker() as worker:
             report.checks["page"] = await _attempt(run.config, worker, client.id, "page",
-                                                   lambda p: _page(p, run.control.state.origins[client.id], client))
+                                                   lambda p: _page(p, run.control.state.origins[client.id], client),
+                                                   traced=False)
 
     async def probes() -> None:
         # One after another: ``config`` and ``hostile`` count this client's requests at Retell.
@@ -370,28 +370,46 @@ def _share(report: ClientReport, key: widget_config.WidgetConfig, chosen: regist
                 report.checks[name] = Outcome(shared.status, shared.reason, shared.seconds if first else 0.0)
 
 
-async def _attempt(config: CheckConfig, worker: _Worker, client_id: str, name: str, step: Callable) -> Outcome:
-    """One check on a client's page: its outcome, with a screenshot and its trace on failure."""
-    context, page, console = worker.context, worker.page, worker.console
-    console.clear()
-    await context.tracing.start_chunk(title=f"{client_id} {name}")
+async def _attempt(config: CheckConfig, worker: _Worker, client_id: str, name: str, step: Callable,
+                   traced: bool = True) -> Outcome:
+    """One check on a client's page: its outcome, with a screenshot and a Playwright trace on
+    failure. ``traced`` traces the check as it runs; otherwise (a check run for every client,
+    where tracing would cost Chromium more than the check) a failed check is run again under
+    tracing for its trace, and the reason says if that second run passed."""
     started = time.perf_counter()
+    if traced:
+        await worker.context.tracing.start(title=f"{client_id} {name}", snapshots=True, screenshots=False)
+    reason = await _reason(worker, step)
+    seconds = time.perf_counter() - started
+    if reason is None:
+        if traced:
+            await worker.context.tracing.stop()
+        return Outcome(PASS, seconds=seconds)
+    folder = config.out / client_id / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(Exception):
+        await worker.page.screenshot(path=str(folder / "screenshot.png"))
+    if not traced:
+        await worker.context.tracing.start(title=f"{client_id} {name}, run again", snapshots=True, screenshots=False)
+        if await _reason(worker, step) is None:
+            reason += " (it passed when run again for its trace: an intermittent failure)"
+    await worker.context.tracing.stop(path=str(folder / "trace.zip"))
+    return Outcome(FAIL, reason, seconds, [str(folder / "screenshot.png"), str(folder / "trace.zip")])
+
+
+async def _reason(worker: _Worker, step: Callable) -> str | None:
+    """Why ``step`` failed on the worker's page, with the console's most telling error; None if it passed."""
+    worker.console.clear()
     try:
-        await step(page)
+        await step(worker.page)
     except Exception as exc:  # noqa: BLE001 - every failure is a finding about this client
         reason = str(exc) if isinstance(exc, _Failed) else f"{type(exc).__name__}: {exc}".splitlines()[0]
-        if console:
+        if worker.console:
             # An SRI refusal says the most; otherwise the last error the page logged.
-            said = next((m for m in console if "integrity" in m), console[-1])
+            said = next((m for m in worker.console if "integrity" in m), worker.console[-1])
             reason += f" (browser console: {said.splitlines()[0][:200]})"
-        folder = config.out / client_id / name
-        folder.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(Exception):
-            await page.screenshot(path=str(folder / "screenshot.png"))
-        await context.tracing.stop_chunk(path=str(folder / "trace.zip"))
-        return Outcome(FAIL, reason, time.perf_counter() - started, [str(folder / "screenshot.png"), str(folder / "trace.zip")])
-    await context.tracing.stop_chunk()
-    return Outcome(PASS, seconds=time.perf_counter() - started)
+        return reason
+    return None
 
 
 def bot_note(client: registry.Client) -> str:
