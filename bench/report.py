@@ -133,15 +133,18 @@ def e2e(data: dict) -> list[str]:
 
 
 def check(data: dict) -> list[str]:
-    lines = [f"**Registry check** (`python -m bench.check`): `python -m harness check` on {data['sample']} of a "
-             f"{data['registry_clients']:,}-client synthetic registry, a fresh sandbox per row, one full call per "
-             f"client; {_machine(data)}.", "",
-             "| --jobs | clients/s | s per client | sandbox RSS start / peak / end | CPU s per client: browser "
-             "| sandbox | checker | machine busy | failing |",
-             "| --: | --: | --: | --: | --: | --: | --: | --: | --: |"]
+    lines = [f"**Registry check** (`python -m bench.check`): `python -m harness check` on {data['sample']:,} of a "
+             f"{data['registry_clients']:,}-client synthetic registry, a fresh sandbox per row; per client its page, "
+             f"origins, tokens and hostile copy, per widget configuration a full call; {_machine(data)}.", "",
+             "| --jobs | configurations | build + start-up | clients/s (steady) | sandbox RSS start / peak / end "
+             "| CPU s per client: browser | sandbox | checker | machine busy | failing |",
+             "| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |"]
     for row in data["rows"]:
         rss, cpu = row["sandbox_rss_mb"], row["cpu_s_per_client"]
-        lines.append(f"| {row['jobs']} | {row['clients_per_s']:.2f} | {row['per_client_s']:.2f} s "
+        steady = row.get("steady_clients_per_s")
+        lines.append(f"| {row['jobs']} | {row.get('configurations', '-')} "
+                     f"| {row.get('prepare_s', 0):.1f} + {row.get('startup_s', 0):.1f} s "
+                     f"| {row['clients_per_s']:.2f} ({steady if steady is not None else '-'}) "
                      f"| {rss['start']:.0f} / {rss['peak']:.0f} / {rss['end']:.0f} MB | {cpu['browser']:.2f} "
                      f"| {cpu['sandbox']:.2f} | {cpu['checker']:.2f} | {row['machine_busy']:.0%} | {len(row['failed'])} |")
     lines += ["", f"Goal >= {data['goal_clients_per_s']:g} clients/s: {'met' if data['meets_goal'] else 'not met'} "

@@ -17,6 +17,12 @@ def _script_json(value: object) -> str:
     return json.dumps(value, indent=2).replace("<", "\\u003c")
 
 
+def page_variables(client: Client) -> dict[str, str]:
+    """The dynamic variables the snippet's page sends: each key the proxy accepts from the
+    client's pages, with a placeholder the page fills in."""
+    return {key: f"(your {key})" for key in client.page_variables}
+
+
 def options(client: Client, site: SiteConfig, agent: str | None = None) -> dict[str, object]:
     """The constructor's options for ``agent``, one of the client's (default: its first)."""
     chosen = {
@@ -33,7 +39,7 @@ def options(client: Client, site: SiteConfig, agent: str | None = None) -> dict[
         chosen["lang"] = client.language
     if client.page_variables:
         # The only keys the proxy accepts from this client's pages; the page fills in its values.
-        chosen["dynamicVariables"] = {key: f"(your {key})" for key in client.page_variables}
+        chosen["dynamicVariables"] = page_variables(client)
     if client.consent:
         # Asked before the microphone; the proxy refuses a call without this text's hash.
         chosen["consent"] = {"text": client.consent.text, "url": client.consent.url}

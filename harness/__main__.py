@@ -74,16 +74,18 @@ async def _main(args: argparse.Namespace, shutdown: Shutdown) -> None:
 def _check_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m harness check",
-        description="Build the site for the sandbox, start it, and check every client in Chromium with Retell's real "
-                    "SDK: the demo page loads its pinned version with SRI, the widget is accessible (axe), a call with "
-                    "each agent starts, is heard and hangs up as user_hangup, a copy on a foreign origin is refused, "
-                    "and (v2) the page under the strict CSP makes a call. Exit status 0 only if every check passed.")
+        description="Build the site for the sandbox, start it, and check every client: its demo page loads its pinned "
+                    "version with SRI in Chromium, the proxy accepts its origin, each agent's token joins the media "
+                    "server, a copy on a foreign origin is refused. Once per widget configuration (release, bot check, "
+                    "consent, theme, position), in Chromium with Retell's real SDK: the widget is accessible (axe), a "
+                    "call starts, is heard and hangs up as user_hangup, and (v2) the page under the strict CSP makes a "
+                    "call. Exit status 0 only if every check passed.")
     parser.add_argument("--src", type=Path, default=Path("site_src"), help="site source folder (default: site_src)")
     parser.add_argument("--widget", type=Path, default=Path("widget"), help="widget source folder (default: widget)")
     parser.add_argument("--client", action="append", default=[], metavar="ID",
                         help="check only this client (repeatable; default: every client)")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
-                        help="clients checked in parallel, one browser context each (default: the CPU count, at most 4)")
+                        help="browser pages in parallel, each reused from client to client (default: the CPU count, at most 4)")
     parser.add_argument("--out", type=Path, default=Path("check-results"), metavar="DIR",
                         help="where a failed check's screenshot and Playwright trace go (default: check-results)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML, one test case per client and check")

@@ -1,20 +1,30 @@
-"""``python -m harness check``: every client of the registry, checked in a real browser.
+"""``python -m harness check``: every client of the registry, checked against a real sandbox.
 
-The site is built for the sandbox and served (``python -m harness``), then each client gets a
-fresh Chromium context with the sandbox's ``chromium_args`` and these checks, in order:
+The site is built for the sandbox and served (``python -m harness``). What can differ between two
+clients of one widget configuration (``harness.widget_config``) is checked for every client:
 
-- ``page``: the client's demo page loads its pinned widget version, with SRI, and shows the widget;
-- ``a11y``: axe finds no serious or critical violation in the widget;
-- ``calls``: a call with each of the client's agents starts with Retell's real SDK, the agent's
-  greeting arrives as audio, and the hang-up is recorded by the fake Retell as ``user_hangup``;
-- ``hostile``: the client's page copied onto a foreign origin is refused: no token, no upstream call;
-- ``csp``: (v2 clients) the client's page under the documented strict CSP makes a call, no violation;
+- ``page`` (in the browser): the client's demo page loads its pinned widget version, with SRI, and
+  shows the widget idle. Each browser page is reused from client to client;
+- ``calls`` (its own part, from Python: ``harness.probe``): the proxy accepts each of the
+  client's origins (CORS preflight), each agent mints a token from that origin, and the media
+  server lets the token join its call; the call carries the client's registry fields;
+- ``config``: a page variable the client does not list is refused, and a consent-less create;
+- ``hostile``: a copy of the client's page on a foreign origin is refused: no token, no upstream call;
 - ``bot``: for a client with a bot check, a create without a token is refused
-  (``bot_check_failed``), and the calls above passed it: the provider's fake verified a token
-  solved on this client's page. The fake takes any site key, so a pass carries a note: whether
-  ``bot_site_key`` is the provider's key for the site is for the provider to tell.
+  (``bot_check_failed``), and the provider verified a token solved for this client's host. The
+  fake takes any site key, so a pass carries a note: whether ``bot_site_key`` is the provider's
+  key for the site is for the provider to tell.
 
-A failed check keeps a screenshot and a Playwright trace under the output folder.
+What only differs between configurations (release, bot check, consent step, strict-CSP support,
+theme, position) is checked once per configuration, in the browser, on the page of its first
+client whose own ``page`` and ``calls`` passed, and shared by every client of it:
+
+- ``a11y``: axe finds no serious or critical violation in the widget;
+- ``calls`` (the configuration's part): a call starts with Retell's real SDK over WebRTC, the
+  agent's greeting arrives as audio, and the hang-up is recorded by the fake Retell as ``user_hangup``;
+- ``csp``: (v2) the page under the documented strict CSP makes a call, no violation.
+
+A failed browser check keeps a screenshot and a Playwright trace under the output folder.
 """
 
 from __future__ import annotations
@@ -35,19 +45,23 @@ import httpx
 from playwright.async_api import TimeoutError as BrowserTimeout
 
 import registry
+from harness import probe, widget_config
 from harness.browser import PEER_CONNECTIONS
+from harness.probe import CREATE_PATH
+from harness.probe import Control as _Control
+from harness.probe import Failed as _Failed
+from harness.probe import configured as _configured
 from harness.selection import SelectionError, Shard, select
 from harness.state import SandboxState
 from registry.errors import ErrorList
 
 CHECKS = ("page", "a11y", "calls", "config", "hostile", "csp", "bot")
 PASS, FAIL, NOT_APPLICABLE, SKIPPED = "pass", "FAIL", "n/a", "skip"
-# The checks that need the page to have loaded the widget; they are skipped when ``page`` failed.
-_NEEDS_PAGE = {"a11y", "calls", "hostile", "csp"}
+# Clients whose checks run at once, per browser page: most of a client's checks wait on the sandbox.
+_CLIENTS_PER_PAGE = 3
 # axe impacts that fail the a11y check.
 _SERIOUS = {"serious", "critical"}
 _CALL_TIMEOUT_MS = 20_000
-CREATE_PATH = "/api/create-web-call"  # the proxy's endpoint, as the sandbox serves it
 # Keeps the page's peer connections, so the check can read whether the agent's audio arrived, and
 # every CSP violation.
 _PEER_CONNECTIONS = PEER_CONNECTIONS + """
@@ -112,14 +126,13 @@ class Report:
     clients: list[ClientReport]
     seconds: float  # all of it: the build, the sandbox's start and the checks
     checking_seconds: float = 0.0  # from the sandbox being ready to the last check's end
+    prepare_seconds: float = 0.0  # the registry's validation and the build before any server starts
+    startup_seconds: float = 0.0  # the sandbox's own build and start, until it is ready
+    configurations: int = 0  # the distinct widget configurations checked in the browser
 
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.clients)
-
-
-class _Failed(Exception):
-    """A check's failure, in plain words."""
 
 
 def prepare(config: CheckConfig, say: Callable[[str], None] = lambda line: None) -> registry.Registry:
@@ -160,9 +173,10 @@ def run(config: CheckConfig, on_ready: Callable[[SandboxState], None] | None = N
     before any browser if the site is broken."""
     from harness.launch import SandboxFailed, launched
 
+    begun = time.perf_counter()
     chosen = list(prepare(config, say).clients)
     if not chosen:  # nothing a change can have broken: no sandbox to start
-        return Report([], 0.0)
+        return Report([], 0.0, prepare_seconds=time.perf_counter() - begun)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
         args = ["--src", str(config.src), "--widget", str(config.widget)]
@@ -179,7 +193,53 @@ def run(config: CheckConfig, on_ready: Callable[[SandboxState], None] | None = N
                 checked = time.perf_counter() - ready
         except SandboxFailed as exc:
             raise CheckError([str(exc)]) from None
-    return Report(reports, time.perf_counter() - started, checked)
+    return Report(reports, time.perf_counter() - started, checked, started - begun, ready - started,
+                  len(widget_config.group(chosen)))
+
+
+@dataclass(slots=True)
+class _Worker:
+    """One browser context and page, reused from client to client (a navigation is far cheaper
+    than a new context). Tracing runs only around the checks that keep a trace (``_attempt``)."""
+
+    context: object
+    page: object
+    console: list[str]
+
+
+async def _worker(browser) -> _Worker:  # noqa: ANN001
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.add_init_script(_PEER_CONNECTIONS)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    return _Worker(context, page, console)
+
+
+@dataclass(slots=True)
+class _Run:
+    """What a run shares: its settings, the sandbox, the browser pages and the reports."""
+
+    config: CheckConfig
+    control: _Control
+    workers: asyncio.Queue
+    reports: dict[str, ClientReport]
+    progress: Callable[[str], None]
+    started: float
+    done: int = 0
+
+    @contextlib.asynccontextmanager
+    async def worker(self):  # noqa: ANN202
+        worker = await self.workers.get()
+        try:
+            yield worker
+        finally:
+            self.workers.put_nowait(worker)
+
+    def tell(self, what: str = "") -> None:
+        failing = sum(not r.passed for r in self.reports.values() if r.checks)
+        self.progress(f"checked {self.done}/{len(self.reports)} clients{what}, {failing} failing, "
+                      f"{time.perf_counter() - self.started:.1f} s")
 
 
 async def _check_all(config: CheckConfig, state: SandboxState, clients: list[registry.Client],
@@ -189,110 +249,182 @@ async def _check_all(config: CheckConfig, state: SandboxState, clients: list[reg
     from harness.browser import chromium_executable
 
     reports = {c.id: ClientReport(c.id, c.name, c.widget_version) for c in clients}
-    slots = asyncio.Semaphore(config.workers)
-    done = 0
-
-    def tell() -> None:
-        failing = sum(not r.passed for r in reports.values() if r.checks)
-        progress(f"checked {done}/{len(clients)} clients, {failing} failing, {time.perf_counter() - started:.1f} s")
-
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium_executable(), args=list(state.chromium_args))
         try:
-            async with httpx.AsyncClient(timeout=30) as http:
-                control = _Control(http, state)
-
-                async def one(client: registry.Client) -> None:
-                    nonlocal done
-                    async with slots:
-                        await _check_client(config, browser, control, state, client, reports[client.id])
-                    done += 1
-                    tell()
-
-                tell()
-                await asyncio.gather(*(one(c) for c in clients))
+            async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as http:
+                workers: asyncio.Queue = asyncio.Queue()
+                for worker in await asyncio.gather(*(_worker(browser) for _ in range(config.workers))):
+                    workers.put_nowait(worker)
+                run = _Run(config, _Control(http, state), workers, reports, progress, started)
+                await _check_clients(run, clients)
+                await _check_configurations(run, clients)
         finally:
             await browser.close()
     return [reports[c.id] for c in clients]
 
 
-@dataclass(frozen=True, slots=True)
-class _Control:
-    http: httpx.AsyncClient
-    state: SandboxState
+async def _check_clients(run: _Run, clients: list[registry.Client]) -> None:
+    """What can differ between clients of one configuration, for every client: its page in the
+    browser, its origins, agents, registry fields and hostile copy against the sandbox."""
+    # The Python checks wait on the sandbox, not the browser: more clients at once than pages.
+    slots = asyncio.Semaphore(run.config.workers * _CLIENTS_PER_PAGE)
 
-    def local(self, name: str) -> str:
-        return self.state.local(name)
+    async def one(client: registry.Client) -> None:
+        async with slots:
+            await _check_client(run, client)
+        run.done += 1
+        run.tell()
 
-    async def records(self) -> dict:
-        return (await self.http.get(self.local("control") + "/calls")).json()
-
-    async def ended(self, call_id: str) -> dict:
-        response = await self.http.get(self.local("control") + f"/calls/{call_id}", params={"wait": "ended"})
-        if response.status_code != 200:
-            raise _Failed(f"the fake Retell never saw call {call_id} end")
-        return response.json()
+    run.tell()
+    await asyncio.gather(*(one(c) for c in clients))
 
 
-async def _check_client(config: CheckConfig, browser, control: _Control, state: SandboxState, client: registry.Client,  # noqa: ANN001
-                        report: ClientReport) -> None:
-    origin = state.origins[client.id]
-    v2 = client.version.major >= 2
-    steps: list[tuple[str, Callable]] = [
-        ("page", lambda page: _page(page, origin, client)),
-        ("a11y", lambda page: _a11y(page, origin, client)),
-        ("calls", lambda page: _calls(page, control, origin, client)),
-        ("config", lambda page: _config(control, origin, client)),
-        ("hostile", lambda page: _hostile(page, control, state, client)),
-        ("csp", (lambda page: _csp(page, control, origin, client)) if v2 else None),
-        ("bot", (lambda page: _bot(control, state, client)) if client.bot_check else None),
-    ]
-    # One context and page per client, as one visitor: the checks follow each other on it (the
-    # calls start from the demo page the first two checks loaded). Tracing runs throughout; each
-    # check is one chunk, kept only when it fails.
-    context = await browser.new_context()
-    try:
-        await context.tracing.start(snapshots=True, screenshots=False)
-        page = await context.new_page()
-        await page.add_init_script(_PEER_CONNECTIONS)
-        console: list[str] = []
-        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+async def _check_client(run: _Run, client: registry.Client) -> None:
+    report = run.reports[client.id]
+
+    async def page() -> None:
+        async with run.worker() as worker:
+            report.checks["page"] = await _attempt(run.config, worker, client.id, "page",
+                                                   lambda p: _page(p, run.control.state.origins[client.id], client),
+                                                   traced=False)
+
+    async def probes() -> None:
+        # One after another: ``config`` and ``hostile`` count this client's requests at Retell.
+        steps = [("calls", _own_calls), ("config", probe.config), ("hostile", probe.hostile),
+                 ("bot", probe.bot if client.bot_check else None)]
         for name, step in steps:
-            if name in _NEEDS_PAGE and report.checks["page"].status == FAIL:
-                report.checks[name] = Outcome(SKIPPED, "not run: the page check failed")
-            elif step is None:
-                report.checks[name] = Outcome(NOT_APPLICABLE, "v1 has no strict-CSP support" if name == "csp" else
-                                              "the client requires no bot check")
-            else:
-                console.clear()
-                await context.tracing.start_chunk(title=f"{client.id} {name}")
-                report.checks[name] = await _attempt(config, context, page, client, name, step, console)
-                if name == "bot" and report.checks[name].status == PASS:
-                    report.checks[name].reason = bot_note(client)
-    finally:
-        await context.close()
+            if step is None:
+                report.checks[name] = Outcome(NOT_APPLICABLE, "the client requires no bot check")
+                continue
+            report.checks[name] = await _probe(step(run.control, client))
+            if name == "bot" and report.checks[name].status == PASS:
+                report.checks[name].reason = bot_note(client)
+
+    await asyncio.gather(page(), probes())
+    if report.checks["page"].status == FAIL:
+        report.checks["calls"] = Outcome(SKIPPED, "not run: the page check failed")
 
 
-async def _attempt(config: CheckConfig, context, page, client: registry.Client, name: str, step: Callable,  # noqa: ANN001
-                   console: list[str]) -> Outcome:
-    """One check on the client's page: its outcome, with a screenshot and its trace on failure."""
+async def _own_calls(control: _Control, client: registry.Client) -> None:
+    await probe.origins(control, client)
+    await probe.calls(control, client)
+
+
+async def _probe(check) -> Outcome:  # noqa: ANN001
     started = time.perf_counter()
     try:
-        await step(page)
+        await check
+    except _Failed as failed:
+        return Outcome(FAIL, str(failed), time.perf_counter() - started)
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding about this client
+        return Outcome(FAIL, f"{type(exc).__name__}: {exc}".splitlines()[0], time.perf_counter() - started)
+    return Outcome(PASS, seconds=time.perf_counter() - started)
+
+
+def _representative(run: _Run, members: list[registry.Client]) -> registry.Client | None:
+    """The first client of a configuration whose own checks passed: its page hosts the
+    configuration's call, so a breakage of its own cannot be taken for the configuration's."""
+    return next((c for c in members if all(run.reports[c.id].checks[n].status == PASS for n in ("page", "calls"))), None)
+
+
+async def _check_configurations(run: _Run, clients: list[registry.Client]) -> None:
+    """What only differs between widget configurations, once each: axe, a call and the
+    strict-CSP call in the browser, on the page of one client of the configuration."""
+    groups = widget_config.group(clients)
+    checked = 0
+
+    async def one(key: widget_config.WidgetConfig, members: list[registry.Client]) -> None:
+        nonlocal checked
+        chosen = _representative(run, members)
+        outcomes = await _check_configuration(run, key, chosen) if chosen is not None else {}
+        for client in members:
+            _share(run.reports[client.id], key, chosen, outcomes, first=client is chosen)
+        checked += 1
+        run.tell(f"; {checked}/{len(groups)} widget configurations")
+
+    await asyncio.gather(*(one(key, members) for key, members in groups.items()))
+
+
+async def _check_configuration(run: _Run, key: widget_config.WidgetConfig, client: registry.Client) -> dict[str, Outcome]:
+    origin = run.control.state.origins[client.id]
+    steps: list[tuple[str, Callable]] = [
+        ("a11y", lambda page: _a11y(page, origin, client)),
+        ("calls", lambda page: _call(page, run.control, origin, client)),
+    ]
+    if key.strict_csp:
+        steps.append(("csp", lambda page: _csp(page, run.control, origin, client)))
+    outcomes: dict[str, Outcome] = {}
+    async with run.worker() as worker:
+        for name, step in steps:
+            outcomes[name] = await _attempt(run.config, worker, client.id, name, step)
+    return outcomes
+
+
+def _share(report: ClientReport, key: widget_config.WidgetConfig, chosen: registry.Client | None,
+           outcomes: dict[str, Outcome], first: bool) -> None:
+    """A client's share of its configuration's checks: the same code in the same browser."""
+    page_failed = report.checks["page"].status == FAIL
+    for name in ("a11y", "calls", "csp"):
+        if name == "csp" and not key.strict_csp:
+            report.checks[name] = Outcome(NOT_APPLICABLE, "v1 has no strict-CSP support")
+        elif page_failed:
+            report.checks[name] = Outcome(SKIPPED, "not run: the page check failed")
+        elif name == "calls" and report.checks[name].status == FAIL:
+            continue  # its own token check failed: that is the finding
+        elif chosen is None:
+            report.checks[name] = Outcome(SKIPPED, f"not run: no client of configuration {key} passed its own page and "
+                                                   "token checks")
+        else:
+            shared = outcomes[name]
+            if shared.status == FAIL:
+                where = "" if first else f" (configuration {key}, checked on client {chosen.id}'s page)"
+                report.checks[name] = Outcome(FAIL, shared.reason + where, shared.seconds if first else 0.0,
+                                              list(shared.artefacts))
+            elif name != "calls":
+                report.checks[name] = Outcome(shared.status, shared.reason, shared.seconds if first else 0.0)
+
+
+async def _attempt(config: CheckConfig, worker: _Worker, client_id: str, name: str, step: Callable,
+                   traced: bool = True) -> Outcome:
+    """One check on a client's page: its outcome, with a screenshot and a Playwright trace on
+    failure. ``traced`` traces the check as it runs; otherwise (a check run for every client,
+    where tracing would cost Chromium more than the check) a failed check is run again under
+    tracing for its trace, and the reason says if that second run passed."""
+    started = time.perf_counter()
+    if traced:
+        await worker.context.tracing.start(title=f"{client_id} {name}", snapshots=True, screenshots=False)
+    reason = await _reason(worker, step)
+    seconds = time.perf_counter() - started
+    if reason is None:
+        if traced:
+            await worker.context.tracing.stop()
+        return Outcome(PASS, seconds=seconds)
+    folder = config.out / client_id / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(Exception):
+        await worker.page.screenshot(path=str(folder / "screenshot.png"))
+    if not traced:
+        await worker.context.tracing.start(title=f"{client_id} {name}, run again", snapshots=True, screenshots=False)
+        if await _reason(worker, step) is None:
+            reason += " (it passed when run again for its trace: an intermittent failure)"
+    await worker.context.tracing.stop(path=str(folder / "trace.zip"))
+    return Outcome(FAIL, reason, seconds, [str(folder / "screenshot.png"), str(folder / "trace.zip")])
+
+
+async def _reason(worker: _Worker, step: Callable) -> str | None:
+    """Why ``step`` failed on the worker's page, with the console's most telling error; None if it passed."""
+    worker.console.clear()
+    try:
+        await step(worker.page)
     except Exception as exc:  # noqa: BLE001 - every failure is a finding about this client
         reason = str(exc) if isinstance(exc, _Failed) else f"{type(exc).__name__}: {exc}".splitlines()[0]
-        if console:
+        if worker.console:
             # An SRI refusal says the most; otherwise the last error the page logged.
-            said = next((m for m in console if "integrity" in m), console[-1])
+            said = next((m for m in worker.console if "integrity" in m), worker.console[-1])
             reason += f" (browser console: {said.splitlines()[0][:200]})"
-        folder = config.out / client.id / name
-        folder.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(Exception):
-            await page.screenshot(path=str(folder / "screenshot.png"))
-        await context.tracing.stop_chunk(path=str(folder / "trace.zip"))
-        return Outcome(FAIL, reason, time.perf_counter() - started, [str(folder / "screenshot.png"), str(folder / "trace.zip")])
-    await context.tracing.stop_chunk()
-    return Outcome(PASS, seconds=time.perf_counter() - started)
+        return reason
+    return None
 
 
 def bot_note(client: registry.Client) -> str:
@@ -380,59 +512,12 @@ async def _a11y(page, origin: str, client: registry.Client) -> None:  # noqa: AN
         raise _Failed("axe: " + "; ".join(f"{v['id']} ({v['impact']}): {v['help']}" for v in serious))
 
 
-async def _calls(page, control: _Control, origin: str, client: registry.Client) -> None:  # noqa: ANN001
-    for agent in client.agents:
-        # The demo page is the first agent's; the others use the client's own sandbox page.
-        url = origin + "/" if agent == client.agents[0] else f"{origin}/sandbox/v{client.widget_version}/?agent={agent}{_bot_query(client)}"
-        record = await _one_call(page, control, url, client, agent, f"agent {agent}")
-        await _configured(control, record, client, agent)
-
-
-async def _configured(control: _Control, record: dict, client: registry.Client, agent: str) -> None:
-    """The call carries what the registry fixes for the client: its variables, its agent's version,
-    and (in Retell's own record) whose call it was."""
-    given = record.get("retell_llm_dynamic_variables") or {}
-    wrong = {k: given.get(k) for k, v in client.variables.items() if given.get(k) != v}
-    if wrong:
-        raise _Failed(f"agent {agent}: the call was created without the client's fixed variables: {wrong}")
-    if (record.get("metadata") or {}).get("client_id") != client.id:
-        raise _Failed(f"agent {agent}: Retell's record of the call does not name the client in its metadata")
-    version = client.agent_versions.get(agent)
-    if isinstance(version, int) and record.get("agent_version") != version:
-        raise _Failed(f"agent {agent}: the call runs agent version {record.get('agent_version')}, not {version}")
-    if isinstance(version, str):  # a tag: Retell's call object shows the number it resolved to
-        sent = [r.get("agent_version") for r in (await control.records())["requests"] if r["agent_id"] == agent]
-        if version not in sent:
-            raise _Failed(f"agent {agent}: no call was created with agent version {version!r}")
-
-
-def _unlisted(client: registry.Client) -> str:
-    """A page variable the client does not list."""
-    return next(key for n in range(len(client.page_variables) + 1)
-                if (key := f"harness_check_unlisted_{n}") not in client.page_variables)
-
-
-async def _config(control: _Control, origin: str, client: registry.Client) -> None:
-    """What a page may ask is the registry's: a page variable the client does not list is refused,
-    and a client that asks consent mints no token without the current text's hash. Neither
-    reaches Retell."""
-    before = await _agent_requests(control, client)
-    proxy, headers = control.local("proxy") + CREATE_PATH, {"Origin": origin}
-    body: dict = {"agent_id": client.agents[0], "retell_llm_dynamic_variables": {_unlisted(client): "x"}}
-    if client.consent is not None:
-        body["consent_hash"] = client.consent.hash  # so that the refusal is the variable's
-    answer = await control.http.post(proxy, json=body, headers=headers)
-    if answer.status_code != 400 or answer.json().get("error") != "variable_not_allowed":
-        raise _Failed(f"a page variable the client does not list was answered {answer.status_code}, not 400 variable_not_allowed")
-    if client.consent is not None:
-        for sent, what in ((None, "without"), ("0" * 64, "with a stale")):
-            answer = await control.http.post(proxy, json={"agent_id": client.agents[0], **({"consent_hash": sent} if sent else {})},
-                                             headers=headers)
-            if answer.status_code != 403 or answer.json().get("error") != "consent_required":
-                raise _Failed(f"a create {what} consent hash was answered {answer.status_code}, not 403 consent_required")
-    if await _agent_requests(control, client) != before:
-        raise _Failed("a refused create reached Retell")
-
+async def _call(page, control: _Control, origin: str, client: registry.Client) -> None:  # noqa: ANN001
+    """A call in the browser from the demo page, with the first agent: Retell's SDK, WebRTC, the
+    greeting heard, the hang-up recorded, the registry's fields on the call."""
+    agent = client.agents[0]
+    record = await _one_call(page, control, origin + "/", client, agent, f"agent {agent}")
+    await _configured(control, record, client, agent)
 
 async def _status_text(page, client: registry.Client) -> str:  # noqa: ANN001
     # v2's status line lives in its shadow root; Playwright's CSS locators pierce it.
@@ -456,12 +541,6 @@ def _creates(page) -> Iterator[list]:  # noqa: ANN001
         yield answers
     finally:
         page.remove_listener("response", seen)
-
-
-async def _agent_requests(control: _Control, client: registry.Client) -> int:
-    # An agent belongs to one client (the registry refuses a shared one), and one client's checks
-    # run one after another: the fake's requests for these agents are this check's alone.
-    return sum(r["agent_id"] in client.agents for r in (await control.records())["requests"])
 
 
 async def _start(page, client: registry.Client, timed_out: str, creates: list | None = None):  # noqa: ANN001, ANN202
@@ -520,36 +599,6 @@ async def _one_call(page, control: _Control, url: str, client: registry.Client, 
         if record["disconnection_reason"] != "user_hangup":
             raise _Failed(f"{what}: the hang-up was recorded as {record['disconnection_reason']!r}, not 'user_hangup'")
         return record
-
-
-async def _hostile(page, control: _Control, state: SandboxState, client: registry.Client) -> None:  # noqa: ANN001
-    before = await _agent_requests(control, client)
-    with _creates(page) as creates:
-        await _refused(page, state, client, creates)
-    if await _agent_requests(control, client) != before:
-        raise _Failed("a copy of the page on a foreign origin reached Retell (the proxy asked for a call)")
-
-
-async def _refused(page, state: SandboxState, client: registry.Client, creates: list) -> None:  # noqa: ANN001
-    agent = client.agents[0]
-    await page.goto(f"{state.hostile}/sandbox/v{client.widget_version}/?agent={agent}{_bot_query(client)}")
-    root = await _start(page, client, "the copy on a foreign origin neither failed nor started")
-    if await root.get_attribute("data-state") != "error":
-        raise _Failed("a copy of the page on a foreign origin started a call")
-    if any(r.status == 201 for r in creates):
-        raise _Failed("the proxy minted a token for a copy of the page on a foreign origin")
-
-
-async def _bot(control: _Control, state: SandboxState, client: registry.Client) -> None:
-    origin = state.origins[client.id]
-    body = {"agent_id": client.agents[0]} | ({"consent_hash": client.consent.hash} if client.consent else {})
-    bare = await control.http.post(control.local("proxy") + CREATE_PATH, json=body, headers={"Origin": origin})
-    if bare.status_code != 403 or bare.json().get("error") != "bot_check_failed":
-        raise _Failed(f"a create without a bot token was answered {bare.status_code}, not 403 bot_check_failed")
-    host = origin.split("://", 1)[1].rsplit(":", 1)[0]
-    answers = [v for v in (await control.records())["bot_verifications"] if v.get("page_host") == host]
-    if not any(v.get("success") for v in answers):
-        raise _Failed(f"no {client.bot_check} token from this client's page was verified by the provider")
 
 
 async def _csp(page, control: _Control, origin: str, client: registry.Client) -> None:  # noqa: ANN001

@@ -55,7 +55,10 @@ class Control:
             await (self._media_origin.stop() if faults.media_down else self._media_origin.start())
 
     async def _calls(self, request: Request) -> Response:
-        return JSONResponse(self._fake.records())
+        # ?agent= (repeatable) keeps those agents' requests and calls; ?page_host= the bot
+        # verifications of tokens solved on that host.
+        agents = request.query_params.getlist("agent")
+        return JSONResponse(self._fake.records(frozenset(agents) if agents else None, request.query_params.get("page_host")))
 
     async def _call(self, request: Request) -> Response:
         # ?wait=ended answers once the call has ended (the browser may see its end first),

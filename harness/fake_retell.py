@@ -191,10 +191,19 @@ class FakeRetell:
     def _expired(self, call: Call) -> bool:
         return self.faults.token_expired or self.clock() - call.created_at > TOKEN_TTL_SECONDS
 
-    def records(self) -> dict:
-        return {"requests": self.requests, "calls": [c.record() for c in self.calls.values()],
-                "webhooks": list(self.webhooks.deliveries) if self.webhooks is not None else [],
-                "bot_verifications": list(self.bots.verifications) if self.bots is not None else []}
+    def records(self, agents: frozenset[str] | None = None, page_host: str | None = None) -> dict:
+        """Everything recorded; ``agents`` keeps only those agents' requests and calls, ``page_host``
+        only the bot verifications of tokens solved on that host (so a check of one client among
+        a thousand reads its own, not every record)."""
+        mine = (lambda agent: True) if agents is None else (lambda agent: agent in agents)
+        verifications = list(self.bots.verifications) if self.bots is not None else []
+        deliveries = list(self.webhooks.deliveries) if self.webhooks is not None else []
+        calls = [c for c in self.calls.values() if mine(c.agent_id)]
+        ids = {c.call_id for c in calls}
+        return {"requests": [r for r in self.requests if mine(r.get("agent_id"))],
+                "calls": [c.record() for c in calls],
+                "webhooks": [d for d in deliveries if agents is None or d.get("call_id") in ids],
+                "bot_verifications": [v for v in verifications if page_host is None or v.get("page_host") == page_host]}
 
 
 def _create_params(raw: bytes) -> dict:

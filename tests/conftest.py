@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
+import pickle
 import re
 import shutil
 import ssl
@@ -90,6 +93,25 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     if failure:
         raise failure[0]
     return result[0]
+
+
+def once_per_run(factory: pytest.TempPathFactory, name: str, compute: Callable[[Path], T]) -> T:
+    """``compute(folder)``'s picklable result, computed once for the whole pytest run: the xdist
+    workers that need it take turns on a lock, and only the first computes (in ``folder``, shared
+    by every worker); the others read its result. A module-scoped fixture would run once per
+    worker that steals one of its tests, so an expensive one (a registry check) ran two or three
+    times at once, each slower for the others."""
+    root = factory.getbasetemp()
+    shared = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / f"once-{name}"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / "result.pickle"
+        if not done.exists():
+            result = compute(shared / "work")
+            done.write_bytes(pickle.dumps(result))
+            return result
+        return pickle.loads(done.read_bytes())
 
 
 @contextlib.contextmanager

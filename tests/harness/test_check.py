@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from harness.check import FAIL, NOT_APPLICABLE, PASS, SKIPPED, CheckConfig, CheckError, junit, prepare, run, table
+from harness.selection import Shard, shard_of
 from harness.state import SandboxState
-from tests.conftest import REPO, run_async
+from tests.conftest import REPO, once_per_run, run_async
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +26,11 @@ position = "bottom-right"
 widget_version = "{version}"
 brand_color = "#123456"
 {extra}'''
-# One healthy client, and one for each planted breakage.
+# One healthy client, and one for each planted breakage. Each broken client but one shares its
+# widget configuration (release, theme, position) with a healthy twin, so the configuration's browser
+# call passes on the twin's page: the breakage must be caught by the broken client's own checks.
+# The run checks shard 1 of 2, as one CI job of a matrix would: the ids are chosen so that every
+# client falls in it (harness.selection.shard_of) except twin-alone-1, the only twin of "alone".
 CLIENTS = "\n".join(CLIENT.format(**{"extra": ""} | c) for c in [
     # On the current release, with a bot check: its calls pass Turnstile's (the sandbox's fake).
     # It also fixes a variable and its agent's version, lets pages send one variable, and asks consent.
@@ -33,22 +38,36 @@ CLIENTS = "\n".join(CLIENT.format(**{"extra": ""} | c) for c in [
      "extra": 'bot_check = "turnstile"\nbot_site_key = "0x4AAAAAAAhealthy"\n'
               'variables = { client_name = "Healthy" }\nagent_versions = { agent_healthy = 2 }\n'
               'page_variables = ["page_path"]\nconsent = { text = "We record calls.", url = "https://healthy.example/privacy" }\n'},
-    {"id": "tampered", "name": "Tampered", "agents": '"agent_tampered"', "version": "1.0.0"},
+    {"id": "tampered-1", "name": "Tampered", "agents": '"agent_tampered"', "version": "1.0.0"},
+    {"id": "twin-tampered-1", "name": "Twin of Tampered", "agents": '"agent_twin_tampered"', "version": "1.0.0"},
     {"id": "unlisted", "name": "Unlisted", "agents": '"agent_unlisted"', "version": "2.1.0"},
     {"id": "stranger", "name": "Stranger", "agents": '"agent_stranger", "agent_known"', "version": "1.1.0"},
-    {"id": "silent", "name": "Silent", "agents": '"agent_silent"', "version": "2.1.0"},
+    {"id": "twin-stranger", "name": "Twin of Stranger", "agents": '"agent_twin_stranger"', "version": "1.1.0"},
+    {"id": "silent-1", "name": "Silent", "agents": '"agent_silent"', "version": "2.1.0"},
+    {"id": "twin-silent", "name": "Twin of Silent and Unlisted", "agents": '"agent_twin_silent"', "version": "2.1.0"},
+    # Cannot reach media either, and its healthy twin is in the other shard: nothing in this shard
+    # shares its configuration.
+    {"id": "alone", "name": "Alone", "agents": '"agent_alone"', "version": "2.2.0"},
+    {"id": "twin-alone-1", "name": "Twin of Alone", "agents": '"agent_twin_alone"', "version": "2.2.0"},
 ])
+SHARD = Shard(1, 2)
 PLANTED = {
-    "cdn": {"tamper": "v1.0.0/"},                 # the archived 1.0.0 as a compromised CDN serves it
+    # the archived 1.0.0 as a compromised CDN serves it: every client pinning it fails on its own page
+    "cdn": {"tamper": "v1.0.0/"},
     "registry": {"unlisted": ["unlisted"]},       # the proxy's registry lacks this client's origin
     "agents": {"agent_stranger": "unknown",       # Retell does not know this agent
-               "agent_silent": "no-media"},       # this agent's calls cannot reach the media server
+               "agent_silent": "no-media",        # this agent's calls cannot reach the media server
+               "agent_alone": "no-media"},
 }
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    root = tmp_path_factory.mktemp("check")
+    return once_per_run(tmp_path_factory, "registry-check", _planted_run)
+
+
+def _planted_run(root):
+    root.mkdir()
     subprocess.run(["cp", "-r", str(REPO / "site_src"), str(REPO / "widget"), str(root)], check=True)
     (root / "site_src" / "clients.toml").write_text(CLIENTS)
 
@@ -56,7 +75,7 @@ def report(tmp_path_factory):
         response = httpx.post(state.local("control") + "/faults", json=PLANTED, timeout=10)
         assert response.status_code == 200, response.text
 
-    config = CheckConfig(src=root / "site_src", widget=root / "widget", jobs=2, out=root / "results")
+    config = CheckConfig(src=root / "site_src", widget=root / "widget", jobs=2, out=root / "results", shard=SHARD)
     return run(config, on_ready=plant), config
 
 
@@ -76,49 +95,73 @@ def test_a_healthy_client_passes_every_check(report):
                                            "csp": PASS, "bot": PASS}
     # The fake Turnstile takes any site key, and the pass says so.
     assert "cannot tell whether bot_site_key '0x4AAAAAAAhealthy' is right" in reason(report, "healthy", "bot")
+    # The twins share a configuration with broken clients, and pass: a configuration's call runs on
+    # the page of a client whose own checks passed.
+    for twin in ("twin-stranger", "twin-silent"):
+        assert set(outcomes(report, twin).values()) <= {PASS, NOT_APPLICABLE}, outcomes(report, twin)
     assert not report.passed  # the planted ones fail
 
 
-def test_a_tampered_archived_release_fails_the_page_check(report):
+def test_a_tampered_archived_release_fails_the_page_check_of_every_client_pinning_it(report):
     report, config = report
-    assert outcomes(report, "tampered")["page"] == FAIL
-    said = reason(report, "tampered", "page")
-    assert said.startswith("the browser refused /v1.0.0/retell-widget.js: its bytes do not match") and "(SRI)" in said
-    assert "Failed to find a valid digest in the 'integrity' attribute" in said  # the console's own words
-    # What needs the widget is not run, so the one cause is reported once.
-    assert {outcomes(report, "tampered")[c] for c in ("a11y", "calls", "hostile")} == {SKIPPED}
-    assert (config.out / "tampered" / "page" / "trace.zip").is_file()
-    assert (config.out / "tampered" / "page" / "screenshot.png").is_file()
+    for client in ("tampered-1", "twin-tampered-1"):
+        assert outcomes(report, client)["page"] == FAIL
+        said = reason(report, client, "page")
+        assert said.startswith("the browser refused /v1.0.0/retell-widget.js: its bytes do not match") and "(SRI)" in said
+        assert "Failed to find a valid digest in the 'integrity' attribute" in said  # the console's own words
+        # What needs the widget is not run, so the one cause is reported once.
+        assert {outcomes(report, client)[c] for c in ("a11y", "calls")} == {SKIPPED}
+        assert (config.out / client / "page" / "trace.zip").is_file()
+        assert (config.out / client / "page" / "screenshot.png").is_file()
+    assert outcomes(report, "tampered-1")["hostile"] == PASS  # the proxy's side does not need the page
 
 
-def test_a_client_whose_origin_the_proxy_refuses_fails_its_calls(report):
+def test_a_client_whose_origin_the_proxy_refuses_fails_its_calls_beside_a_healthy_twin(report):
     report, _ = report
     checks = outcomes(report, "unlisted")
-    assert checks["page"] == PASS and checks["a11y"] == PASS and checks["hostile"] == PASS
-    assert checks["calls"] == FAIL and "couldn't reach the assistant" in reason(report, "unlisted", "calls")
+    assert checks["page"] == PASS and checks["a11y"] == PASS and checks["hostile"] == PASS and checks["csp"] == PASS
+    assert checks["calls"] == FAIL
+    assert reason(report, "unlisted", "calls").startswith("the proxy refused the preflight from http://unlisted.localhost:")
+    assert "origin_not_allowed" in reason(report, "unlisted", "calls")
 
 
 def test_an_agent_retell_does_not_know_fails_its_client_and_is_named(report):
     report, _ = report
     assert outcomes(report, "stranger")["calls"] == FAIL
-    assert reason(report, "stranger", "calls").startswith("agent agent_stranger: the widget shows an error"), \
-        reason(report, "stranger", "calls")
+    said = reason(report, "stranger", "calls")
+    assert said.startswith("agent agent_stranger: the proxy minted no token for http://stranger.localhost:"), said
     assert outcomes(report, "stranger")["csp"] == NOT_APPLICABLE  # a v1 client
+    assert outcomes(report, "twin-stranger")["calls"] == PASS
 
 
 def test_a_client_that_cannot_reach_the_media_server_fails_its_calls(report):
     report, _ = report
-    checks = outcomes(report, "silent")
-    assert checks["page"] == PASS and checks["calls"] == FAIL and checks["csp"] == FAIL
-    assert "couldn't be started" in reason(report, "silent", "calls")
+    checks = outcomes(report, "silent-1")
+    assert checks["page"] == PASS and checks["calls"] == FAIL
+    assert reason(report, "silent-1", "calls") == "agent agent_silent: the media server refused its token: 503 media server unreachable"
+
+
+def test_a_shard_checks_its_own_clients_and_a_breakage_alone_in_it_still_fails(report):
+    report, _ = report
+    assert {c.id for c in report.clients} == {c for c in ids() if shard_of(c, 2) == 1} == set(ids()) - {"twin-alone-1"}
+    checks = outcomes(report, "alone")
+    assert checks["page"] == PASS and checks["calls"] == FAIL
+    assert reason(report, "alone", "calls") == "agent agent_alone: the media server refused its token: 503 media server unreachable"
+    # No client of its configuration passed its own checks in this shard: the browser's checks are
+    # not run for it and say why, and it fails on its own finding.
+    assert checks["a11y"] == SKIPPED and "no client of configuration v2.2.0 blue bottom-right passed" in reason(report, "alone", "a11y")
+
+
+def ids() -> list[str]:
+    return re.findall(r'^id = "([^"]+)"', CLIENTS, re.M)
 
 
 def test_the_table_and_junit_name_each_failure(report):
     report, _ = report
     text = table(report)
-    assert "tampered page: the browser refused /v1.0.0/retell-widget.js" in text and "1 of 5 clients passed every check" in text
+    assert "tampered-1 page: the browser refused /v1.0.0/retell-widget.js" in text and "3 of 9 clients passed every check" in text
     xml = junit(report)
-    assert xml.count("<testcase ") == 35 and 'classname="clients.stranger" name="calls"' in xml
+    assert xml.count("<testcase ") == 63 and 'classname="clients.stranger" name="calls"' in xml
     assert "<failure message=" in xml and "<skipped message=" in xml
     assert "healthy bot: note: the sandbox's fake Turnstile accepts any site key" in text and "<system-out>note: " in xml
 

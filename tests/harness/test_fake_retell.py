@@ -112,3 +112,18 @@ def test_records_never_show_tokens(retell):
     create(client)
     assert fake.records()["calls"][0]["access_token"] is None
     assert client.post("/__harness/calls").status_code in (404, 405)  # the control origin has the records
+
+
+def test_records_keep_only_the_agents_and_host_asked_for():
+    from harness.bots import FakeBots
+
+    bots = FakeBots()
+    fake = FakeRetell(KEY, frozenset({"agent_one", "agent_two"}), bots=bots)
+    with running(fake.app()) as port, httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        create(client, {"agent_id": "agent_one"})
+        create(client, {"agent_id": "agent_two"})
+    bots.verifications += [{"page_host": "one.localhost", "success": True}, {"page_host": "two.localhost", "success": True}]
+    mine = fake.records(frozenset({"agent_two"}), page_host="two.localhost")
+    assert [r["agent_id"] for r in mine["requests"]] == ["agent_two"] and [c["agent_id"] for c in mine["calls"]] == ["agent_two"]
+    assert mine["bot_verifications"] == [{"page_host": "two.localhost", "success": True}]
+    assert len(fake.records()["requests"]) == 2 and len(fake.records()["bot_verifications"]) == 2
