@@ -24,19 +24,24 @@ import argparse
 import os
 import re
 import resource
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import httpx
+
 from bench import common
-from bench.gen_site import SiteSize, generate
+from bench.gen_site import SiteSize, generate, touch_client
 from harness.check import FAIL, CheckConfig, run
 from harness.state import SandboxState
 
 CLIENTS = 1000
 JOBS = (2,)
 GOAL = 5.0  # clients per second
+CHANGED_GOAL = 30.0  # seconds, end to end, for a one-client edit with --changed-since
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -65,7 +70,8 @@ class _Watch:
         except OSError:
             return  # it has ended; keep the last reading
         self.cpu = (int(fields[11]) + int(fields[12])) / _TICK
-        self.rss.append(int(fields[21]) * _PAGE)
+        if fields[0] != "Z":  # an ended process not yet reaped has no memory left to read
+            self.rss.append(int(fields[21]) * _PAGE)
 
     def _run(self) -> None:
         while not self._done.wait(0.2):
@@ -103,8 +109,33 @@ def _steady(times: list[tuple[float, int]], count: int) -> float | None:
     return round((high - low) / (at[high] - at[low]), 2)
 
 
+def planted(sample: list[str]) -> tuple[dict, set[tuple[str, str]]]:
+    """Breakage planted in three clients spread through ``sample`` (each sharing its widget
+    configuration with many healthy clients), as the sandbox's control API takes it, and the
+    checks that must fail: the run must find exactly these. (A refused origin fails the client's
+    ``config`` check too: its creates are refused before their variables are read.)"""
+    if len(sample) < 4:
+        return {}, set()
+    unlisted, stranger, silent = (sample[len(sample) * k // 4] for k in (1, 2, 3))
+    agent = lambda client: "agent_" + client.replace("-", "_")  # noqa: E731 - bench.gen_site's naming
+    faults = {"registry": {"unlisted": [unlisted]}, "agents": {agent(stranger): "unknown", agent(silent): "no-media"}}
+    return faults, {(unlisted, "calls"), (unlisted, "config"), (stranger, "calls"), (silent, "calls")}
+
+
+def _by_tenth(times: list[tuple[float, int]], count: int) -> list[float]:
+    """Clients per second in each tenth of the clients: flat if nothing grows with the run."""
+    at = {done: moment for moment, done in times}
+    marks = [0] + [count * k // 10 for k in range(1, 11)]
+    first = min(at.values(), default=0.0)
+    at.setdefault(0, first)
+    return [round((b - a) / (at[b] - at[a]), 2) if a in at and b in at and at[b] > at[a] else None
+            for a, b in zip(marks, marks[1:])]
+
+
 def once(site: Path, sample: list[str], jobs: int) -> dict:
-    """One registry check of ``sample`` at ``jobs``; its rates, memory and CPU split."""
+    """One registry check of ``sample`` at ``jobs``, with breakage planted; its rates, memory,
+    CPU split and whether exactly the planted breakage was found."""
+    faults, expected = planted(sample)
     watch = _Watch()
     at_ready: dict[str, float] = {}
     times: list[tuple[float, int]] = []
@@ -114,6 +145,9 @@ def once(site: Path, sample: list[str], jobs: int) -> dict:
         at_ready["self"] = _cpu(resource.getrusage(resource.RUSAGE_SELF))
         at_ready["children"] = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN))
         at_ready["machine"] = _machine_busy()
+        if faults:
+            answer = httpx.post(state.local("control") + "/faults", json=faults, timeout=10)
+            answer.raise_for_status()
         watch.start(state.pid)
 
     def progress(line: str) -> None:
@@ -134,6 +168,7 @@ def once(site: Path, sample: list[str], jobs: int) -> dict:
     children = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN)) - at_ready["children"]
     browser = max(children - watch.cpu, 0.0)
     failed = [f"{c.id} {name}: {o.reason}" for c in report.clients for name, o in c.checks.items() if o.status == FAIL]
+    found = {(c.id, name) for c in report.clients for name, o in c.checks.items() if o.status == FAIL}
     count = len(report.clients)
     mb = lambda n: round(n / 2**20, 1)  # noqa: E731
     rss = watch.rss or [0]
@@ -142,12 +177,15 @@ def once(site: Path, sample: list[str], jobs: int) -> dict:
         "clients": count,
         "configurations": report.configurations,
         "failed": failed,
+        "planted": sorted(f"{client} {check}" for client, check in expected),
+        "found_exactly_the_planted": found == expected,
         "prepare_s": round(report.prepare_seconds, 2),  # the registry's validation and a build
         "startup_s": round(report.startup_seconds, 2),  # the sandbox's build and start
         "total_s": round(report.seconds, 2),
         "checking_s": round(report.checking_seconds, 2),
         "clients_per_s": round(count / report.checking_seconds, 2) if report.checking_seconds else None,
         "steady_clients_per_s": _steady(times, count),
+        "clients_per_s_by_tenth": _by_tenth(times, count),
         "per_client_s": round(report.checking_seconds / count, 3) if count else None,
         "sandbox_rss_mb": {"start": mb(rss[0]), "peak": mb(max(rss)), "end": mb(rss[-1]), "samples": len(rss),
                            # every 25th sample (5 s): flat, or climbing with the calls
@@ -162,10 +200,59 @@ def once(site: Path, sample: list[str], jobs: int) -> dict:
     }
 
 
+def changed_one(site: Path, number: int) -> dict:
+    """``python -m harness check --changed-since HEAD`` after renaming one client, end to end as a
+    pull request's job runs it: a fresh process, from its start (imports, the registry's
+    validation, the selection from git, the build, the sandbox's own build and start) to its exit."""
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args], cwd=site,
+                       check=True, capture_output=True, timeout=120)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "the registry before the edit")
+    touch_client(site, number)
+    with tempfile.TemporaryDirectory(prefix="bench-check-changed-") as out:
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "harness", "check", "--src", str(site / "site_src"),
+                                 "--widget", str(site / "widget"), "--changed-since", "HEAD", "--out", out],
+                                cwd=common.REPO, capture_output=True, text=True, timeout=600)
+        seconds = time.perf_counter() - started
+    lines = result.stderr.splitlines()
+    return {"edited": f"client-{number:04d}", "seconds": round(seconds, 2), "exit_status": result.returncode,
+            "why": [line for line in lines if line.startswith(("client-", "everyone", "nobody"))],
+            "result": (result.stdout.strip().splitlines() or [""])[-1]}
+
+
 def sample_of(count: int, size: int) -> list[str]:
     """Every Nth client of ``bench.gen_site``'s registry, so the sample spans it."""
     step = max(1, count // size)
     return [f"client-{number:04d}" for number in range(1, count + 1, step)][:size]
+
+
+def _print(data: dict) -> None:
+    rows, best = data["rows"], data["best_clients_per_s"]
+    print(f"registry check: {data['sample']} of {data['registry_clients']} clients, per client its page, origins, "
+          "tokens and hostile copy; per widget configuration a full call; fresh sandbox per row")
+    print(common.table(
+        ["--jobs", "clients", "configs", "prepare s", "start-up s", "checking s", "clients/s", "steady clients/s",
+         "sandbox RSS start/peak/end MB", "CPU s/client: sandbox", "browser", "checker", "machine", "machine busy",
+         "failing"],
+        [(r["jobs"], r["clients"], r["configurations"], r["prepare_s"], r["startup_s"], r["checking_s"],
+          r["clients_per_s"], r["steady_clients_per_s"], "{start}/{peak}/{end}".format(**r["sandbox_rss_mb"]),
+          r["cpu_s_per_client"]["sandbox"], r["cpu_s_per_client"]["browser"], r["cpu_s_per_client"]["checker"],
+          r["machine_cpu_s_per_client"], f"{r['machine_busy']:.0%}", len(r["failed"])) for r in rows]))
+    print(f"goal: >= {GOAL:g} clients/s: {'met' if data['meets_goal'] else 'not met'} (best {best})")
+    for row in rows:
+        print(f"  jobs {row['jobs']}: clients/s in each tenth of the run: {row['clients_per_s_by_tenth']}")
+        print(f"  jobs {row['jobs']}: planted {', '.join(row['planted']) or 'nothing'}; found exactly those: "
+              f"{row['found_exactly_the_planted']}")
+        for line in row["failed"][:5]:
+            print(f"  jobs {row['jobs']}: {line}")
+    changed = data["changed_since"]
+    if changed:
+        print(f"--changed-since HEAD after editing {changed['edited']}: {changed['seconds']} s end to end "
+              f"(goal < {CHANGED_GOAL:g} s), exit {changed['exit_status']}; {'; '.join(changed['why'])}; {changed['result']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,24 +278,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  --jobs {n}: {row['clients']} clients in {row['checking_s']} s, {row['clients_per_s']} clients/s "
                   f"(steady {row['steady_clients_per_s']}), {row['configurations']} configurations, "
                   f"{len(row['failed'])} failing", flush=True)
+        # A one-client edit, as a pull request checks it (not in --smoke: it is a second whole run).
+        changed = None if args.smoke else changed_one(site, clients // 2)
     best = max((r["steady_clients_per_s"] or r["clients_per_s"] or 0 for r in rows), default=0)
     data = {"registry_clients": clients, "sample": size, "goal_clients_per_s": GOAL, "rows": rows,
-            "best_clients_per_s": best, "meets_goal": best >= GOAL, "machine": common.finish_machine(info)}
+            "best_clients_per_s": best, "meets_goal": best >= GOAL, "changed_since": changed,
+            "changed_since_goal_s": CHANGED_GOAL, "machine": common.finish_machine(info)}
     path = common.write_results("check", data, args.smoke, args.results)
-    print(f"registry check: {size} of {clients} clients, per client its page, origins, tokens and hostile copy; "
-          "per widget configuration a full call; fresh sandbox per row")
-    print(common.table(
-        ["--jobs", "clients", "configs", "prepare s", "start-up s", "checking s", "clients/s", "steady clients/s",
-         "sandbox RSS start/peak/end MB", "CPU s/client: sandbox", "browser", "checker", "machine", "machine busy",
-         "failing"],
-        [(r["jobs"], r["clients"], r["configurations"], r["prepare_s"], r["startup_s"], r["checking_s"],
-          r["clients_per_s"], r["steady_clients_per_s"], "{start}/{peak}/{end}".format(**r["sandbox_rss_mb"]),
-          r["cpu_s_per_client"]["sandbox"], r["cpu_s_per_client"]["browser"], r["cpu_s_per_client"]["checker"],
-          r["machine_cpu_s_per_client"], f"{r['machine_busy']:.0%}", len(r["failed"])) for r in rows]))
-    print(f"goal: >= {GOAL:g} clients/s: {'met' if data['meets_goal'] else 'not met'} (best {best})")
-    for row in rows:
-        for line in row["failed"][:5]:
-            print(f"  jobs {row['jobs']}: {line}")
+    _print(data)
     print(f"wrote {path}")
     return 0
 
