@@ -14,10 +14,12 @@ so words are as common or as rare, and as clustered on their topic's pages, as i
 documentation. The ``uniform`` corpus (the one bench.builder builds) is measured as the stated
 worst case, for the reason ``UNIFORM_NOTE`` gives: every word is on every page.
 
-Pagefind (1.5) closes an index chunk once it holds 20,000 postings (pages plus word positions),
-a constant in its indexer with no documented option, and a query loads at least the chunk of
-each of its words. A word's own postings are never split, so a word on every page is a chunk of
-its own whatever the limit: the bytes of a query follow how common its words are.
+A query loads at least the index chunk of each of its words. Pagefind closes a chunk once it
+holds 20,000 postings (pages plus word positions), a constant with no documented option; the
+build sets ``builder.search.CHUNK_POSTINGS`` (2,000) through the indexer's undocumented
+``PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE``, so a rare word no longer brings ~20 KB of its common
+alphabetical neighbours. A word's own postings are never split: a word on every page is a chunk
+of its own whatever the limit, so the bytes of a query still follow how common its words are.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from pathlib import Path
 from bench import common
 from bench.gen_site import SMOKE, SiteSize, generate
 
-UNIFORM_NOTE = ("every word is drawn from one 65-word list, so each is on all 1,050 documents about 12 times; "
-                "its postings then fill a ~20 KB chunk of their own and an n-word query fetches n such chunks, "
-                "a word distribution no real docs site has.")
+UNIFORM_NOTE = ("every word is drawn from one 65-word list, so each is on every page about 6 times and is a "
+                "~10 KB chunk of its own (two or three share a ~20 KB chunk at Pagefind's default): an n-word "
+                "query fetches n such chunks, a word distribution no real docs site has.")
 
 TARGET_BYTES = 50 * 1024
 TARGET = "<= 50 KB of index files per query (1,000 pages)"
@@ -65,7 +67,8 @@ def _build(root: Path, out: Path) -> dict:
     finally:
         search.index = index
     bundle = {p: s for p, s in report.files.items() if p.startswith("docs/pagefind/")}
-    return {"pages": report.pages, "documents": len(index_sizes), "build_seconds": round(report.seconds, 2),
+    return {"pages": report.pages, "documents": len(index_sizes), "chunk_postings": search.CHUNK_POSTINGS,
+            "build_seconds": round(report.seconds, 2),
             "index_seconds": round(timings[0][0], 3), "index_cpu_seconds": round(timings[0][1], 3),
             "bundle_files": len(bundle), "bundle_bytes": sum(bundle.values())}
 
@@ -146,7 +149,7 @@ def _print(corpus: str, data: dict) -> None:
                          f"{r['index_bytes_for_query']:,} ({r['chunks']}: {r['chunk_bytes']:,}, "
                          f"{r['fragments']}: {r['fragment_bytes']:,})", r["index_bytes_total"]] for r in data["queries"]]))
     build = data["build"]
-    print(f"{build['documents']} documents indexed ({build['pages']} pages built); index step {build['index_seconds']} s wall, {build['index_cpu_seconds']} s CPU; "
+    print(f"{build['documents']} documents indexed ({build['pages']} pages built, chunks of {build['chunk_postings']:,} postings); index step {build['index_seconds']} s wall, {build['index_cpu_seconds']} s CPU; "
           f"bundle {build['bundle_files']} files, {build['bundle_bytes']:,} bytes; build {build['build_seconds']} s")
     print(f"worst query ({corpus} corpus): {data['worst_index_bytes']:,} index bytes")
 
