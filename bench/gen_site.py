@@ -3,13 +3,25 @@
 ``generate(root)`` writes ``root/site_src`` and ``root/widget`` (the repository's templates,
 site settings, v1 widget sources, the shared call core and vendored SDK, with generated content), deterministic for a given size, so
 two runs and two machines build the same thing. ``python -m bench.gen_site DIR`` does the same.
+
+Every docs page has the same shape (a title "Page N about ...", five sections, a table, a code
+block, links to other pages); its prose comes from one of two corpora:
+
+- ``uniform`` (the default, what bench.builder measures): every word drawn from one 65-word list,
+  so every word is on nearly every page, about 12 times each.
+- ``docs``: each page takes a topic, one of the repository's own docs pages (site_src/docs/*.md),
+  and most of its sentences from that page's prose, the rest from the other pages, so words are
+  as frequent, as rare and as clustered on topic pages as in real documentation. It follows the
+  docs as they are in the checkout: a docs change changes the pages made from them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import functools
 import random
+import re
 import shutil
 import tomllib
 from dataclasses import dataclass
@@ -27,6 +39,8 @@ _WORDS = (
 _SECTIONS = ("Overview", "Configuration", "Examples", "Troubleshooting", "Reference")
 _THEMES = themes_of_line(1)  # the generated clients pin v1 releases
 _POSITIONS = POSITIONS
+CORPORA = ("uniform", "docs")
+_TOPIC_SHARE = 0.8  # of a docs-corpus page's sentences, the share taken from its topic page
 
 
 @dataclass(frozen=True)
@@ -40,8 +54,11 @@ class SiteSize:
 SMOKE = SiteSize(pages=12, clients=10, releases=3, words=120)
 
 
-def generate(root: Path, size: SiteSize = SiteSize(), seed: int = 7) -> Path:
-    """Write the source under ``root`` (replacing it); return ``root``."""
+def generate(root: Path, size: SiteSize = SiteSize(), seed: int = 7, corpus: str = "uniform") -> Path:
+    """Write the source under ``root`` (replacing it), the docs' prose from ``corpus`` (one of
+    ``CORPORA``); return ``root``."""
+    if corpus not in CORPORA:
+        raise ValueError(f"unknown corpus {corpus!r}: expected one of {', '.join(CORPORA)}")
     rng = random.Random(seed)
     if root.exists():
         shutil.rmtree(root)
@@ -56,7 +73,7 @@ def generate(root: Path, size: SiteSize = SiteSize(), seed: int = 7) -> Path:
     versions = _releases(src, size.releases)
     (src / "docs").mkdir()
     for number in range(1, size.pages + 1):
-        (src / "docs" / f"{_slug(number)}.md").write_text(page_text(number, size, rng), encoding="utf-8")
+        (src / "docs" / f"{_slug(number)}.md").write_text(page_text(number, size, rng, corpus), encoding="utf-8")
     (src / "clients.toml").write_text(clients_text(size.clients, versions), encoding="utf-8")
     return root
 
@@ -78,28 +95,148 @@ def _sentence(rng: random.Random, words: int) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def page_text(number: int, size: SiteSize, rng: random.Random) -> str:
+class _Uniform:
+    """The flat corpus: every word drawn from ``_WORDS`` (its calls on ``rng`` are the ones the
+    generator always made, so the default site stays the same)."""
+
+    def page(self, rng: random.Random) -> _Uniform:
+        return self
+
+    def title(self, number: int, rng: random.Random) -> str:
+        return f"Page {number} about {rng.choice(_WORDS)}"
+
+    def prose(self, rng: random.Random, words: int) -> list[str]:
+        return [_sentence(rng, 12) for _ in range(max(1, words // 12))]
+
+    def sentence(self, rng: random.Random, words: int) -> str:
+        return _sentence(rng, words)
+
+    def word(self, rng: random.Random) -> str:
+        return rng.choice(_WORDS)
+
+
+@dataclass(frozen=True)
+class _Topic:
+    """One real docs page: its title, its prose's sentences, and its words of 4 letters or more."""
+
+    title: str
+    sentences: tuple[str, ...]
+    words: tuple[str, ...]
+
+
+class _DocsTopic:
+    """A page of the docs corpus: most sentences from its topic, the rest from any docs page."""
+
+    def __init__(self, topic: _Topic, topics: tuple[_Topic, ...]) -> None:
+        self.topic, self.topics = topic, topics
+
+    def title(self, number: int, rng: random.Random) -> str:
+        return f"Page {number} about {self.topic.title.lower()}"
+
+    def prose(self, rng: random.Random, words: int) -> list[str]:
+        sentences: list[str] = []
+        while not sentences or sum(len(x.split()) for x in sentences) < words:
+            sentences.append(self.sentence(rng, words))
+        return sentences
+
+    def sentence(self, rng: random.Random, words: int) -> str:
+        source = self.topic if rng.random() < _TOPIC_SHARE else rng.choice(self.topics)
+        return rng.choice(source.sentences)
+
+    def word(self, rng: random.Random) -> str:
+        return rng.choice(self.topic.words)
+
+
+class _Docs:
+    def __init__(self) -> None:
+        self.topics = _docs_topics()
+
+    def page(self, rng: random.Random) -> _DocsTopic:
+        return _DocsTopic(rng.choice(self.topics), self.topics)
+
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"(])")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
+
+
+@functools.cache
+def _docs_topics() -> tuple[_Topic, ...]:
+    topics = []
+    for path in sorted((REPO / "site_src" / "docs").glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        title = re.search(r"^title:\s*(.+)$", text, re.M)
+        sentences = tuple(_prose_sentences(text))
+        words = tuple(w.lower() for s in sentences for w in re.findall(r"[A-Za-z]{4,}", _LINK.sub(r"\1", s)))
+        if title and sentences:
+            topics.append(_Topic(title.group(1).strip(), sentences, words))
+    return tuple(topics)
+
+
+def _prose_sentences(markdown: str) -> list[str]:
+    """The sentences of a docs page's paragraphs and list items: not its meta lines, headings,
+    tables or code blocks; links become their text (their targets are not on the generated site)."""
+    paragraphs: list[list[str]] = [[]]
+    fenced = False
+    body = markdown.split("\n\n", 1)[1] if "\n\n" in markdown else ""  # after the meta lines
+    for line in body.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            paragraphs.append([])
+        elif fenced or not line.strip() or line.lstrip().startswith(("#", "|", "<")):
+            paragraphs.append([])
+        else:
+            if _LIST_ITEM.match(line):
+                paragraphs.append([])
+            paragraphs[-1].append(_LIST_ITEM.sub("", line).strip().removeprefix("> "))
+    sentences = []
+    for lines in paragraphs:
+        for sentence in _SENTENCE_END.split(_LINK.sub(r"\1", " ".join(lines))):
+            sentence = sentence.strip()
+            if sentence.endswith(":"):
+                sentence = sentence[:-1] + "."
+            # Whole sentences only, with their code spans closed and no raw HTML.
+            if (len(sentence.split()) >= 5 and sentence[-1] in ".!?" and sentence.count("`") % 2 == 0
+                    and "<" not in re.sub(r"`[^`]*`", "", sentence)):
+                sentences.append(sentence)
+    return sentences
+
+
+def _corpus(name: str) -> _Uniform | _Docs:
+    return _Docs() if name == "docs" else _Uniform()
+
+
+def page_text(number: int, size: SiteSize, rng: random.Random, corpus: str = "uniform") -> str:
     """One docs page: meta lines, headings, paragraphs, a table, a code block and internal links."""
     per_section = max(1, (size.words - 60) // len(_SECTIONS))
-    lines = [f"title: Page {number} about {rng.choice(_WORDS)}", f"order: {number}", "",
+    voice = _corpus(corpus).page(rng)
+    lines = [f"title: {voice.title(number, rng)}", f"order: {number}", "",
              f"# Page {number}", ""]
     for index, section in enumerate(_SECTIONS):
         lines += [f"## {section}", ""]
         other = rng.randint(1, size.pages)
         target = rng.choice(_SECTIONS).lower()
-        words = [_sentence(rng, 12) for _ in range(max(1, per_section // 12))]
+        words = voice.prose(rng, per_section)
         words.insert(1, f"See [page {other}]({_slug(other)}.md#{target}) for the {target}.")
         lines += [" ".join(words), ""]
         if index == 1:
             lines += ["| option | default | meaning |", "| --- | --- | --- |"]
-            lines += [f"| `{rng.choice(_WORDS)}{i}` | {rng.randint(1, 100)} | {_sentence(rng, 5)} |" for i in range(4)]
+            lines += [f"| `{voice.word(rng)}{i}` | {rng.randint(1, 100)} | {_phrase(voice, rng, 5)} |" for i in range(4)]
             lines.append("")
         if index == 2:
             lines += ["```js", "new RetellWidget({", f'  agentId: "agent_{number:04d}",',
                       '  proxyEndpoint: "https://api.example.com/api/create-web-call",',
                       f'  position: "{rng.choice(_POSITIONS)}",', "});", "```", ""]
-            lines += ["### Details", "", _sentence(rng, 20), ""]
+            lines += ["### Details", "", voice.sentence(rng, 20), ""]
     return "\n".join(lines)
+
+
+def _phrase(voice: _Uniform | _DocsTopic, rng: random.Random, words: int) -> str:
+    """A table cell's few words: the flat corpus's sentence, or words from the page's topic."""
+    if isinstance(voice, _Uniform):
+        return voice.sentence(rng, words)
+    text = " ".join(voice.word(rng) for _ in range(words))
+    return text[0].upper() + text[1:] + "."
 
 
 def clients_text(count: int, versions: list[str]) -> str:
@@ -168,8 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=SiteSize.clients)
     parser.add_argument("--releases", type=int, default=SiteSize.releases)
     parser.add_argument("--words", type=int, default=SiteSize.words)
+    parser.add_argument("--corpus", choices=CORPORA, default="uniform",
+                        help="where the docs pages' prose comes from: one flat 65-word list (uniform, "
+                             "the default) or the repository's own docs pages (docs)")
     args = parser.parse_args(argv)
-    generate(args.root, SiteSize(args.pages, args.clients, args.releases, args.words))
+    generate(args.root, SiteSize(args.pages, args.clients, args.releases, args.words), corpus=args.corpus)
     print(f"wrote {args.root}/site_src and {args.root}/widget")
     return 0
 

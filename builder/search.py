@@ -5,6 +5,12 @@ the build stays Node-free. It splits the index into chunks and each result's tex
 fragment, so a query downloads the chunks holding its words and the fragments of the results it
 shows, not the whole index (``bench/search.py`` measures it).
 
+Pagefind closes a chunk once it holds 20,000 postings (pages plus word positions), so on a
+1,000-page site a rare word shares a ~20 KB chunk with common neighbours in alphabetical order
+and a three-word query fetched ~70 KB of chunks. ``CHUNK_POSTINGS`` sets a tenth of that through
+the indexer's only knob, the undocumented ``PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE`` (read by
+pagefind_bin 1.5; tests/builder/test_search.py fails if a version stops reading it).
+
 The index is made from the pages' content only (their markdown's HTML, the same that fills each
 page's ``<main>``), written as minimal pages to a temporary folder: the navigation, ~60 KB of
 every page on a 1,000-page site, is neither written nor read again. It is the build's slowest
@@ -39,6 +45,11 @@ _KEEP = re.compile(r"^(?:pagefind\.js|pagefind-entry\.json|pagefind\.[\w-]+\.pf_
 # and 1,083 files out took 3.5-4.0 s through /tmp on a busy disk here, 1.3-1.5 s through /dev/shm.
 _SCRATCH = "/dev/shm"
 
+# Postings per index chunk (Pagefind's default: 20,000). On bench.search's 1,000-page docs-derived
+# site, going below ~3,000 stops shrinking the worst query (47.5 KB at 3,000, 44.6 at 2,000, 43.7
+# at 1,000) while the metadata every search loads first keeps growing (10.6, 11.6, 13.8 KB).
+CHUNK_POSTINGS = 2000
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -61,7 +72,7 @@ def render_search(out: Outputs, docs: list[Document], source: Path, errors: list
     no document changed. With ``fresh=False`` an older bundle is kept too, if there is one (the
     dev server's rebuilds: a page reloads without waiting for the indexer); returns whether the
     bundle is up to date."""
-    key = digest(_version(), [(d.url, d.title, d.html) for d in docs])
+    key = digest(_version(), CHUNK_POSTINGS, [(d.url, d.title, d.html) for d in docs])
     if out.reuse("search", key):
         return True
     if not fresh and out.reuse("search", None):
@@ -93,9 +104,10 @@ def index(docs: list[Document]) -> dict[str, bytes]:
             folder = site / doc.url
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "index.html").write_text(_page(doc), encoding="utf-8")
+        env = {**os.environ, "PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE": str(CHUNK_POSTINGS)}
         try:
             done = subprocess.run([binary, "--site", str(site), "--output-path", str(bundle), "--silent"],
-                                  capture_output=True, text=True, timeout=300, check=False)
+                                  capture_output=True, text=True, timeout=300, check=False, env=env)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SearchIndexError(f"could not run {binary}: {exc}") from None
         if done.returncode != 0:

@@ -64,6 +64,20 @@ def test_the_index_is_made_again_only_when_a_page_changed(make_site, monkeypatch
     assert builder.check() == [] and runs == [3, 3, 3]
 
 
+def test_index_chunks_hold_chunk_postings_not_pagefinds_20000(monkeypatch):
+    # 3 pages of 500 words each: one chunk at Pagefind's default 20,000 postings, several at
+    # ours. A pagefind_bin that stops reading PAGEFIND_UNSTABLE_INDEX_CHUNK_SIZE fails here.
+    docs = [search.Document(f"p{page}/", f"P{page}", " ".join(f"<p>zq{page}x{i:04d}</p>" for i in range(500)))
+            for page in range(3)]
+
+    def chunks() -> int:
+        return sum(name.startswith("index/") for name in search.index(docs))
+
+    assert search.CHUNK_POSTINGS == 2000 and chunks() >= 3
+    monkeypatch.setattr(search, "CHUNK_POSTINGS", 20000)
+    assert chunks() == 1
+
+
 def test_a_missing_indexer_is_a_build_error_that_says_what_to_install(make_site, monkeypatch):
     root = make_site()
     monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(root / "no-such-pagefind"))
