@@ -9,13 +9,17 @@ server, the registry's fields, the hostile copy refused; per widget configuratio
 call in the browser with the greeting heard and the hang-up recorded.
 
 Reported per ``--jobs``: the build and the sandbox's start-up apart from the checking; clients
-checked per second over the checking phase, and in its steady state (from 10% to 90% of the
-clients checked by their own checks); the sandbox's resident memory at the start, its peak and
-at the end; and CPU seconds per client by process, read from /proc: the sandbox (one Python
-process), the browser (Playwright's driver and Chromium, every process under them, those that
-ended counted through their parent), the checker (this process); and how busy the whole machine
-was, which others may share. The part with most CPU seconds per client is the bottleneck when
-the machine is saturated; when it is not, the time goes to waiting.
+checked per second over the checking phase, in its steady state (from 10% to 90% of the clients
+checked by their own checks) and in each tenth of it (flat unless something grows with the run);
+the sandbox's resident memory at the start, its peak and at the end; CPU seconds per client by
+process, read from /proc every 0.5 s: each kind of Chromium process (renderer, browser, GPU,
+network...), Playwright's driver, the sandbox (one Python process) and the checker (this
+process); and how busy the whole machine was, which others may share. The part with most CPU
+seconds per client is the bottleneck when the machine is saturated; when it is not, the time goes
+to waiting. Three clients spread through the registry get planted breakage (an origin the proxy
+refuses, an agent Retell does not know, an agent whose calls cannot reach media), and the run
+says whether exactly those were found. Last, ``python -m harness check --changed-since HEAD``
+after renaming one client is timed end to end in a fresh process (not in ``--smoke``).
 """
 
 from __future__ import annotations
@@ -84,6 +88,77 @@ class _Watch:
             self._thread.join(5)
 
 
+class _Tree:
+    """CPU seconds by kind of process (Chromium's by its ``--type``, Playwright's driver, the
+    sandbox) for every process under this one, read from /proc every 0.5 s between ``start`` and
+    ``stop``. The pages' renderers live for 100 checks each, so little ends between two reads."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, list] = {}  # pid -> [kind, CPU at first reading (0 if born since), last CPU]
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = False
+
+    @staticmethod
+    def _stats() -> dict[int, tuple[int, float]]:
+        found = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    with open(f"/proc/{name}/stat") as stat:
+                        fields = stat.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                found[int(name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK)
+        return found
+
+    @staticmethod
+    def _kind(pid: int) -> str | None:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                words = file.read().replace(b"\0", b" ").decode("utf-8", "replace").split()
+        except OSError:
+            return None
+        if not words:
+            return None
+        args = dict(w[2:].split("=", 1) for w in words if w.startswith("--") and "=" in w)
+        if "chromium" in words[0] or "chrome" in words[0]:
+            kind = args.get("type", "browser")
+            return f"chromium {kind}" + (f" {args.get('utility-sub-type', '').rsplit('.', 1)[-1]}" if kind == "utility" else "")
+        if words[0].endswith("/node"):
+            return "playwright driver"
+        if "harness" in words and "--state" in words:
+            return "sandbox"
+        return Path(words[0]).name
+
+    def _read(self, first: bool = False) -> None:
+        stats, tree, me = self._stats(), {os.getpid()}, os.getpid()
+        for _ in range(8):  # parents before children, whatever the order of /proc
+            tree |= {pid for pid, (parent, _) in stats.items() if parent in tree}
+        for pid in tree - {me}:
+            entry = self._seen.get(pid)
+            if entry is None:
+                entry = self._seen[pid] = [None, stats[pid][1] if first else 0.0, 0.0]
+            entry[0] = self._kind(pid) or entry[0]  # a forked renderer takes its name after a moment
+            entry[2] = stats[pid][1]
+
+    def _run(self) -> None:
+        while not self._done.wait(0.5):
+            self._read()
+
+    def start(self) -> None:
+        self._read(first=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        self._done.set()
+        self._thread.join(5)
+        totals: dict[str, float] = {}
+        for kind, before, last in self._seen.values():
+            totals[kind or "other"] = totals.get(kind or "other", 0.0) + last - before
+        return totals
+
+
 def _cpu(usage: resource.struct_rusage) -> float:
     return usage.ru_utime + usage.ru_stime
 
@@ -136,19 +211,19 @@ def once(site: Path, sample: list[str], jobs: int) -> dict:
     """One registry check of ``sample`` at ``jobs``, with breakage planted; its rates, memory,
     CPU split and whether exactly the planted breakage was found."""
     faults, expected = planted(sample)
-    watch = _Watch()
+    watch, tree = _Watch(), _Tree()
     at_ready: dict[str, float] = {}
     times: list[tuple[float, int]] = []
 
     def ready(state: SandboxState) -> None:
         # The checking phase starts here: the builds before it are not counted per client.
         at_ready["self"] = _cpu(resource.getrusage(resource.RUSAGE_SELF))
-        at_ready["children"] = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN))
         at_ready["machine"] = _machine_busy()
         if faults:
             answer = httpx.post(state.local("control") + "/faults", json=faults, timeout=10)
             answer.raise_for_status()
         watch.start(state.pid)
+        tree.start()
 
     def progress(line: str) -> None:
         found = _DONE.match(line)
@@ -160,13 +235,12 @@ def once(site: Path, sample: list[str], jobs: int) -> dict:
         report = run(config, on_ready=ready, progress=progress)
         checked = _machine_busy() - at_ready["machine"]
     watch.stop()
+    by_process = tree.stop()
     sandbox = watch.cpu - watch.cpu_at_start
     own = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - at_ready["self"]
-    # The sandbox, Playwright's driver and Chromium (its renderers reaped by it) have all ended and
-    # been reaped by now: what this process's children spent since the sandbox was ready, less the
-    # sandbox's whole life (its own reading), is the browser's.
-    children = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN)) - at_ready["children"]
-    browser = max(children - watch.cpu, 0.0)
+    # Chromium's processes and Playwright's driver, read from /proc (rusage of reaped children
+    # missed the renderers that Playwright's driver kills without waiting for them).
+    browser = sum(seconds for kind, seconds in by_process.items() if kind.startswith("chromium") or kind == "playwright driver")
     failed = [f"{c.id} {name}: {o.reason}" for c in report.clients for name, o in c.checks.items() if o.status == FAIL]
     found = {(c.id, name) for c in report.clients for name, o in c.checks.items() if o.status == FAIL}
     count = len(report.clients)
@@ -193,6 +267,11 @@ def once(site: Path, sample: list[str], jobs: int) -> dict:
         # CPU seconds per checked client, in the checking phase, by process.
         "cpu_s_per_client": {name: round(seconds / count, 3) if count else None
                              for name, seconds in (("sandbox", sandbox), ("browser", browser), ("checker", own))},
+        # Read from /proc by kind of process, every process under the benchmark (the checker is this
+        # process); what ended between two reads is missed, so this is a floor.
+        "cpu_s_per_client_by_process": {kind: round(seconds / count, 3) for kind, seconds in
+                                        sorted(by_process.items(), key=lambda item: -item[1]) if count and seconds >= 0.005}
+        | ({"checker (this process)": round(own / count, 3)} if count else {}),
         # The whole machine's busy CPU seconds per client (other work on the machine included).
         "machine_cpu_s_per_client": round(checked / count, 3) if count else None,
         "machine_busy": round(checked / report.checking_seconds / (os.cpu_count() or 1), 2)
@@ -244,6 +323,8 @@ def _print(data: dict) -> None:
           r["machine_cpu_s_per_client"], f"{r['machine_busy']:.0%}", len(r["failed"])) for r in rows]))
     print(f"goal: >= {GOAL:g} clients/s: {'met' if data['meets_goal'] else 'not met'} (best {best})")
     for row in rows:
+        print(f"  jobs {row['jobs']}: CPU s per client by process: "
+              + ", ".join(f"{kind} {seconds}" for kind, seconds in row["cpu_s_per_client_by_process"].items()))
         print(f"  jobs {row['jobs']}: clients/s in each tenth of the run: {row['clients_per_s_by_tenth']}")
         print(f"  jobs {row['jobs']}: planted {', '.join(row['planted']) or 'nothing'}; found exactly those: "
               f"{row['found_exactly_the_planted']}")

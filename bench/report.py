@@ -149,12 +149,40 @@ def check(data: dict) -> list[str]:
                      f"| {cpu['sandbox']:.2f} | {cpu['checker']:.2f} | {row['machine_busy']:.0%} | {len(row['failed'])} |")
     lines += ["", f"Goal >= {data['goal_clients_per_s']:g} clients/s: {'met' if data['meets_goal'] else 'not met'} "
               f"(best {data['best_clients_per_s']:.2f})."]
+    for row in data["rows"]:
+        if "clients_per_s_by_tenth" in row:
+            lines += ["", f"At --jobs {row['jobs']}: the whole machine spent {row['machine_cpu_s_per_client']:.3f} CPU-seconds "
+                      f"per client; clients/s in each tenth of the run: "
+                      f"{', '.join(f'{r:g}' if r is not None else '-' for r in row['clients_per_s_by_tenth'])}; "
+                      f"planted {', '.join(row['planted']) or 'nothing'}: "
+                      f"{'exactly those were found' if row['found_exactly_the_planted'] else '**not exactly those were found**'}."]
+    changed = data.get("changed_since")
+    if changed:
+        lines += ["", f"`--changed-since HEAD` after editing {changed['edited']}: {changed['seconds']:.1f} s end to end in a "
+                  f"fresh process, build included (goal < {data['changed_since_goal_s']:g} s); it said "
+                  f"\"{'; '.join(changed['why'])}\" and \"{changed['result']}\"."]
+    return lines
+
+
+def search(data: dict) -> list[str]:
+    lines = [f"**Docs search** (`python -m bench.search`): the Pagefind index bytes one query downloads on the "
+             f"1,000-page benchmark site (the library, fetched once, apart); target {data['target']}, judged on the "
+             f"`{data['judged_on']}` corpus (bytes do not depend on the machine's load).", "",
+             "| corpus | query | at focus | chunks | fragments | total |", "| --- | --- | --: | --: | --: | --: |"]
+    for corpus, result in data["corpora"].items():
+        for row in result["queries"]:
+            lines.append(f"| {corpus} | {row['query']} | {row['index_bytes_at_focus']:,} B | {row['chunks']}: "
+                         f"{row['chunk_bytes']:,} B | {row['fragments']}: {row['fragment_bytes']:,} B "
+                         f"| {row['index_bytes_total']:,} B |")
+    lines += ["", f"Worst query on the `{data['judged_on']}` corpus: {data['worst_index_bytes']:,} bytes, "
+              f"{'met' if data['meets_target'] else '**not met**'}. The uniform corpus is the stated worst case: "
+              f"{data['uniform_is_worst_case_because']}"]
     return lines
 
 
 def main() -> int:
     for name, render in (("builder", builder), ("proxy", proxy), ("abuse", abuse), ("widget", widget), ("e2e", e2e),
-                         ("check", check)):
+                         ("check", check), ("search", search)):
         data = _load(name)
         if data is not None:
             print("\n".join(render(data)), end="\n\n")

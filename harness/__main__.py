@@ -77,7 +77,7 @@ def _check_parser() -> argparse.ArgumentParser:
         description="Build the site for the sandbox, start it, and check every client: its demo page loads its pinned "
                     "version with SRI in Chromium, the proxy accepts its origin, each agent's token joins the media "
                     "server, a copy on a foreign origin is refused. Once per widget configuration (release, bot check, "
-                    "consent, theme, position), in Chromium with Retell's real SDK: the widget is accessible (axe), a "
+                    "consent text, language, theme, position), in Chromium with Retell's real SDK: the widget is accessible (axe), a "
                     "call starts, is heard and hangs up as user_hangup, and (v2) the page under the strict CSP makes a "
                     "call. Exit status 0 only if every check passed.")
     parser.add_argument("--src", type=Path, default=Path("site_src"), help="site source folder (default: site_src)")

@@ -15,9 +15,10 @@ clients of one widget configuration (``harness.widget_config``) is checked for e
   fake takes any site key, so a pass carries a note: whether ``bot_site_key`` is the provider's
   key for the site is for the provider to tell.
 
-What only differs between configurations (release, bot check, consent step, strict-CSP support,
-theme, position) is checked once per configuration, in the browser, on the page of its first
-client whose own ``page`` and ``calls`` passed, and shared by every client of it:
+What only differs between configurations (release, bot check, consent text, language,
+strict-CSP support, theme, position) is checked once per configuration, in the browser, on the
+page of its first client to pass its own ``page`` and ``calls`` (while the others are still
+checked), and shared by every client of it:
 
 - ``a11y``: axe finds no serious or critical violation in the widget;
 - ``calls`` (the configuration's part): a call starts with Retell's real SDK over WebRTC, the
