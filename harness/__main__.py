@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--agents", type=Path, metavar="FILE",
                         help="the agents' scripts, a TOML file (see harness/script.py); agents without one greet and "
                              "answer every visitor turn until the visitor hangs up or stays silent")
+    parser.add_argument("--upstream-timeout", type=float, default=1.0, metavar="SECONDS",
+                        help="how long the proxy waits for the fake Retell (default 1, so that an injected delay of "
+                             "a second or more times out quickly; the proxy's own default is 10)")
     parser.add_argument("--state", type=Path, metavar="FILE",
                         help="write every origin's URL and port, the clients, the proxy's URL, its /usage admin token and "
                              "the fake Retell's API key to FILE as JSON")
@@ -67,7 +70,7 @@ async def _main(args: argparse.Namespace, shutdown: Shutdown) -> None:
     from harness.sandbox import SandboxConfig, run_sandbox
 
     config = SandboxConfig(src=args.src, widget=args.widget, port_base=args.port_base, domain=args.domain, https=args.https,
-                           watch=args.watch, agents=args.agents)
+                           watch=args.watch, agents=args.agents, upstream_timeout=args.upstream_timeout)
     await run_sandbox(config, shutdown, lambda state: _print_ready(state, args.state))
 
 
@@ -163,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                      "(browsers give no microphone to http:// elsewhere)")
     if args.port_base and not 1024 <= args.port_base <= 65000:
         parser.error(f"--port-base {args.port_base} must be 0 (free ports) or from 1024 to 65000")
+    if not 0.1 <= args.upstream_timeout <= 120:  # the proxy's own bounds for PROXY_UPSTREAM_TIMEOUT
+        parser.error(f"--upstream-timeout {args.upstream_timeout:g} must be from 0.1 to 120 seconds")
     from builder.build import BuildError
     from builder.config import ConfigError
     from harness.sandbox import SandboxError

@@ -193,7 +193,9 @@ def run(config: CheckConfig, on_ready: Callable[[SandboxState], None] | None = N
         return Report([], 0.0, prepare_seconds=time.perf_counter() - begun)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="harness-check-") as tmp:
-        args = ["--src", str(config.src), "--widget", str(config.widget)]
+        # The proxy's own upstream deadline, not the sandbox's 1 s for tests' injected delays: on
+        # a loaded CI machine a healthy create took over a second, and failed a client for it.
+        args = ["--src", str(config.src), "--widget", str(config.widget), "--upstream-timeout", "10"]
         try:
             with launched(Path(tmp), *args, start_timeout=180) as state:
                 if on_ready is not None:

@@ -41,6 +41,10 @@ class SandboxConfig:
     https: bool = False  # every browser-facing origin on https://, from a local CA
     watch: bool = False  # rebuild on changes to src and widget, and reload open pages
     agents: Path | None = None  # the agents' scripts (harness.script); None: every agent uses the default
+    # How long the proxy waits for the fake Retell: 1 s, so that a test's injected delay of a second
+    # or more times out quickly. ``harness check`` gives 10 (the proxy's default): on a loaded CI
+    # machine a healthy create can take over a second, and that is no client's fault.
+    upstream_timeout: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +139,7 @@ class SandboxPlan:
             # Every browser test comes from 127.0.0.1: a generous limit unless a test sets one.
             rate_limit_ip=rate_limit_ip or "10000/minute",
             rate_limit_agent="10000/minute",
-            upstream_timeout=1.0,  # so an injected upstream delay of a second or more times out
+            upstream_timeout=self.config.upstream_timeout,
             usage_database=str(self.work / "usage.sqlite3"),
             manifest_path=self.manifest_path,
             admin_token=Secret(self.admin_token),

@@ -34,6 +34,8 @@ def test_a_script_the_sandbox_cannot_use_stops_it_with_every_problem(tmp_path):
     (["--domain", "test"], "--domain test needs --https: plain http is for localhost names only"),
     (["--port-base", "70000"], "--port-base 70000 must be 0 (free ports) or from 1024 to 65000"),
     (["--port-base", "80"], "must be 0 (free ports) or from 1024 to 65000"),
+    (["--upstream-timeout", "0"], "--upstream-timeout 0 must be from 0.1 to 120 seconds"),
+    (["--upstream-timeout", "nan"], "--upstream-timeout nan must be from 0.1 to 120 seconds"),
 ])
 def test_bad_flags_are_refused_with_a_reason(args, message):
     result = subprocess.run([sys.executable, "-m", "harness", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
