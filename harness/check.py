@@ -516,50 +516,29 @@ async def _page(page, origin: str, client: registry.Client) -> None:  # noqa: AN
         page.remove_listener("console", on_console)
 
 
-# The page check's one question to the page, in its main world: the pinned script's tag, then the
-# widget's launcher shown (its root's data-state), or null if it never shows. One evaluation, not
-# locators: those load Playwright's selector engine into every new document, a cost per client.
-_PAGE_STATE = """async ([src, v2, timeout]) => {
-  const scripts = [...document.querySelectorAll('script[src]')].filter((s) => s.getAttribute('src').endsWith(src));
-  if (scripts.length !== 1) return { scripts: scripts.length };
-  const integrity = scripts[0].getAttribute('integrity') || '';
-  const root = () => document.querySelector(v2 ? 'retell-widget' : '.retell-widget');
-  const launcher = () => v2 ? root()?.shadowRoot?.querySelector('.launcher') : document.querySelector('.retell-widget__button');
-  const shown = (el) => {
-    if (!el) return false;
-    const box = el.getBoundingClientRect();
-    return box.width > 0 && box.height > 0 && getComputedStyle(el).visibility !== 'hidden';
-  };
-  const deadline = performance.now() + timeout;
-  while (!shown(launcher())) {
-    if (performance.now() > deadline) return { scripts: 1, integrity, state: null };
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return { scripts: 1, integrity, state: root()?.getAttribute('data-state') ?? null };
-}"""
-
-
 async def _page_loads(page, origin: str, client: registry.Client, refused: asyncio.Future[str]) -> None:  # noqa: ANN001
     response = await page.goto(origin + "/")
     if response is None or not response.ok:
         raise _Failed(f"the demo page answered {response.status if response else 'nothing'}")
     folder = f"/v{client.widget_version}/retell-widget.js"
-    shown = asyncio.ensure_future(page.evaluate(_PAGE_STATE, [folder, client.version.major >= 2, 10_000]))
+    script = page.locator(f'script[src$="{folder}"]')
+    if await script.count() != 1:
+        raise _Failed(f"the demo page does not load the pinned version {client.widget_version} ({folder})")
+    if not (await script.get_attribute("integrity") or "").startswith("sha384-"):
+        raise _Failed("the demo page loads the widget without SRI (no integrity attribute)")
+    root, start = _widget(page, client)
+    shown = asyncio.ensure_future(start.wait_for(state="visible", timeout=10_000))
     await asyncio.wait({shown, refused}, return_when=asyncio.FIRST_COMPLETED)
     if not shown.done():
         shown.cancel()
         with contextlib.suppress(BaseException):
             await shown
         raise _Failed(f"the browser refused {folder}: its bytes do not match the page's integrity hash (SRI)")
-    found = shown.result()
-    if found["scripts"] != 1:
-        raise _Failed(f"the demo page does not load the pinned version {client.widget_version} ({folder})")
-    if not found["integrity"].startswith("sha384-"):
-        raise _Failed("the demo page loads the widget without SRI (no integrity attribute)")
-    if found["state"] is None:
+    if isinstance(shown.exception(), BrowserTimeout):
         raise _Failed(f"the widget never appeared: the browser failed to load or run {folder}")
-    if found["state"] != "idle":
-        raise _Failed(f"the widget is not idle but {found['state']!r}")
+    shown.result()
+    if await root.get_attribute("data-state") != "idle":
+        raise _Failed(f"the widget is not idle but {await root.get_attribute('data-state')!r}")
 
 
 async def _a11y(page, origin: str, client: registry.Client) -> None:  # noqa: ANN001
