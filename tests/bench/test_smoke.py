@@ -120,8 +120,9 @@ def test_check_smoke(tmp_path: Path) -> None:
     rss = row["sandbox_rss_mb"]
     assert 0 < rss["start"] <= rss["peak"] and rss["samples"] > 1
     assert all(row["cpu_s_per_client"][part] >= 0 for part in ("sandbox", "browser", "checker"))
-    # The share of the machine in use (sampled, so a loaded machine may read a little over 1).
-    assert row["cpu_s_per_client"]["browser"] > 0 and 0 < row["machine_busy"] <= 1.25
+    # The share of the machine in use: /proc/stat's counters over the same span as the clock, so at
+    # most every core (a tick's rounding apart), however loaded the machine is.
+    assert row["cpu_s_per_client"]["browser"] > 0 and 0 < row["machine_busy"] <= 1.02
     assert isinstance(data["meets_goal"], bool)
 
 
