@@ -61,8 +61,12 @@ class ServeProcess:
         try:
             return self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            # Reaped here, so that the failure stays this test's (an unreaped process warns in
+            # whichever test the garbage collector runs next).
             self.process.kill()
-            raise
+            self.process.wait()
+            raise AssertionError("builder serve did not stop within 30 s of Ctrl-C; its output:\n"
+                                 + "".join(self.lines[-30:])) from None
         finally:
             self._reader.join(10)
             self.process.stdout.close()  # type: ignore[union-attr]
