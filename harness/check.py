@@ -542,14 +542,13 @@ async def _page_loads(page, origin: str, client: registry.Client, refused: async
 
 
 async def _a11y(page, origin: str, client: registry.Client) -> None:  # noqa: ANN001
-    from axe_playwright_python.async_playwright import Axe
+    from harness.a11y import scan_async
 
     if page.url != origin + "/":
         await page.goto(origin + "/")
     root, start = _widget(page, client)
     await start.wait_for(state="visible", timeout=10_000)
-    results = await Axe().run(page, context=_root(client), options={"runOnly": {"type": "tag", "values": [
-        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    results = await scan_async(page, _root(client))
     serious = [v for v in results.response.get("violations", []) if v.get("impact") in _SERIOUS]
     if serious:
         raise _Failed("axe: " + "; ".join(f"{v['id']} ({v['impact']}): {v['help']}" for v in serious))

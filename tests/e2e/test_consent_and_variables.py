@@ -11,6 +11,7 @@ import json
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from harness import a11y
 from harness.pages import CONSENT_URL, consent_text
 from tests.e2e.lines import LINES, until_state
 from tests.e2e.test_widget_v2 import instrument, live_tracks, log
@@ -183,13 +184,10 @@ def test_bad_variables_or_consent_throw_errors_that_name_the_option(page: Page, 
 
 @in_one_page("folder, theme", [("v1", "purple"), ("v1", "dark"), ("v2", "purple"), ("v2", "dark")])
 def test_axe_finds_no_violations_in_the_consent_step(page: Page, sandbox, folder, theme):
-    from axe_playwright_python.sync_playwright import Axe
-
     root = open_page(page, sandbox, folder, consent="a", theme=theme)
     root.locator(LINES[folder].start).click()
     until_state(root, "consent")
-    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-    results = Axe().run(page, context=LINES[folder].root, options=options)
+    results = a11y.scan(page, LINES[folder].root)
     assert results.violations_count == 0, results.generate_report()
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Route, expect
 
+from harness import a11y
 from tests.e2e.levels import STEADY_LEVELS
 from tests.e2e.lines import until_state
 from tests.e2e.test_widget_screenshots import changed_share, matches_approved
@@ -27,7 +27,6 @@ SIZES = {
 }
 # The part of a desktop page the widget uses (bottom right); a phone's whole screen.
 CLIP = {"desktop": {"x": 800, "y": 180, "width": 480, "height": 620}, "phone": None}
-AXE = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 SDK = "/sdk/2.0.8/retell-web-client.js"
 # Retell's SDK, each RetellWebClient it makes kept in window.__clients, so a test can emit the
 # SDK's own `update` event.
@@ -45,7 +44,7 @@ def shoot(page: Page, size: str, name: str, scan: bool = False) -> bytes:
         images[scheme] = page.screenshot(animations="disabled", caret="hide", clip=CLIP[size])
         matches_approved(images[scheme], f"2.6.0-{size}-{name}-{scheme}")
         if scan:
-            results = Axe().run(page, context="retell-widget", options=AXE)
+            results = a11y.scan(page, "retell-widget")
             assert results.violations_count == 0, f"{name}, {scheme}\n" + results.generate_report()
     page.emulate_media(color_scheme="light")
     return images["light"]

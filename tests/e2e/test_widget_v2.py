@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, expect
 
+from harness import a11y
 from tests.e2e.lines import until_state
 from tests.e2e.variants import in_one_page
 
@@ -358,11 +358,9 @@ def test_axe_finds_no_violations_in_any_state(page: Page, sandbox, faults, schem
     sandbox.clear_faults()  # the last scheme's rate limit
     page.emulate_media(color_scheme=scheme)
     host = visit(page, sandbox, theme="dark" if scheme == "dark" else "purple", embed="element")
-    axe = Axe()
-    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
     def scan(label: str) -> None:
-        results = axe.run(page, context="retell-widget", options=options)
+        results = a11y.scan(page, "retell-widget")
         assert results.violations_count == 0, label + "\n" + results.generate_report()
 
     scan("idle")
