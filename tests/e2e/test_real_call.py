@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from harness.browser import PEER_CONNECTIONS
 from tests.e2e.lines import LINES, until_state
@@ -135,6 +135,8 @@ def test_a_scripted_call_length_ends_with_the_agent(page: Page, sandbox, faults)
     until_state(root, "ended")
     call = the_call(sandbox, before)
     assert call["disconnection_reason"] == "agent_hangup" and call["duration_ms"] >= 1000
+    # The visitor is told the assistant ended it, apart from their own hang-up.
+    expect(root.locator(".status")).to_have_text("The assistant ended the call.")
 
 
 def test_a_reused_token_is_refused_by_the_media_server_and_the_sdk_says_so(page: Page, sandbox):

@@ -64,15 +64,6 @@ def test_after_a_call_the_launcher_opens_the_panel_and_never_redials(page: Page,
     expect(launcher).to_have_accessible_description("Call ended.")
 
 
-def test_an_agent_hang_up_is_told_apart_from_the_visitors(page: Page, sandbox, faults):
-    faults({"agent": {"hangup_after": 1.5}})
-    host = visit(page, sandbox)
-    host.locator(".launcher").click()
-    until_state(host, "in-call")
-    until_state(host, "ended", timeout=15_000)
-    expect(host.locator(".status")).to_have_text("The assistant ended the call.")
-
-
 def test_levels_follow_both_sides_and_stop_with_the_call(page: Page, sandbox):
     page.add_init_script(CONTEXTS)
     host = visit(page, sandbox)
