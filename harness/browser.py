@@ -49,10 +49,22 @@ def chromium_args(media_host: str, media_port: int, spki: str, domain: str = "lo
     ]
 
 
-def chromium_executable() -> str | None:
-    """RETELL_E2E_CHROMIUM names a browser binary ('playwright' means Playwright's own build);
-    otherwise Debian's /usr/bin/chromium is used when installed."""
+# Debian packages the same Chromium twice: the full browser, and the "old headless" shell that
+# Playwright itself runs headless tests in. The shell runs the same Blink, V8, network stack and
+# WebRTC without the full browser's UI layers: six calls in the e2e suite's fixtures cost 11.4
+# CPU-seconds in it against 24.2 in /usr/bin/chromium (12-03), and the whole suite 30% less.
+HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def chromium_executable(headless: bool = True) -> str | None:
+    """RETELL_E2E_CHROMIUM names a browser binary ('playwright' means Playwright's own build).
+    Otherwise Debian's Chromium when installed: its headless shell for a headless browser, else
+    /usr/bin/chromium (which is also the one that can show a window)."""
     chosen = os.environ.get("RETELL_E2E_CHROMIUM")
     if chosen:
         return None if chosen == "playwright" else chosen
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    for candidate in ([HEADLESS_SHELL] if headless else []) + [CHROMIUM]:
+        if candidate.exists():
+            return str(candidate)
+    return None

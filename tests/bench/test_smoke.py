@@ -84,8 +84,10 @@ def _browser_missing() -> str | None:
 
     if importlib.util.find_spec("playwright") is None:
         return "playwright is not installed (pip install -e '.[test]')"
-    if not os.environ.get("RETELL_E2E_CHROMIUM") and not Path("/usr/bin/chromium").exists():
-        return "no Chromium at /usr/bin/chromium and RETELL_E2E_CHROMIUM is not set"
+    from harness.browser import chromium_executable
+
+    if not os.environ.get("RETELL_E2E_CHROMIUM") and chromium_executable() is None:
+        return "no Chromium at /usr/bin/chromium-headless-shell or /usr/bin/chromium and RETELL_E2E_CHROMIUM is not set"
     return None
 
 

@@ -60,7 +60,7 @@ def browser_type_launch_args(browser_type_launch_args: dict, sandbox) -> dict:
     # Exactly the flags the sandbox's state file lists (fake microphone, loopback WebRTC, Retell's
     # media host mapped to the sandbox and its certificate pinned), as a team's own script would.
     args = {**browser_type_launch_args, "args": [*browser_type_launch_args.get("args", []), *sandbox.state.chromium_args]}
-    executable = chromium_executable()
+    executable = chromium_executable(headless=args.get("headless", True))  # --headed needs the full browser
     if executable:
         args["executable_path"] = executable
     return args

@@ -34,8 +34,11 @@ def test_a_broken_edit_shows_the_error_over_the_last_good_page(site_factory, pag
         page.goto(f"{serve.url}/docs/live-reload/")
         expect(page.get_by_text("The marker says original.")).to_be_visible()
 
-        edit(doc, "says original", "says broken")
+        # The bad file first: whichever of the two writes a rebuild sees first, every rebuild from
+        # now on fails, so the last good build stays the original (the other order let a loaded
+        # machine's watcher build the edit alone, good, before the bad file came).
         (root / "site_src/docs/Bad Name.md").write_text("# Bad\n")
+        edit(doc, "says original", "says broken")
         expect(overlay).to_contain_text("Bad Name.md:1: ", timeout=RELOAD_TIMEOUT_MS)
         expect(overlay).to_contain_text("Rebuild failed with 1 error(s)")
         # Underneath, and for anyone who loads it now, the page is still the last good build.

@@ -190,7 +190,12 @@ def test_no_candidate_but_loopback_is_gathered_accepted_or_dialled(page: Page, s
     until_state(root, "ended")
     ice = the_call(sandbox, before)["ice"]
     assert ice["local"] == ["127.0.0.1"]
-    assert set(ice["remote"]) <= {"127.0.0.1", "::1"} and ice["remote"]
+    # The browser sent its candidates, and the server took only loopback ones. Chromium's headless
+    # shell names its host candidates by mDNS (`<uuid>.local`), as Chrome does for a page without
+    # microphone permission: the server drops those unresolved, and the pair forms from the
+    # browser's own checks arriving from 127.0.0.1.
+    assert ice["remote"] or ice["dropped"], "the server heard no candidate from the browser"
+    assert set(ice["remote"]) <= {"127.0.0.1", "::1"}
     assert ice["pairs"] and all(pair == ["127.0.0.1", "127.0.0.1"] for pair in ice["pairs"])
     # The browser, too, was only ever offered the server's 127.0.0.1.
     assert local["pairs"] >= 1 and set(local["remotes"]) == {"127.0.0.1"}, json.dumps(local)
