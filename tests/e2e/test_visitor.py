@@ -128,6 +128,9 @@ def test_keyboard_enter_escape_and_focus(page: Page, sandbox):
     expect(dialog).to_be_focused()  # the call starts and the keyboard is in the panel
     until_state(host, "in-call")
     expect(host.get_by_role("heading", name="Voice assistant")).to_be_visible()
+    # The greeting has begun, so the ended call below has a transcript for the panel to keep (a
+    # quick browser could hang up before the agent's first words).
+    expect(host.locator(".log")).to_contain_text("Hello!")
     page.keyboard.press("Tab")
     expect(host.get_by_role("button", name="Expand the transcript")).to_be_focused()
     page.keyboard.press("Enter")
