@@ -27,6 +27,8 @@ class ServeProcess:
             [sys.executable, "-m", "builder", "serve", "--port", "0",
              "--src", str(root / "site_src"), "--widget", str(root / "widget")],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            # A SIGABRT then prints every thread's stack: what a hung stop was waiting on.
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},
         )
         self.lines: list[str] = []
         self._changed = threading.Condition()
@@ -61,12 +63,18 @@ class ServeProcess:
         try:
             return self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            # Reaped here, so that the failure stays this test's (an unreaped process warns in
-            # whichever test the garbage collector runs next).
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError("builder serve did not stop within 30 s of Ctrl-C; its output:\n"
-                                 + "".join(self.lines[-30:])) from None
+            # Aborted, so that faulthandler prints where every thread was waiting, and reaped here,
+            # so that the failure stays this test's (an unreaped process warns in whichever test
+            # the garbage collector runs next).
+            self.process.send_signal(signal.SIGABRT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self._reader.join(10)
+            raise AssertionError("builder serve did not stop within 30 s of Ctrl-C; its output, then "
+                                 "its threads' stacks:\n" + "".join(self.lines[-80:])) from None
         finally:
             self._reader.join(10)
             self.process.stdout.close()  # type: ignore[union-attr]
