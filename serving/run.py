@@ -22,6 +22,7 @@ from serving.server import Server
 
 T = TypeVar("T")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_WAKE_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,12 @@ def run(main: Callable[[Shutdown], Coroutine[Any, Any, T]]) -> T:
     try:
         thread = threading.Thread(target=serve, name="serving")
         thread.start()
-        thread.join()  # a signal interrupts the wait, runs interrupt() here, and the wait goes on
+        # CPython runs signal handlers on the main thread only, when it wakes; the kernel may hand
+        # a Ctrl-C to any thread, and one given to the loop's thread (or a worker's) does not
+        # interrupt a join without a timeout: `builder serve` then never stopped. Waking every
+        # quarter second runs such a handler; one given to this thread interrupts the wait at once.
+        while thread.is_alive():
+            thread.join(_WAKE_S)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
