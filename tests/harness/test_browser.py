@@ -39,8 +39,7 @@ def test_without_the_shell_the_full_browser_runs_headless_too(installed):
 def test_without_debians_chromium_playwright_chooses(installed):
     shell, _ = installed("chromium-headless-shell")
     assert browser.chromium_executable(headless=False) is None  # the shell cannot show a window
-    installed()
-    (Path(shell)).unlink()
+    Path(shell).unlink()
     assert browser.chromium_executable() is None
 
 
