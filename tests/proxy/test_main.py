@@ -95,7 +95,9 @@ def test_several_workers_share_one_port_and_warn_about_per_process_budgets(tmp_p
     reader.start()
     try:
         assert both_started.wait(60), "".join(lines)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        # "proxy started" is the app's lifespan; a worker calls listen() on the shared socket just
+        # after it, so a loaded machine may refuse the first connection: httpcore retries connects.
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, transport=httpx.HTTPTransport(retries=5)) as client:
             statuses = {client.post("/api/create-web-call", json={"agent_id": "agent_shop"},
                                     headers={"Origin": "https://shop.example"}).status_code for _ in range(4)}
         assert statuses == {201}
